@@ -48,9 +48,7 @@ class Schedule:
         if self.offset_unit not in _OFFSET_UNITS:
             raise ValueError(f"Unknown offset unit {self.offset_unit!r}")
         if self.repeat_every_months is not None and self.repeat_every_months < 1:
-            raise ValueError(
-                f"repeat_every_months must be at least 1, got {self.repeat_every_months}"
-            )
+            raise ValueError(f"repeat_every_months must be at least 1, got {self.repeat_every_months}")
         if self.repeat_count is not None and self.repeat_count < 0:
             raise ValueError(f"repeat_count must not be negative, got {self.repeat_count}")
 
@@ -117,9 +115,7 @@ def add_months(day: dt.date, months: int, leap_day: LeapDayPolicy = "feb28") -> 
 # --- Occurrences -------------------------------------------------------------------
 
 
-def occurrence(
-    milestone: dt.date, schedule: Schedule, k: int, leap_day: LeapDayPolicy = "feb28"
-) -> dt.date:
+def occurrence(milestone: dt.date, schedule: Schedule, k: int, leap_day: LeapDayPolicy = "feb28") -> dt.date:
     """Occurrence number `k` (0 = first), computed from the milestone alone.
 
     Month and year offsets are folded into the month arithmetic; day and week offsets
@@ -137,9 +133,7 @@ def occurrence(
     return add_months(milestone, step, leap_day) + dt.timedelta(days=schedule.offset_days)
 
 
-def _locate(
-    milestone: dt.date, schedule: Schedule, k: int, leap_day: LeapDayPolicy
-) -> tuple[int, dt.date | None]:
+def _locate(milestone: dt.date, schedule: Schedule, k: int, leap_day: LeapDayPolicy) -> tuple[int, dt.date | None]:
     """Occurrence k as (0, date), or (-1, None) / (1, None) when it falls before
     date.min / after date.max, so scans near the ends of the calendar stay ordered."""
     step = k * (schedule.repeat_every_months or 0)
@@ -243,7 +237,7 @@ def local_today(now: dt.datetime, time_zone: str) -> dt.date:
 
 @functools.cache
 def _supported_countries() -> dict[str, list[str]]:
-    return holidays.list_supported_countries()
+    return holidays.list_supported_countries(include_aliases=False)
 
 
 @functools.lru_cache(maxsize=256)
@@ -263,7 +257,7 @@ def validate_country_region(country: str, region: str = "") -> None:
     """Raise UnknownRegion unless `holidays` supports the country and its region.
 
     The region may be any subdivision code or alias the package accepts for the country
-    (e.g. "BY" or "Bavaria" for Germany). No country and no region means weekends only.
+    (e.g. "BY" or "Bayern" for Germany, "CA" or "California" for the US). No country and no region means weekends only.
     """
     if not country:
         if region:
@@ -276,9 +270,7 @@ def validate_country_region(country: str, region: str = "") -> None:
         )
     if region and region not in _accepted_regions(country):
         codes = ", ".join(_supported_countries()[country]) or "none"
-        raise UnknownRegion(
-            f"Unknown region {region!r} for country {country!r}; known subdivisions: {codes}"
-        )
+        raise UnknownRegion(f"Unknown region {region!r} for country {country!r}; known subdivisions: {codes}")
 
 
 # HolidayBase fills in a year on first lookup by mutating itself; the cached objects are
@@ -303,9 +295,7 @@ def is_business_day(day: dt.date, country: str = "", region: str = "") -> bool:
     return _is_business_day(day, country, region)
 
 
-def shift_to_business_day(
-    day: dt.date, policy: BusinessDayPolicy, country: str = "", region: str = ""
-) -> dt.date:
+def shift_to_business_day(day: dt.date, policy: BusinessDayPolicy, country: str = "", region: str = "") -> dt.date:
     """Policy "none": the day itself; "next": the first business day on or after it;
     "previous": the last business day on or before it."""
     if policy not in _BUSINESS_DAY_POLICIES:
@@ -332,9 +322,7 @@ def business_days_before(day: dt.date, n: int, country: str = "", region: str = 
     return day
 
 
-def call_due_on(
-    occurs_on: dt.date, policy: BusinessDayPolicy, country: str = "", region: str = ""
-) -> dt.date:
+def call_due_on(occurs_on: dt.date, policy: BusinessDayPolicy, country: str = "", region: str = "") -> dt.date:
     """The day a call is due: the occurrence moved to a business day per the policy."""
     return shift_to_business_day(occurs_on, policy, country, region)
 

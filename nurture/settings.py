@@ -7,8 +7,13 @@ file and kombu's filesystem broker, both under var/ (VAR_DIR).
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
+
 
 from nurture.env import env_bool, env_int, env_list, env_str
+
+# Lets annotated code subscript generic Django classes (ModelAdmin[Customer]) at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -65,16 +70,21 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("DATABASE_URL", "")
+# Workers, Beat and web share an SQLite file: wait for locks instead of failing at once.
+_SQLITE_OPTIONS = {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = _SQLITE_OPTIONS
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "nurture.sqlite3",
-            # Workers, Beat and web share the file: wait for locks instead of failing at once.
-            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+            "OPTIONS": _SQLITE_OPTIONS,
+            # A file, not memory: the tests' Celery worker processes open the same database.
             "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
         }
     }

@@ -1,0 +1,32 @@
+import os
+
+import pytest
+from django.conf import settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, reason: str) -> None:
+    """Outside CI a missing service skips the test; in CI it fails it, never silently skips."""
+    message = f"{name} is not available: {reason}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    url: str = settings.CELERY_BROKER_URL
+    if url.startswith("redis"):
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            require_service("Redis", f"{url}: {exc}")
+    return url
+
+
+@pytest.fixture
+def on_postgresql() -> bool:
+    return bool(settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql")
