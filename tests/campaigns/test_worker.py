@@ -1,0 +1,172 @@
+"""The jobs in a real Celery worker process, on the configured database and broker.
+
+With DATABASE_URL and REDIS_URL set this is PostgreSQL and Redis; without them the embedded
+SQLite file and kombu's filesystem broker.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+
+from campaigns import tasks
+from campaigns.models import DigestDelivery, PlannerRun, Touchpoint
+from campaigns.signals import replans_paused
+from nurture.models import Customer, Milestone, MilestoneKind
+from tests.support.worker import Worker, purge_broker, wait_until
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.timeout(240),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture
+def worker_factory(transactional_db, broker_url, tmp_path) -> Iterator:
+    purge_broker()
+    started: list[Worker] = []
+
+    def start(concurrency: int = 2) -> Worker:
+        worker = Worker(tmp_path, concurrency=concurrency).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def make_customers(n: int, *, today: dt.date) -> list[Customer]:
+    kind = MilestoneKind.objects.get(slug="became_customer")
+    with replans_paused():
+        return _make_customers(n, today=today, kind=kind)
+
+
+def _make_customers(n: int, *, today: dt.date, kind: MilestoneKind) -> list[Customer]:
+    customers = [
+        Customer.objects.create(first_name=f"C{i}", last_name="Test", country="GB", time_zone="Europe/London")
+        for i in range(n)
+    ]
+    for i, c in enumerate(customers):
+        Milestone.objects.create(customer=c, kind=kind, date=today - dt.timedelta(days=3 * i + 1))
+    return customers
+
+
+def live_duplicates() -> int:
+    return (
+        Touchpoint.objects.exclude(status="cancelled")
+        .values("rule", "milestone", "occurs_on")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+
+
+def sweeps_finished(n: int) -> bool:
+    return PlannerRun.objects.filter(scope="sweep", finished_at__isnull=False).count() >= n
+
+
+def test_a_sweep_in_two_workers_at_once_creates_every_touchpoint_exactly_once(worker_factory, settings):
+    settings.NURTURE_PLAN_CHUNK_SIZE = 4
+    today = dt.date.today()
+    make_customers(30, today=today)
+    worker_factory()
+    worker_factory()
+
+    # Two sweeps at once (two Beats, or a retried tick), each fanned out into chunks.
+    tasks.plan_sweep.delay()
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(2), what="two sweeps to finish")
+
+    created = Touchpoint.objects.count()
+    assert created > 0
+    assert live_duplicates() == 0
+    # A third sweep finds nothing to add.
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(3), what="the third sweep")
+    assert Touchpoint.objects.count() == created
+
+
+def test_editing_a_milestone_replans_through_the_worker(worker_factory):
+    today = dt.date.today()
+    [c] = make_customers(1, today=today)
+    worker_factory(concurrency=1)
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(1), what="the first sweep")
+    call = Touchpoint.objects.get(customer=c, rule__slug="welcome-call")
+
+    m = c.milestones.get()
+    m.date = today - dt.timedelta(days=5)
+    m.save()  # the signal enqueues a re-plan when the transaction commits
+
+    wait_until(
+        lambda: Touchpoint.objects.filter(customer=c, status="pending", milestone_date=m.date).exists(),
+        what="the re-planned call",
+    )
+    call.refresh_from_db()
+    assert (call.status, call.cancel_reason) == ("cancelled", "milestone date changed")
+
+
+def test_do_not_contact_cancels_pending_through_the_worker(worker_factory):
+    today = dt.date.today()
+    [c] = make_customers(1, today=today)
+    worker_factory(concurrency=1)
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(1), what="the first sweep")
+    assert Touchpoint.objects.filter(customer=c, status="pending").exists()
+
+    c.status = Customer.Status.DO_NOT_CONTACT
+    c.save()
+
+    wait_until(lambda: not Touchpoint.objects.filter(customer=c, status="pending").exists(), what="cancellation")
+    assert set(Touchpoint.objects.values_list("cancel_reason", flat=True)) == {"customer is do-not-contact"}
+
+
+def test_a_rolled_back_transaction_never_runs_its_task(worker_factory):
+    today = dt.date.today()
+    [c] = make_customers(1, today=today)
+    worker_factory(concurrency=1)
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(1), what="the first sweep")
+    runs_before = PlannerRun.objects.count()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        m = c.milestones.get()
+        m.date = today - dt.timedelta(days=2)
+        m.save()
+        raise RuntimeError("rolled back")
+
+    # A task sent afterwards is processed; the rolled-back one never was.
+    tasks.replan_customers.delay([c.pk])
+    wait_until(lambda: PlannerRun.objects.count() == runs_before + 1, what="the marker task")
+    assert PlannerRun.objects.filter(scope="customers").count() == 1
+    assert not Touchpoint.objects.filter(status="cancelled").exists()
+
+
+def test_the_morning_digest_mails_each_account_manager_once(worker_factory, django_user_model):
+    today = dt.date.today()
+    manager = django_user_model.objects.create_user("alice", email="alice@example.com")
+    [c] = make_customers(1, today=today)
+    Customer.objects.filter(pk=c.pk).update(account_manager=manager, time_zone="UTC")
+    worker_factory(concurrency=2)
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(1), what="the first sweep")
+    Touchpoint.objects.filter(customer=c, kind="call").update(due_on=today - dt.timedelta(days=1))
+    mail_dir = Path(settings.EMAIL_FILE_PATH)
+    before = set(mail_dir.glob("*")) if mail_dir.exists() else set()
+
+    tasks.send_digests.delay()
+    tasks.send_digests.delay()
+    wait_until(lambda: DigestDelivery.objects.filter(sent_at__isnull=False).exists(), what="the digest")
+
+    assert DigestDelivery.objects.get().user == manager
+    new_mail = [p.read_text() for p in set(mail_dir.glob("*")) - before]
+    assert len(new_mail) == 1
+    assert "alice@example.com" in new_mail[0]
+    assert "Welcome call" in new_mail[0]
+    assert "Overdue (1)" in new_mail[0]
