@@ -25,6 +25,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -268,13 +269,13 @@ def _table(model: type) -> str:
     return connection.ops.quote_name(model._meta.db_table)  # type: ignore[attr-defined]
 
 
-def _late_sql(planned_at: dt.datetime, as_of: dt.date) -> tuple[str, list[object]]:
+def _late_sql(planned_at: dt.datetime, as_of: dt.date) -> tuple[str, list[Any]]:
     """SQL for 'the customer's local today' at planned_at (rule 4), as a CASE over time zones."""
     exceptions = local_date_exceptions(planned_at, as_of)
     if not exceptions:
         return "%s", [as_of]
     parts: list[str] = []
-    params: list[object] = []
+    params: list[Any] = []
     for day, zones in sorted(exceptions.items()):
         parts.append(f"WHEN c.time_zone IN ({', '.join(['%s'] * len(zones))}) THEN %s")
         params.extend(zones)
@@ -282,7 +283,7 @@ def _late_sql(planned_at: dt.datetime, as_of: dt.date) -> tuple[str, list[object
     return f"CASE {' '.join(parts)} ELSE %s END", [*params, as_of]
 
 
-def _customer_filter(first_id: int, last_id: int, customer_ids: Sequence[int] | None) -> tuple[str, list[object]]:
+def _customer_filter(first_id: int, last_id: int, customer_ids: Sequence[int] | None) -> tuple[str, list[Any]]:
     if customer_ids is not None:
         return f"c.id IN ({', '.join(['%s'] * len(customer_ids))})", list(customer_ids)
     return "c.id BETWEEN %s AND %s", [first_id, last_id]
@@ -382,7 +383,7 @@ def materialise(
     params = [*today_params, now, now, run.pk, *where_params, changed_since, changed_since]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+        return max(int(cursor.rowcount), 0)
 
 
 def run_chunk(*, run_id: int, index: int) -> tuple[int, int]:

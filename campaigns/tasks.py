@@ -5,6 +5,7 @@ killed half-way leaves the message to be delivered again and the re-run changes 
 """
 
 import datetime as dt
+from functools import partial
 
 from celery import shared_task
 from django.db import transaction
@@ -17,7 +18,7 @@ def plan_sweep() -> int:
     """Start a sweep and fan its chunks out to the workers."""
     run = planning.start_sweep()
     for index in range(run.chunk_count):
-        transaction.on_commit(lambda index=index: plan_chunk.delay(run.pk, index))
+        transaction.on_commit(partial(plan_chunk.delay, run.pk, index))
     if run.chunk_count == 0:
         planning.finish_run_if_complete(run.pk)
     return run.pk
@@ -44,7 +45,7 @@ def send_digests() -> int:
     today = digest.digest_date()
     user_ids = digest.recipients()
     for user_id in user_ids:
-        transaction.on_commit(lambda user_id=user_id: send_digest.delay(user_id, today.isoformat()))
+        transaction.on_commit(partial(send_digest.delay, user_id, today.isoformat()))
     return len(user_ids)
 
 

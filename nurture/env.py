@@ -1,6 +1,8 @@
 """Typed readers for environment variables that fail loudly on a bad value."""
 
 import os
+import secrets
+from pathlib import Path
 
 
 class ImproperEnvironment(ValueError):
@@ -38,3 +40,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def secret_key_file(path: Path) -> str:
+    """A random key kept in a file, for a single machine that did not set SECRET_KEY.
+
+    Several machines must share one SECRET_KEY, set in the environment.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(50))
+        except FileExistsError:  # pragma: no cover - another process won the race
+            pass
+    return path.read_text().strip()

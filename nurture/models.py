@@ -1,6 +1,7 @@
 """The customer side: customers, their tags and their milestones."""
 
 import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models

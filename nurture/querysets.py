@@ -12,7 +12,10 @@ if TYPE_CHECKING:
 
 
 def sees_all_customers(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return bool(getattr(user, "is_superuser", False)) or user.has_perm("nurture.view_all_customers")
+    if getattr(user, "is_superuser", False):
+        return True
+    has_perm = getattr(user, "has_perm", None)
+    return bool(has_perm is not None and has_perm("nurture.view_all_customers"))
 
 
 class CustomerQuerySet(models.QuerySet[Any]):

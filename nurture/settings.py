@@ -9,8 +9,7 @@ from pathlib import Path
 import dj_database_url
 import django_stubs_ext
 
-
-from nurture.env import env_bool, env_int, env_list, env_str
+from nurture.env import env_bool, env_int, env_list, env_str, secret_key_file
 
 # Lets annotated code subscript generic Django classes (ModelAdmin[Customer]) at run time.
 django_stubs_ext.monkeypatch()
@@ -19,12 +18,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
-        raise RuntimeError("SECRET_KEY must be set")
-    # Development and the embedded default: a key that is stable for this checkout.
-    SECRET_KEY = "insecure-dev-key-set-SECRET_KEY-in-production"
+SECRET_KEY = env_str("SECRET_KEY", "") or secret_key_file(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -82,7 +76,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "nurture.sqlite3",
+            "NAME": str(VAR_DIR / "nurture.sqlite3"),
             "OPTIONS": _SQLITE_OPTIONS,
             # A file, not memory: the tests' Celery worker processes open the same database.
             "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},

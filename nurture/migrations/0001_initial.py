@@ -2,13 +2,13 @@
 
 import django.db.models.deletion
 import django.db.models.functions.text
-import nurture.models
 from django.conf import settings
 from django.db import migrations, models
 
+import nurture.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,90 +17,170 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='MilestoneKind',
+            name="MilestoneKind",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Stable code, e.g. became_customer; also the column name in CSV imports.', unique=True)),
-                ('name', models.CharField(max_length=100)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Stable code, e.g. became_customer; also the column name in CSV imports.", unique=True
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text="Short code used in imports, e.g. 'vip'.", unique=True)),
-                ('name', models.CharField(max_length=100)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(help_text="Short code used in imports, e.g. 'vip'.", unique=True)),
+                ("name", models.CharField(max_length=100)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(default=nurture.models.new_external_id, help_text="The customer's key in your CRM; imports match on it.", max_length=64, unique=True, verbose_name='external ID')),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(max_length=100)),
-                ('company', models.CharField(blank=True, max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='e-mail')),
-                ('phone', models.CharField(blank=True, max_length=50)),
-                ('address_line1', models.CharField(blank=True, max_length=200, verbose_name='address line 1')),
-                ('address_line2', models.CharField(blank=True, max_length=200, verbose_name='address line 2')),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('region', models.CharField(blank=True, help_text='Subdivision code (ISO 3166-2 without the country), e.g. CA, BY, NSW; selects regional holidays.', max_length=10)),
-                ('postal_code', models.CharField(blank=True, max_length=20)),
-                ('country', models.CharField(blank=True, help_text='ISO 3166-1 alpha-2 code, e.g. US, GB, DE; selects public holidays.', max_length=2)),
-                ('time_zone', models.CharField(default='UTC', help_text="IANA time zone, e.g. Europe/Berlin; 'today' for this customer is the date there.", max_length=64, validators=[nurture.models.validate_time_zone_field])),
-                ('status', models.CharField(choices=[('active', 'Active'), ('paused', 'Paused'), ('do_not_contact', 'Do not contact'), ('churned', 'Churned')], default='active', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='managed_customers', to=settings.AUTH_USER_MODEL)),
-                ('tags', models.ManyToManyField(blank=True, related_name='customers', to='nurture.tag')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "external_id",
+                    models.CharField(
+                        default=nurture.models.new_external_id,
+                        help_text="The customer's key in your CRM; imports match on it.",
+                        max_length=64,
+                        unique=True,
+                        verbose_name="external ID",
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(max_length=100)),
+                ("company", models.CharField(blank=True, max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="e-mail")),
+                ("phone", models.CharField(blank=True, max_length=50)),
+                ("address_line1", models.CharField(blank=True, max_length=200, verbose_name="address line 1")),
+                ("address_line2", models.CharField(blank=True, max_length=200, verbose_name="address line 2")),
+                ("city", models.CharField(blank=True, max_length=100)),
+                (
+                    "region",
+                    models.CharField(
+                        blank=True,
+                        help_text="Subdivision code (ISO 3166-2 without the country), e.g. CA, BY, NSW; selects regional holidays.",
+                        max_length=10,
+                    ),
+                ),
+                ("postal_code", models.CharField(blank=True, max_length=20)),
+                (
+                    "country",
+                    models.CharField(
+                        blank=True,
+                        help_text="ISO 3166-1 alpha-2 code, e.g. US, GB, DE; selects public holidays.",
+                        max_length=2,
+                    ),
+                ),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="UTC",
+                        help_text="IANA time zone, e.g. Europe/Berlin; 'today' for this customer is the date there.",
+                        max_length=64,
+                        validators=[nurture.models.validate_time_zone_field],
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("do_not_contact", "Do not contact"),
+                            ("churned", "Churned"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account_manager",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="managed_customers",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("tags", models.ManyToManyField(blank=True, related_name="customers", to="nurture.tag")),
             ],
             options={
-                'ordering': ['last_name', 'first_name', 'id'],
-                'permissions': [('view_all_customers', "Can see every account manager's customers")],
+                "ordering": ["last_name", "first_name", "id"],
+                "permissions": [("view_all_customers", "Can see every account manager's customers")],
             },
         ),
         migrations.CreateModel(
-            name='Milestone',
+            name="Milestone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='milestones', to='nurture.customer')),
-                ('kind', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='milestones', to='nurture.milestonekind')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("date", models.DateField()),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="milestones", to="nurture.customer"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="milestones",
+                        to="nurture.milestonekind",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['date', 'id'],
-                'indexes': [models.Index(fields=['kind', 'customer'], name='milestone_kind_customer'), models.Index(fields=['kind', 'date'], name='milestone_kind_date')],
-                'constraints': [models.UniqueConstraint(fields=('customer', 'kind', 'date'), name='milestone_unique_per_day')],
+                "ordering": ["date", "id"],
+                "indexes": [
+                    models.Index(fields=["kind", "customer"], name="milestone_kind_customer"),
+                    models.Index(fields=["kind", "date"], name="milestone_kind_date"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("customer", "kind", "date"), name="milestone_unique_per_day")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['account_manager', 'status'], name='customer_manager_status'),
+            model_name="customer",
+            index=models.Index(fields=["account_manager", "status"], name="customer_manager_status"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['updated_at'], name='customer_updated_at'),
+            model_name="customer",
+            index=models.Index(fields=["updated_at"], name="customer_updated_at"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(django.db.models.functions.text.Upper('last_name'), name='customer_last_name_upper'),
+            model_name="customer",
+            index=models.Index(django.db.models.functions.text.Upper("last_name"), name="customer_last_name_upper"),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'paused', 'do_not_contact', 'churned'])), name='customer_status_valid'),
+            model_name="customer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["active", "paused", "do_not_contact", "churned"])),
+                name="customer_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.CheckConstraint(condition=models.Q(('country', ''), ('country__regex', '^[A-Z]{2}$'), _connector='OR'), name='customer_country_iso_alpha2'),
+            model_name="customer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("country", ""), ("country__regex", "^[A-Z]{2}$"), _connector="OR"),
+                name="customer_country_iso_alpha2",
+            ),
         ),
     ]

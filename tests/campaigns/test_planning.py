@@ -212,7 +212,7 @@ def test_do_not_contact_and_churn_cancel_what_is_pending(status):
     milestone(c, D - dt.timedelta(days=7))
     milestone(c, D - dt.timedelta(days=360))
     planning.plan(now=at(D))
-    first = Touchpoint.objects.order_by("due_on").first()
+    first = Touchpoint.objects.order_by("due_on")[0]
     Touchpoint.objects.filter(pk=first.pk).update(status="done", outcome="reached")
 
     c.status = status
@@ -223,7 +223,7 @@ def test_do_not_contact_and_churn_cancel_what_is_pending(status):
     statuses = dict(Touchpoint.objects.values_list("pk", "status"))
     assert statuses.pop(first.pk) == "done"
     assert set(statuses.values()) == {"cancelled"}
-    assert Touchpoint.objects.filter(status="cancelled").first().cancel_reason.startswith("customer")
+    assert Touchpoint.objects.filter(status="cancelled")[0].cancel_reason.startswith("customer")
     # Nothing is planned again while the customer may not be contacted.
     assert planning.plan(now=at(D + dt.timedelta(days=30))).created == 0
 

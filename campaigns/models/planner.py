@@ -1,0 +1,89 @@
+"""The planner's bookkeeping: runs, their chunks and their computed slots."""
+
+from django.db import models
+
+from campaigns.models.rules import Rule
+
+
+class PlannerRun(models.Model):
+    """One pass of the planner: a sweep over every customer, or a re-plan of a few."""
+
+    class Scope(models.TextChoices):
+        SWEEP = "sweep", "Sweep"
+        CUSTOMERS = "customers", "Selected customers"
+
+    scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.SWEEP)
+    as_of = models.DateField(help_text="The planning date ('today' in the project's time zone).")
+    planned_at = models.DateTimeField(help_text="The instant the run plans as; decides what is late per time zone.")
+    window_start = models.DateField(help_text="First due date of the incremental window.")
+    window_end = models.DateField(help_text="Last due date planned (as_of + horizon).")
+    changed_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Customers and milestones changed since then are planned over the whole window.",
+    )
+    chunk_count = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    cancelled_count = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            # planning.last_completed_sweep()
+            models.Index(fields=["scope", "finished_at"], name="plannerrun_scope_finished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} as of {self.as_of.isoformat()}"
+
+
+class PlannerChunk(models.Model):
+    run = models.ForeignKey(PlannerRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_customer_id = models.BigIntegerField()
+    last_customer_id = models.BigIntegerField()
+    created_count = models.PositiveIntegerField(default=0)
+    cancelled_count = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="plannerchunk_unique_index")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of run {self.run_id}"
+
+
+class PlanSlot(models.Model):
+    """A computed (occurs_on, due_on) for every customer who shares a milestone date and a calendar.
+
+    The planner computes the calendar once per distinct (rule, milestone date, country, region)
+    in Python and materialises touchpoints with one INSERT ... SELECT per chunk of customers.
+    """
+
+    run = models.ForeignKey(PlannerRun, on_delete=models.CASCADE, related_name="slots")
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="+")
+    rule_version = models.PositiveIntegerField()
+    kind = models.ForeignKey("nurture.MilestoneKind", on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey("nurture.Tag", on_delete=models.CASCADE, null=True, related_name="+")
+    action = models.CharField(max_length=10)
+    milestone_date = models.DateField()
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=10, blank=True)
+    occurrence_index = models.PositiveIntegerField()
+    occurs_on = models.DateField()
+    due_on = models.DateField()
+    # True: every customer with this milestone date gets it (inside the incremental window, or the
+    # rule is new or changed). False: only customers or milestones changed since the last sweep.
+    for_everyone = models.BooleanField()
+
+    class Meta:
+        indexes = [
+            # The chunk INSERT ... SELECT joins on these.
+            models.Index(fields=["run", "kind", "milestone_date", "country", "region"], name="planslot_join"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rule {self.rule_id} on {self.occurs_on.isoformat()} for {self.milestone_date.isoformat()}"

@@ -1,0 +1,163 @@
+"""Cadences and their rules: what should happen relative to a milestone."""
+
+from typing import Any
+
+from django.db import models
+
+from campaigns import calendar
+
+# The fields of a rule that decide when its touchpoints fall. Changing any of them bumps
+# Rule.version, which cancels the pending touchpoints planned by the old version.
+SCHEDULE_FIELDS = (
+    "action",
+    "offset_amount",
+    "offset_unit",
+    "repeat_every_months",
+    "repeat_count",
+    "repeat_until",
+    "business_day_policy",
+    "card_lead_days",
+)
+
+
+class Cadence(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    anchor_kind = models.ForeignKey(
+        "nurture.MilestoneKind",
+        on_delete=models.PROTECT,
+        related_name="cadences",
+        verbose_name="anchor milestone kind",
+        help_text="The rules count from milestones of this kind.",
+    )
+    tag = models.ForeignKey(
+        "nurture.Tag",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cadences",
+        verbose_name="segment",
+        help_text="Only customers with this tag; leave empty for every customer.",
+    )
+    active = models.BooleanField(
+        default=True, help_text="Inactive cadences plan nothing; pending touchpoints are cancelled."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rule(models.Model):
+    class Action(models.TextChoices):
+        CALL = "call", "Check-in call"
+        CARD = "card", "Greeting card"
+
+    class OffsetUnit(models.TextChoices):
+        DAYS = "days", "days"
+        WEEKS = "weeks", "weeks"
+        MONTHS = "months", "months"
+        YEARS = "years", "years"
+
+    class BusinessDayPolicy(models.TextChoices):
+        NONE = "none", "Keep the date"
+        NEXT = "next", "Next business day"
+        PREVIOUS = "previous", "Previous business day"
+
+    cadence = models.ForeignKey(Cadence, on_delete=models.CASCADE, related_name="rules")
+    slug = models.SlugField(unique=True, help_text="Stable code used in exports, e.g. welcome-call.")
+    name = models.CharField(max_length=100)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    offset_amount = models.IntegerField(
+        default=0, help_text="How far from the milestone; negative means before it (e.g. -2 weeks before a renewal)."
+    )
+    offset_unit = models.CharField(max_length=10, choices=OffsetUnit.choices, default=OffsetUnit.DAYS)
+    repeat_every_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Repeat every N months (12 = yearly); empty means once."
+    )
+    repeat_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Total number of occurrences, the first included; empty means no limit."
+    )
+    repeat_until = models.DateField(null=True, blank=True, help_text="No occurrence after this date.")
+    business_day_policy = models.CharField(
+        max_length=10,
+        choices=BusinessDayPolicy.choices,
+        default=BusinessDayPolicy.NONE,
+        help_text="For calls: move a date that falls on a weekend or public holiday.",
+    )
+    card_lead_days = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="For cards: mail this many business days before the date, so the card arrives on time.",
+    )
+    card_design = models.CharField(max_length=100, blank=True, help_text="For cards: the design to print.")
+    message_template = models.TextField(
+        blank=True, help_text="For cards: the message, with merge fields such as {{ first_name }}."
+    )
+    auto_approve = models.BooleanField(default=False, help_text="For cards: approve drafted cards without review.")
+    active = models.BooleanField(default=True)
+    # Bumped when a field in SCHEDULE_FIELDS changes (see save()).
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cadence", "offset_unit", "offset_amount", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(action__in=["call", "card"]), name="rule_action_valid"),
+            models.CheckConstraint(
+                condition=models.Q(offset_unit__in=["days", "weeks", "months", "years"]), name="rule_offset_unit_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(business_day_policy__in=["none", "next", "previous"]),
+                name="rule_business_day_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(repeat_every_months__isnull=True) | models.Q(repeat_every_months__gte=1),
+                name="rule_repeat_every_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(repeat_count__isnull=True) | models.Q(repeat_count__gte=1),
+                name="rule_repeat_count_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(repeat_every_months__isnull=False)
+                | (models.Q(repeat_count__isnull=True) & models.Q(repeat_until__isnull=True)),
+                name="rule_repeat_limits_need_repetition",
+            ),
+            models.CheckConstraint(condition=models.Q(card_lead_days__lte=60), name="rule_card_lead_days_max"),
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded_schedule = self.schedule_signature()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and self.schedule_signature() != self._loaded_schedule:
+            self.version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version", "updated_at"}
+        super().save(*args, **kwargs)
+        self._loaded_schedule = self.schedule_signature()
+
+    def schedule_signature(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in SCHEDULE_FIELDS)
+
+    def schedule(self) -> calendar.Schedule:
+        return calendar.Schedule(
+            offset_amount=self.offset_amount,
+            offset_unit=self.offset_unit,  # type: ignore[arg-type]
+            repeat_every_months=self.repeat_every_months,
+            repeat_count=self.repeat_count,
+            repeat_until=self.repeat_until,
+        )
+
+    @property
+    def is_card(self) -> bool:
+        return self.action == self.Action.CARD

@@ -1,0 +1,105 @@
+"""Touchpoints: one materialised (customer, rule, milestone, occurrence)."""
+
+from django.conf import settings
+from django.db import models
+
+from campaigns.models.rules import Rule
+from campaigns.querysets import TouchpointQuerySet
+
+
+class Touchpoint(models.Model):
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        CARD = "card", "Card"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Outcome(models.TextChoices):
+        REACHED = "reached", "Reached"
+        VOICEMAIL = "voicemail", "Left a voicemail"
+        NO_ANSWER = "no_answer", "No answer"
+
+    customer = models.ForeignKey("nurture.Customer", on_delete=models.CASCADE, related_name="touchpoints")
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="touchpoints")
+    # SET_NULL: deleting a milestone keeps the history; the planner cancels what was pending.
+    milestone = models.ForeignKey(
+        "nurture.Milestone", on_delete=models.SET_NULL, null=True, blank=True, related_name="touchpoints"
+    )
+    milestone_date = models.DateField(help_text="The milestone's date when this was planned.")
+    occurrence_index = models.PositiveIntegerField(default=0, help_text="0 for the first occurrence of the rule.")
+    occurs_on = models.DateField("occurs on", help_text="The date the rule targets.")
+    due_on = models.DateField(
+        "due on", help_text="The date it must be done: for calls the business day, for cards the mail-by date."
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="touchpoints",
+    )
+    late = models.BooleanField(
+        default=False, help_text="Planned after its due date had begun (the planner was behind)."
+    )
+    rule_version = models.PositiveIntegerField(default=1)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    skip_reason = models.CharField(max_length=200, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    notes = models.TextField(blank=True)
+    snoozed_from = models.DateField(null=True, blank=True, help_text="The due date before it was snoozed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = TouchpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [
+            # One live touchpoint per occurrence, whatever runs twice, overlaps or crashes.
+            # Cancelled rows are history: an occurrence whose basis comes back is planned anew.
+            models.UniqueConstraint(
+                fields=["rule", "milestone", "occurs_on"],
+                condition=~models.Q(status="cancelled"),
+                name="touchpoint_one_live_per_occurrence",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "done", "skipped", "cancelled"]),
+                name="touchpoint_status_valid",
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=["call", "card"]), name="touchpoint_kind_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(status="cancelled") | ~models.Q(cancel_reason=""),
+                name="touchpoint_cancel_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="skipped") | ~models.Q(skip_reason=""),
+                name="touchpoint_skip_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="done", kind="call") | ~models.Q(outcome=""),
+                name="touchpoint_done_call_has_outcome",
+            ),
+        ]
+        indexes = [
+            # The account manager's queue: TouchpointQuerySet.assigned_to().due_as_of().
+            models.Index(fields=["assignee", "status", "due_on"], name="touchpoint_queue"),
+            # The reconciler walks the pending touchpoints of a range of customers: planning.reconcile().
+            models.Index(
+                fields=["customer", "due_on"], condition=models.Q(status="pending"), name="touchpoint_pending_customer"
+            ),
+            # export_touchpoints and the admin's date filters.
+            models.Index(fields=["due_on"], name="touchpoint_due_on"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.customer_id} on {self.due_on.isoformat()}"
