@@ -1,3 +1,4 @@
+from campaigns.models.cards import Batch, BatchChunk, Card, CardDesign
 from campaigns.models.digests import DigestDelivery
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
 from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule
@@ -5,7 +6,11 @@ from campaigns.models.touchpoints import Touchpoint
 
 __all__ = [
     "SCHEDULE_FIELDS",
+    "Batch",
+    "BatchChunk",
     "Cadence",
+    "Card",
+    "CardDesign",
     "DigestDelivery",
     "PlanSlot",
     "PlannerChunk",

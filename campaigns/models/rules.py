@@ -93,7 +93,14 @@ class Rule(models.Model):
         default=3,
         help_text="For cards: mail this many business days before the date, so the card arrives on time.",
     )
-    card_design = models.CharField(max_length=100, blank=True, help_text="For cards: the design to print.")
+    card_design = models.ForeignKey(
+        "campaigns.CardDesign",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rules",
+        help_text="For cards: the design to print.",
+    )
     message_template = models.TextField(
         blank=True, help_text="For cards: the message, with merge fields such as {{ first_name }}."
     )

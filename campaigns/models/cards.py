@@ -1,0 +1,219 @@
+"""Greeting cards: designs, and the printable part of a card touchpoint."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from campaigns.models.touchpoints import Touchpoint
+
+
+class CardDesign(models.Model):
+    class Format(models.TextChoices):
+        A6_FOLDED = "a6_folded", "A6 folded card (from A5, fits a C6 envelope)"
+        FOLDED_5X7 = "5x7_folded", "5 x 7 in folded card (from 10 x 7 in, fits an A7 envelope)"
+        A6_POSTCARD = "a6_postcard", "A6 postcard"
+        POSTCARD_4X6 = "4x6_postcard", "4 x 6 in postcard"
+
+    class Artwork(models.TextChoices):
+        ANNIVERSARY = "anniversary", "Anniversary (built in)"
+        THANK_YOU = "thank_you", "Thank you (built in)"
+        CONGRATULATIONS = "congratulations", "Congratulations (built in)"
+        UPLOADED = "uploaded", "Uploaded image"
+
+    class Typeface(models.TextChoices):
+        SCRIPT = "script", "Handwritten (Dancing Script)"
+        SERIF = "serif", "Classic (EB Garamond)"
+        SANS = "sans", "Modern (Inter)"
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(unique=True, help_text="Stable code, e.g. anniversary-a6.")
+    format = models.CharField(max_length=20, choices=Format.choices, default=Format.A6_FOLDED)
+    artwork = models.CharField(
+        "front artwork",
+        max_length=20,
+        choices=Artwork.choices,
+        default=Artwork.ANNIVERSARY,
+        help_text="A built-in design, or the uploaded image below.",
+    )
+    front_image = models.ImageField(
+        upload_to="designs/",
+        blank=True,
+        help_text="For 'uploaded image': the full front including bleed, at 300 dpi (e.g. 1276 x 1819 px for A6).",
+    )
+    headline = models.CharField(
+        max_length=60, blank=True, help_text="Text on the front of a built-in design; empty for its default."
+    )
+    accent_color = models.CharField(
+        max_length=7,
+        default="#8c2f39",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #8c2f39.")],
+        help_text="Colour of the built-in artwork and the inside ornaments.",
+    )
+    typeface = models.CharField(
+        max_length=10, choices=Typeface.choices, default=Typeface.SCRIPT, help_text="Typeface of the message."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(artwork="uploaded") | ~models.Q(front_image=""),
+                name="carddesign_uploaded_needs_image",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(format__in=["a6_folded", "5x7_folded", "a6_postcard", "4x6_postcard"]),
+                name="carddesign_format_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_postcard(self) -> bool:
+        return self.format in (self.Format.A6_POSTCARD, self.Format.POSTCARD_4X6)
+
+
+class Card(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+        BATCHED = "batched", "In a batch"
+        PRINTED = "printed", "Printed"
+        MAILED = "mailed", "Mailed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    touchpoint = models.OneToOneField(Touchpoint, on_delete=models.CASCADE, related_name="card")
+    design = models.ForeignKey(CardDesign, on_delete=models.PROTECT, related_name="cards")
+    message = models.TextField(help_text="The message inside the card, as it will be printed.")
+    message_edited = models.BooleanField(default=False, help_text="Changed by hand after it was drafted.")
+    fits = models.BooleanField(null=True, help_text="Whether the message fits the inside panel; empty until checked.")
+    fit_problem = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # The recipient as it was when the card was drafted (or last refreshed before printing).
+    recipient_name = models.CharField(max_length=200)
+    recipient_company = models.CharField(max_length=200, blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=10, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    batch = models.ForeignKey("campaigns.Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="cards")
+    sequence = models.PositiveIntegerField(null=True, blank=True, help_text="Position in its batch, from 1.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["touchpoint__due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "sequence"], name="card_unique_sequence_in_batch"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "approved", "batched", "printed", "mailed", "cancelled"]),
+                name="card_status_valid",
+            ),
+            # A card is in a batch exactly when it is batched, printed or mailed.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status__in=["batched", "printed", "mailed"], batch__isnull=False, sequence__isnull=False)
+                    | models.Q(status__in=["draft", "approved", "cancelled"], batch__isnull=True, sequence__isnull=True)
+                ),
+                name="card_batch_matches_status",
+            ),
+        ]
+        indexes = [
+            # The print room's queue: approved cards by mail-by date (CardQuerySet.printable()).
+            models.Index(fields=["status", "batch"], name="card_status_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Card for {self.recipient_name} ({self.get_status_display()})"
+
+    @property
+    def sequence_code(self) -> str:
+        if self.batch_id is None or self.sequence is None:
+            return ""
+        return f"B{self.batch_id}-{self.sequence:03d}"
+
+
+class Batch(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RENDERING = "rendering", "Rendering"
+        READY = "ready", "Ready to print"
+        FAILED = "failed", "Failed"
+        PRINTED = "printed", "Printed"
+        MAILED = "mailed", "Mailed"
+
+    class Sheet(models.TextChoices):
+        CARD = "card", "One card per sheet, on card stock"
+        A4 = "a4", "Several up on A4, with crop marks"
+        LETTER = "letter", "Several up on US Letter, with crop marks"
+
+    class Labels(models.TextChoices):
+        L7160 = "l7160", "Avery L7160 labels (A4, 3 x 7)"
+        AVERY_5160 = "5160", "Avery 5160 labels (US Letter, 3 x 10)"
+        ENVELOPE_C6 = "c6", "C6 envelopes"
+        ENVELOPE_A7 = "a7", "A7 envelopes"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    due_by = models.DateField(help_text="Approved cards to be mailed by this date.")
+    sheet = models.CharField(max_length=10, choices=Sheet.choices, default=Sheet.CARD)
+    labels = models.CharField(max_length=10, choices=Labels.choices, default=Labels.L7160)
+    card_count = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why rendering failed.")
+    cards_pdf = models.FileField(upload_to="batches/", blank=True)
+    labels_pdf = models.FileField(upload_to="batches/", blank=True)
+    manifest_csv = models.FileField(upload_to="batches/", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+    printed_at = models.DateTimeField(null=True, blank=True)
+    mailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "rendering", "ready", "failed", "printed", "mailed"]),
+                name="batch_status_valid",
+            ),
+            models.CheckConstraint(condition=models.Q(chunks_done__lte=models.F("chunk_count")), name="batch_progress"),
+        ]
+
+    def __str__(self) -> str:
+        return f"B{self.pk} ({self.card_count} cards, {self.get_status_display()})"
+
+    @property
+    def code(self) -> str:
+        return f"B{self.pk}"
+
+
+class BatchChunk(models.Model):
+    """A run of consecutive cards of a batch, rendered by one worker and joined in order."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_sequence = models.PositiveIntegerField()
+    last_sequence = models.PositiveIntegerField()
+    pdf = models.FileField(upload_to="batches/chunks/", blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "index"]
+        constraints = [models.UniqueConstraint(fields=["batch", "index"], name="batchchunk_unique_index")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of B{self.batch_id}"
