@@ -30,3 +30,17 @@ def broker_url() -> str:
 @pytest.fixture
 def on_postgresql() -> bool:
     return bool(settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every transactional test restores the migrated data (default cadences, Beat schedule).
+
+    A TransactionTestCase empties the database afterwards; without serialized rollback the tests
+    after it would run without the rows the data migrations created.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            item.add_marker(
+                pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}), append=False
+            )

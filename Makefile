@@ -1,0 +1,111 @@
+# nurture: `make run` to try it, `make test` to check it. See README.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+PORT ?= 8000
+PY := $(VENV)/bin/python
+# Rewritten after a successful `pip install`: it reruns only when a requirements file changes.
+STAMP := $(VENV)/.installed
+
+# The real services of `make test` (first stage) and `make bench`; set them to use others.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# Per-test limit, so that a hung test fails the run instead of eating CI's 90 minutes.
+PYTEST_TIMEOUT ?= 600
+# Extra pytest arguments, e.g. PYTEST_ARGS="-k planning -x".
+PYTEST_ARGS ?=
+
+header = @printf '\n==== %s ====\n' "$(1)"
+
+.PHONY: help install system-deps services run test lint format bench clean
+
+help:
+	@echo "make run      install, migrate, seed demo data and start web, worker and beat (embedded default"
+	@echo "              unless DATABASE_URL / REDIS_URL are set); log in at http://localhost:$(PORT)/admin/"
+	@echo "make test     ruff, mypy, then pytest against PostgreSQL + Redis and on the embedded default"
+	@echo "make install  system packages (only missing ones), $(VENV), Python dependencies"
+	@echo "make lint     ruff check, ruff format --check, mypy"
+	@echo "make format   ruff format and ruff check --fix"
+	@echo "make bench    bench/run.py against the local PostgreSQL"
+	@echo "make clean    remove var/, staticfiles/ and the install stamp"
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@scripts/install-system-deps
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+# Starts PostgreSQL and Redis when they are down (installing them if need be); instant when up.
+services:
+	@scripts/ensure-services
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@mkdir -p var
+	$(PY) manage.py seed_demo | tee var/seed_demo.log
+	@# seed_demo ends with where to log in; say it again once the start-up output has scrolled by.
+	@banner() { \
+		printf '\n==== Log in at http://localhost:$(PORT)/admin/ as:\n'; \
+		creds="$$(sed -n '/Log in at/,$$p' var/seed_demo.log | tail -n +2)"; \
+		if [[ -n "$$creds" ]]; then echo "$$creds"; else grep -i password var/seed_demo.log || true; fi; \
+		printf '==== Ctrl-C stops web, worker and beat.\n\n'; \
+	}; \
+	(sleep 12; banner) & \
+	export PATH="$(abspath $(VENV))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(VENV))"; \
+	exec honcho start --port $(PORT) web worker beat
+
+lint: install
+	$(call header,ruff check)
+	$(VENV)/bin/ruff check .
+	$(call header,ruff format --check)
+	$(VENV)/bin/ruff format --check .
+	$(call header,mypy)
+	$(VENV)/bin/mypy .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Every stage runs even when an earlier one failed, so that one run shows every problem; the
+# target fails if any stage did. Pytest's exit code 5 (no tests collected) is a failure too.
+test: install
+	@failed=(); \
+	stage() { local name="$$1"; shift; printf '\n==== %s ====\n' "$$name"; \
+		local rc=0; "$$@" || rc=$$?; \
+		if [[ $$rc -eq 5 && "$$name" == pytest* ]]; then echo "$$name: no tests were collected"; fi; \
+		if [[ $$rc -ne 0 ]]; then failed+=("$$name (exit $$rc)"); fi; }; \
+	stage "ruff check" $(VENV)/bin/ruff check .; \
+	stage "ruff format --check" $(VENV)/bin/ruff format --check .; \
+	stage "mypy" $(VENV)/bin/mypy .; \
+	if [[ -z "$${DATABASE_URL:-}" || -z "$${REDIS_URL:-}" ]]; then stage "services" scripts/ensure-services; fi; \
+	stage "pytest: PostgreSQL + Redis" env \
+		DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
+		$(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS); \
+	mkdir -p var; embedded_dir="$$(mktemp -d "$$PWD/var/test-embedded.XXXXXX")"; \
+	stage "pytest: embedded default (SQLite + filesystem broker in $${embedded_dir#$$PWD/})" env \
+		-u DATABASE_URL -u REDIS_URL -u MEDIA_ROOT VAR_DIR="$$embedded_dir" \
+		$(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS); \
+	if [[ " $${failed[*]} " == *"embedded default"* ]]; then echo "kept $$embedded_dir for inspection"; \
+	else rm -rf "$$embedded_dir"; fi; \
+	if [[ $${#failed[@]} -gt 0 ]]; then \
+		printf '\n==== make test FAILED: %s\n' "$$(IFS=','; echo "$${failed[*]}" | sed 's/,/, /g')"; exit 1; \
+	fi
+
+bench: install
+	@if [[ -z "$${DATABASE_URL:-}" || -z "$${REDIS_URL:-}" ]]; then scripts/ensure-services; fi
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
+		$(PY) bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf var staticfiles $(STAMP)
