@@ -1,5 +1,7 @@
 """The Beat schedule, created in code and editable in the admin (django-celery-beat)."""
 
+import datetime as dt
+
 from django.apps.registry import Apps
 from django.conf import settings
 from django.db import migrations
@@ -20,7 +22,13 @@ def create_periodic_tasks(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -
     # Planning is a cheap sweep: running it hourly means a lost tick or a broker outage costs nothing.
     PeriodicTask.objects.get_or_create(
         name=PLAN_SWEEP,
-        defaults={"task": "campaigns.tasks.plan_sweep", "interval": hourly, "description": "Materialise touchpoints."},
+        defaults={
+            "task": "campaigns.tasks.plan_sweep",
+            "interval": hourly,
+            "description": "Materialise touchpoints.",
+            # Long ago: Beat's first tick after installation runs the sweep at once, not in an hour.
+            "last_run_at": dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        },
     )
     seven_am, _ = CrontabSchedule.objects.get_or_create(
         minute="0", hour="7", day_of_week="*", day_of_month="*", month_of_year="*", timezone=settings.TIME_ZONE
