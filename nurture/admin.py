@@ -8,7 +8,7 @@ answers 404 for an object outside that scope.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from django import forms
 from django.contrib import admin
@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import ForeignKey, QuerySet
+from django.db.models import ForeignKey, ManyToManyField, QuerySet
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -25,31 +25,6 @@ from django.utils.html import format_html
 from campaigns.models import Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
 from nurture.querysets import CustomerQuerySet, MilestoneQuerySet, sees_all_customers
-
-if TYPE_CHECKING:
-    ModelAdmin = admin.ModelAdmin
-    TabularInline = admin.TabularInline
-    StackedInline = admin.StackedInline
-    ModelForm = forms.ModelForm
-else:
-    # django-stubs makes these generic (ModelAdmin[Customer]) but Django's classes cannot be
-    # subscripted at run time without django_stubs_ext.monkeypatch(); these subclasses can.
-    class ModelAdmin(admin.ModelAdmin):
-        def __class_getitem__(cls, item):
-            return cls
-
-    class TabularInline(admin.TabularInline):
-        def __class_getitem__(cls, item):
-            return cls
-
-    class StackedInline(admin.StackedInline):
-        def __class_getitem__(cls, item):
-            return cls
-
-    class ModelForm(forms.ModelForm):
-        def __class_getitem__(cls, item):
-            return cls
-
 
 admin.site.site_header = "nurture"
 admin.site.site_title = "nurture"
@@ -73,7 +48,7 @@ def staff_users() -> QuerySet[Any]:
     return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
 
 
-class ScopedAdmin(ModelAdmin[_M]):
+class ScopedAdmin(admin.ModelAdmin[_M]):
     """An admin over rows that belong to an account manager's customers.
 
     Subclasses filter get_queryset() with visible_to(); a change, delete or history URL of a row
@@ -92,14 +67,14 @@ class ScopedAdmin(ModelAdmin[_M]):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class MilestoneInline(TabularInline[Milestone, Customer]):
+class MilestoneInline(admin.TabularInline[Milestone, Customer]):
     model = Milestone
     fields = ["kind", "date", "note"]
     extra = 1
     verbose_name_plural = "milestones"
 
 
-class TouchpointInline(TabularInline[Touchpoint, Customer]):
+class TouchpointInline(admin.TabularInline[Touchpoint, Customer]):
     """The customer's journey, read-only: the planner writes touchpoints, people act on them."""
 
     model = Touchpoint
@@ -124,7 +99,7 @@ class TouchpointInline(TabularInline[Touchpoint, Customer]):
         return False
 
 
-class CustomerForm(ModelForm[Customer]):
+class CustomerForm(forms.ModelForm[Customer]):
     def clean_country(self) -> str:
         return str(self.cleaned_data.get("country", "")).upper()
 
@@ -142,7 +117,6 @@ class CustomerAdmin(ScopedAdmin[Customer]):
     search_fields = ["first_name", "last_name", "company", "email", "=external_id"]
     show_full_result_count = False
     list_per_page = 50
-    filter_horizontal = ["tags"]
     readonly_fields = ["journey", "created_at", "updated_at"]
     fieldsets = [
         (
@@ -178,6 +152,11 @@ class CustomerAdmin(ScopedAdmin[Customer]):
             # An account manager cannot hand a customer to someone else (and lose sight of it).
             fields.append("account_manager")
         return fields
+
+    def formfield_for_manytomany(self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tags":
+            kwargs["widget"] = forms.CheckboxSelectMultiple  # a handful of segments, not thousands
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "account_manager":
@@ -232,14 +211,14 @@ class MilestoneAdmin(ScopedAdmin[Milestone]):
 
 
 @admin.register(MilestoneKind)
-class MilestoneKindAdmin(ModelAdmin[MilestoneKind]):
+class MilestoneKindAdmin(admin.ModelAdmin[MilestoneKind]):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Tag)
-class TagAdmin(ModelAdmin[Tag]):
+class TagAdmin(admin.ModelAdmin[Tag]):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -166,3 +166,33 @@ class Milestone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.date.isoformat()}"
+
+
+class JobRun(models.Model):
+    """One run of a background job, recorded by the Celery signal handlers in nurture/jobs.py."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        RETRYING = "retrying", "Retrying"
+
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    worker = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True, help_text="What the job did, e.g. counts.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            # The jobs page: the latest run of each task (JobRunQuerySet.latest_per_task()).
+            models.Index(fields=["task_name", "-started_at"], name="jobrun_task_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} at {self.started_at.isoformat()} ({self.status})"

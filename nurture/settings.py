@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from kombu import Queue
 
 from nurture.env import env_bool, env_int, env_list, env_str, secret_key_file
 
@@ -146,6 +147,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Long renders have their own queue so they never delay planning; the Procfile's worker takes all
+# three, and a deployment may run dedicated workers per queue (docs/operations.md).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "campaigns.tasks.plan_*": {"queue": "planning"},
+    "campaigns.tasks.replan_*": {"queue": "planning"},
+    "campaigns.tasks.draft_*": {"queue": "planning"},
+    "campaigns.tasks.render_*": {"queue": "rendering"},
+    "campaigns.tasks.finish_batch": {"queue": "rendering"},
+}
+# A worker consumes every queue listed here unless started with -Q.
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("planning"), Queue("rendering")]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

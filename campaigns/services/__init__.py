@@ -1,0 +1,1 @@
+"""Writes: plain keyword-only functions named <entity>_<action> (see STYLE.md)."""
