@@ -24,7 +24,7 @@ def validate_time_zone_field(value: str) -> None:
 
 class Tag(models.Model):
     slug = models.SlugField(unique=True, help_text="Short code used in imports, e.g. 'vip'.")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, help_text="Shown in lists and filters.")
 
     class Meta:
         ordering = ["name"]
@@ -37,7 +37,7 @@ class MilestoneKind(models.Model):
     slug = models.SlugField(
         unique=True, help_text="Stable code, e.g. became_customer; also the column name in CSV imports."
     )
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, help_text="e.g. Became a customer.")
 
     class Meta:
         ordering = ["name"]
@@ -60,20 +60,20 @@ class Customer(models.Model):
         default=new_external_id,
         help_text="The customer's key in your CRM; imports match on it.",
     )
-    first_name = models.CharField(max_length=100)
+    first_name = models.CharField(max_length=100, help_text="Used in card greetings.")
     last_name = models.CharField(max_length=100)
-    company = models.CharField(max_length=200, blank=True)
+    company = models.CharField(max_length=200, blank=True, help_text="The customer's company, if any.")
     email = models.EmailField("e-mail", blank=True)
-    phone = models.CharField(max_length=50, blank=True)
+    phone = models.CharField(max_length=50, blank=True, help_text="For check-in calls; include the country code.")
     address_line1 = models.CharField("address line 1", max_length=200, blank=True)
     address_line2 = models.CharField("address line 2", max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
+    city = models.CharField(max_length=100, blank=True, help_text="Printed on the address label.")
     region = models.CharField(
         max_length=10,
         blank=True,
         help_text="Subdivision code (ISO 3166-2 without the country), e.g. CA, BY, NSW; selects regional holidays.",
     )
-    postal_code = models.CharField(max_length=20, blank=True)
+    postal_code = models.CharField("postal code", max_length=20, blank=True)
     country = models.CharField(
         max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. US, GB, DE; selects public holidays."
     )
@@ -89,9 +89,17 @@ class Customer(models.Model):
         null=True,
         blank=True,
         related_name="managed_customers",
+        help_text="Gets this customer's calls and approves their cards.",
     )
-    tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    tags = models.ManyToManyField(
+        Tag, blank=True, related_name="customers", help_text="Segments; cadences may be limited to one."
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=Status.choices,
+        default=Status.ACTIVE,
+        help_text="Only active customers are planned; do-not-contact and churned cancel what is pending.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # The planner re-plans customers changed since its last run: every write must bump this.
     updated_at = models.DateTimeField(auto_now=True)
@@ -143,9 +151,11 @@ class Customer(models.Model):
 
 class Milestone(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="milestones")
-    kind = models.ForeignKey(MilestoneKind, on_delete=models.PROTECT, related_name="milestones")
-    date = models.DateField()
-    note = models.CharField(max_length=200, blank=True)
+    kind = models.ForeignKey(
+        MilestoneKind, on_delete=models.PROTECT, related_name="milestones", help_text="What happened."
+    )
+    date = models.DateField(help_text="When it happened (or will); cadence rules count from it.")
+    note = models.CharField(max_length=200, blank=True, help_text="Optional, for people; not printed.")
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped on every change so the planner and the reconciler can see what moved.
     updated_at = models.DateTimeField(auto_now=True)

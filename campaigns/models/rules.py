@@ -21,8 +21,8 @@ SCHEDULE_FIELDS = (
 
 
 class Cadence(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=100, unique=True, help_text="e.g. Post-sale nurture.")
+    description = models.TextField(blank=True, help_text="What this cadence is for, for the people who edit it.")
     anchor_kind = models.ForeignKey(
         "nurture.MilestoneKind",
         on_delete=models.PROTECT,
@@ -70,12 +70,16 @@ class Rule(models.Model):
 
     cadence = models.ForeignKey(Cadence, on_delete=models.CASCADE, related_name="rules")
     slug = models.SlugField(unique=True, help_text="Stable code used in exports, e.g. welcome-call.")
-    name = models.CharField(max_length=100)
-    action = models.CharField(max_length=10, choices=Action.choices)
+    name = models.CharField(max_length=100, help_text="Shown to account managers as the reason for a touchpoint.")
+    action = models.CharField(
+        max_length=10, choices=Action.choices, help_text="A call in the queue, or a card to print."
+    )
     offset_amount = models.IntegerField(
         default=0, help_text="How far from the milestone; negative means before it (e.g. -2 weeks before a renewal)."
     )
-    offset_unit = models.CharField(max_length=10, choices=OffsetUnit.choices, default=OffsetUnit.DAYS)
+    offset_unit = models.CharField(
+        max_length=10, choices=OffsetUnit.choices, default=OffsetUnit.DAYS, help_text="Unit of the offset."
+    )
     repeat_every_months = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Repeat every N months (12 = yearly); empty means once."
     )
@@ -105,7 +109,9 @@ class Rule(models.Model):
         blank=True, help_text="For cards: the message, with merge fields such as {{ first_name }}."
     )
     auto_approve = models.BooleanField(default=False, help_text="For cards: approve drafted cards without review.")
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(
+        default=True, help_text="Inactive rules plan nothing; pending touchpoints are cancelled."
+    )
     # Bumped when a field in SCHEDULE_FIELDS changes (see save()).
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -138,20 +144,30 @@ class Rule(models.Model):
             models.CheckConstraint(condition=models.Q(card_lead_days__lte=60), name="rule_card_lead_days_max"),
         ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._loaded_schedule = self.schedule_signature()
-
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and self.schedule_signature() != self._loaded_schedule:
+        if self.pk is not None and self.schedule_signature() != self._stored_schedule():
             self.version += 1
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "version", "updated_at"}
         super().save(*args, **kwargs)
         self._loaded_schedule = self.schedule_signature()
+
+    def _stored_schedule(self) -> tuple[object, ...] | None:
+        loaded: tuple[object, ...] | None = getattr(self, "_loaded_schedule", None)
+        if loaded is None:  # loaded with only()/defer(), or built by hand: ask the database
+            stored = Rule.objects.filter(pk=self.pk).values_list(*SCHEDULE_FIELDS).first()
+            loaded = tuple(stored) if stored is not None else None
+        return loaded
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> "Rule":
+        instance = super().from_db(db, field_names, values)
+        if not instance.get_deferred_fields() & set(SCHEDULE_FIELDS):
+            instance._loaded_schedule = instance.schedule_signature()
+        return instance
 
     def schedule_signature(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in SCHEDULE_FIELDS)

@@ -102,4 +102,4 @@ class Touchpoint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.customer_id} on {self.due_on.isoformat()}"
+        return f"{self.get_kind_display()} for {self.customer} on {self.due_on.isoformat()}"

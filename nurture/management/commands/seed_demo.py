@@ -302,8 +302,14 @@ class Command(BaseCommand):
         except ImportError:
             self.stdout.write("The planner is not available; touchpoints will appear after its first run.")
             return
+        created = cancelled = 0
+        if planning.last_completed_sweep() is None:
+            # A first plan three weeks back, as if nurture had been running: the demo then has
+            # overdue calls and cards waiting, not only a future.
+            earlier = planning.plan(now=timezone.now() - dt.timedelta(days=21))
+            created, cancelled = earlier.created, earlier.cancelled
         result = planning.plan()
         self.stdout.write(
-            f"Planner: {result.created} touchpoints created, {result.cancelled} cancelled "
-            f"(due dates {result.window_start} to {result.window_end})."
+            f"Planner: {created + result.created} touchpoints created, {cancelled + result.cancelled} cancelled "
+            f"(planned up to {result.window_end})."
         )
