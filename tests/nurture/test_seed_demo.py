@@ -10,9 +10,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from campaigns import planning
 from campaigns.calendar import validate_country_region, validate_time_zone
+from campaigns.models import Touchpoint
 from nurture.management.commands import seed_demo
 from nurture.models import Customer, Milestone
 
@@ -101,22 +103,17 @@ def test_every_place_has_a_known_calendar(place):
     validate_time_zone(place.time_zone)
 
 
-def test_it_plans_touchpoints_at_the_end(monkeypatch):
-    calls = []
-
-    def fake_plan(**kwargs):
-        calls.append(kwargs)
-        return planning.PlanResult(
-            run_id=1, created=7, cancelled=0, window_start=dt.date(2025, 3, 10), window_end=dt.date(2025, 5, 9)
-        )
-
-    monkeypatch.setattr(planning, "plan", fake_plan)
+def test_it_plans_touchpoints_with_a_history_at_the_end():
     out = StringIO()
 
-    call_command("seed_demo", customers=2, stdout=out)
+    call_command("seed_demo", customers=40, stdout=out)
 
-    assert len(calls) == 1
-    assert "Planner: 7 touchpoints created" in out.getvalue()
+    created = Touchpoint.objects.count()
+    assert created > 0
+    assert f"Planner: {created} touchpoints created" in out.getvalue()
+    # The first plan ran three weeks back, so the demo starts with work already overdue.
+    assert Touchpoint.objects.overdue().exists()
+    assert planning.last_completed_sweep().as_of == timezone.localdate()
 
 
 def test_it_shows_progress_for_many_customers(monkeypatch):

@@ -6,17 +6,18 @@ flat however many there are; the JSON output is one valid array written element 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.models import Touchpoint
 from campaigns.querysets import TouchpointQuerySet
+from nurture.csvsafe import write_csv
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -36,7 +37,6 @@ FIELDS = [
     "cancel_reason",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def parse_date(option: str, value: str | None) -> dt.date | None:
@@ -90,29 +90,6 @@ def records(queryset: TouchpointQuerySet) -> Iterator[dict[str, Any]]:
         }
 
 
-def neutralise(cell: str) -> str:
-    """Prefix a cell a spreadsheet would evaluate with ' so it stays text."""
-    return f"'{cell}" if cell.startswith(FORMULA_PREFIXES) else cell
-
-
-def csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return neutralise(str(value))
-
-
-def write_csv(rows: Iterable[dict[str, Any]], out: SupportsWrite[str]) -> int:
-    writer = csv.writer(out)
-    writer.writerow(FIELDS)
-    count = 0
-    for row in rows:
-        writer.writerow([csv_cell(row[name]) for name in FIELDS])
-        count += 1
-    return count
-
-
 def write_json(rows: Iterable[dict[str, Any]], out: SupportsWrite[str]) -> int:
     """A JSON array, one element per line, written as the rows arrive."""
     count = 0
@@ -150,7 +127,7 @@ class Command(BaseCommand):
         date_to = parse_date("--to", options["date_to"])
         if date_from and date_to and date_from > date_to:
             raise CommandError(f"--from {date_from} is after --to {date_to}")
-        write = write_csv if options["format"] == "csv" else write_json
+        write = partial(write_csv, fields=FIELDS) if options["format"] == "csv" else write_json
         rows = records(touchpoints(date_from, date_to))
         with ExitStack() as stack:
             out: SupportsWrite[str]
