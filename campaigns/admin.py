@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from auditlog.mixins import AuditlogHistoryAdminMixin
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -85,7 +86,8 @@ class RuleInline(admin.StackedInline[Rule, Cadence]):
 
 
 @admin.register(Cadence)
-class CadenceAdmin(admin.ModelAdmin[Cadence]):
+class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
+    show_auditlog_history_link = True
     list_display = ["name", "anchor_kind", "tag", "rule_count", "active"]
     list_filter = ["active", "anchor_kind", "tag"]
     list_select_related = ["anchor_kind", "tag"]
@@ -102,7 +104,8 @@ class CadenceAdmin(admin.ModelAdmin[Cadence]):
 
 
 @admin.register(Rule)
-class RuleAdmin(admin.ModelAdmin[Rule]):
+class RuleAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Rule]):
+    show_auditlog_history_link = True
     list_display = ["name", "slug", "cadence", "action", "schedule", "business_day_policy", "active", "version"]
     list_filter = ["cadence", "action", "active"]
     list_select_related = ["cadence"]

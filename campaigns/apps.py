@@ -6,4 +6,6 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
-        from campaigns import signals  # noqa: F401
+        from campaigns import audit, signals  # noqa: F401
+
+        audit.register()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
+from auditlog.mixins import AuditlogHistoryAdminMixin
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
@@ -108,7 +109,8 @@ class CustomerForm(forms.ModelForm[Customer]):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ScopedAdmin[Customer]):
+class CustomerAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Customer]):
+    show_auditlog_history_link = True
     form = CustomerForm
     list_display = ["name", "company", "country", "account_manager", "status", "tag_list"]
     list_display_links = ["name"]
@@ -194,7 +196,8 @@ class CustomerAdmin(ScopedAdmin[Customer]):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(ScopedAdmin[Milestone]):
+class MilestoneAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Milestone]):
+    show_auditlog_history_link = True
     list_display = ["date", "customer", "kind", "note"]
     list_display_links = ["date"]
     list_filter = ["kind"]

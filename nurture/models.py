@@ -9,6 +9,7 @@ from django.db.models.functions import Upper
 
 from campaigns.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
 from nurture.querysets import CustomerQuerySet, MilestoneQuerySet
+from nurture.querysets_jobs import JobRunQuerySet
 
 
 def new_external_id() -> str:
@@ -197,6 +198,8 @@ class JobRun(models.Model):
     summary = models.JSONField(default=dict, blank=True, help_text="What the job did, e.g. counts.")
     error = models.TextField(blank=True)
 
+    objects = JobRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at"]
         indexes = [
@@ -206,3 +209,19 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} at {self.started_at.isoformat()} ({self.status})"
+
+
+def new_feed_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeed(models.Model):
+    """A private iCalendar URL with a user's upcoming calls. Resetting the token revokes the old URL."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token = models.CharField(max_length=64, unique=True, default=new_feed_token)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"calendar feed of {self.user}"
