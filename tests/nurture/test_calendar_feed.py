@@ -30,7 +30,7 @@ def call_for(manager, name: str, due_on: dt.date) -> Touchpoint:
 
 def events(response) -> list:
     assert response["Content-Type"].startswith("text/calendar")
-    return [c for c in Calendar.from_ical(response.content).walk("VEVENT")]
+    return list(Calendar.from_ical(response.content).walk("VEVENT"))
 
 
 def test_the_feed_lists_my_upcoming_calls_and_nobody_elses(client, django_user_model):
