@@ -225,3 +225,25 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"calendar feed of {self.user}"
+
+
+class StaffProfile(models.Model):
+    """What nurture needs to know about a member of staff beyond the login."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="team_members",
+        help_text="Alerted by e-mail when one of this person's customers is at risk.",
+    )
+    signature = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Signature line on cards, e.g. 'Warm regards, Alice Martin, Account Manager'.",
+    )
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"
