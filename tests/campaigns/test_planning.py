@@ -349,7 +349,8 @@ def test_the_periodic_tasks_exist_after_migrate():
     from django_celery_beat.models import PeriodicTask
 
     tasks = dict(PeriodicTask.objects.values_list("task", "enabled"))
-    assert tasks == {"campaigns.tasks.plan_sweep": True, "campaigns.tasks.send_digests": True}
+    assert tasks["campaigns.tasks.plan_sweep"] is True
+    assert tasks["campaigns.tasks.send_digests"] is True
     sweep = PeriodicTask.objects.get(task="campaigns.tasks.plan_sweep")
     assert (sweep.interval.every, sweep.interval.period) == (1, "hours")
 
