@@ -109,7 +109,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # WeasyPrint logs every step of every page at INFO.
+        "weasyprint.progress": {"level": "WARNING"},
+    },
 }
 
 # E-mail: SMTP when EMAIL_HOST is set, otherwise files under var/mail (visible in development).
