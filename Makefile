@@ -21,11 +21,17 @@ PYTEST_ARGS ?=
 
 header = @printf '\n==== %s ====\n' "$(1)"
 
-.PHONY: help install system-deps services run test lint format bench clean
+# `make workers`: how many worker processes of each kind (Procfile.workers).
+PLANNERS ?= 2
+RENDERERS ?= 1
+
+.PHONY: help install system-deps services run workers test lint format bench clean
 
 help:
 	@echo "make run      install, migrate, seed demo data and start web, worker and beat (embedded default"
 	@echo "              unless DATABASE_URL / REDIS_URL are set); log in at http://localhost:$(PORT)/admin/"
+	@echo "make workers  web, beat, PLANNERS=2 planning workers and RENDERERS=1 rendering worker against the local"
+	@echo "              PostgreSQL and Redis (or DATABASE_URL / REDIS_URL): a scaled-out deployment on one machine"
 	@echo "make test     ruff, mypy, then pytest against PostgreSQL + Redis and on the embedded default"
 	@echo "make install  system packages (only missing ones), $(VENV), Python dependencies"
 	@echo "make lint     ruff check, ruff format --check, mypy"
@@ -64,6 +70,20 @@ run: install
 	(sleep 12; banner) & \
 	export PATH="$(abspath $(VENV))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(VENV))"; \
 	exec honcho start --port $(PORT) web worker beat
+
+# A scaled-out deployment on one machine, against the real services (started if need be, like
+# `make bench`): web, beat, and separate worker processes for planning and for rendering.
+workers: install
+	@if [[ -z "$${DATABASE_URL:-}" || -z "$${REDIS_URL:-}" ]]; then scripts/ensure-services; fi
+	@export DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}"; \
+	export PATH="$(abspath $(VENV))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(VENV))"; \
+	echo "DATABASE_URL=$$DATABASE_URL REDIS_URL=$$REDIS_URL"; \
+	$(PY) manage.py migrate --noinput; \
+	$(PY) manage.py collectstatic --noinput --verbosity 0; \
+	$(PY) manage.py seed_demo; \
+	printf '\n==== web on http://localhost:$(PORT)/admin/, health at /health/, jobs at /admin/nurture/jobrun/jobs/\n'; \
+	printf '==== %s planning worker(s), %s rendering worker(s), one beat. Ctrl-C stops everything.\n\n' $(PLANNERS) $(RENDERERS); \
+	exec honcho -f Procfile.workers start --port $(PORT) -c planner=$(PLANNERS),renderer=$(RENDERERS)
 
 lint: install
 	$(call header,ruff check)

@@ -18,7 +18,7 @@ from django.contrib.admin.widgets import AdminDateWidget
 from django.db.models import Count, ForeignKey, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, reverse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
@@ -34,6 +34,7 @@ from campaigns.services.touchpoints import (
 )
 from nurture.admin import ScopedAdmin, acting_user, staff_users
 from nurture.querysets import sees_all_customers
+from nurture.views_admin import export_selected_csv, touchpoint_admin_urls
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
@@ -133,13 +134,24 @@ class QueueFilter(admin.SimpleListFilter):
     parameter_name = "queue"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("mine", "Mine"), ("today", "Due today"), ("overdue", "Overdue"), ("upcoming", "Upcoming")]
+        return [
+            ("mine", "Mine"),
+            ("mine_today", "Mine, due today"),
+            ("mine_overdue", "Mine, overdue"),
+            ("today", "Due today"),
+            ("overdue", "Overdue"),
+            ("upcoming", "Upcoming"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         touchpoints = cast(TouchpointQuerySet, queryset)
         match self.value():
             case "mine":
                 return touchpoints.assigned_to(acting_user(request)).pending()
+            case "mine_today":  # the Today page's "see all" links
+                return touchpoints.assigned_to(acting_user(request)).due_today()
+            case "mine_overdue":
+                return touchpoints.assigned_to(acting_user(request)).overdue()
             case "today":
                 return touchpoints.due_today()
             case "overdue":
@@ -225,7 +237,12 @@ class TouchpointAdmin(ScopedAdmin[Touchpoint]):
     date_hierarchy = "due_on"
     show_full_result_count = False
     list_per_page = 50
-    actions = ["log_reached", "log_voicemail", "log_no_answer", "snooze", "skip"]
+    actions = ["log_reached", "log_voicemail", "log_no_answer", "snooze", "skip", export_selected_csv]
+    # An "Export all (filtered)" button (nurture/views_admin.py).
+    change_list_template = "admin/nurture/import/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [*touchpoint_admin_urls(self), *super().get_urls()]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Touchpoint]:
         return cast(TouchpointQuerySet, super().get_queryset(request)).visible_to(request.user)
@@ -458,3 +475,7 @@ class DigestDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[DigestDelivery]):
     list_filter = ["date"]
     list_select_related = ["user"]
     show_full_result_count = False
+
+
+# Card designs, cards and print batches have their own module.
+from campaigns import admin_cards  # noqa: E402, F401

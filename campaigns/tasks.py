@@ -6,8 +6,10 @@ killed half-way leaves the message to be delivered again and the re-run changes 
 
 import datetime as dt
 from functools import partial
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.db import transaction
 
 from campaigns import digest, planning
@@ -52,3 +54,106 @@ def send_digests() -> int:
 @shared_task(name="campaigns.tasks.send_digest", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def send_digest(user_id: int, date: str) -> bool:
     return digest.send_digest(user_id=user_id, date=dt.date.fromisoformat(date))
+
+
+# --- Cards and print batches -----------------------------------------------------------------
+# The services import WeasyPrint; they are imported in the task bodies so that processes that
+# never render (web, a planning-only worker) do not pay for it at start-up.
+#
+# Rendering is long: route render_batch_chunk, finish_batch and check_card_fits to their own
+# queue ("render", see CELERY_TASK_ROUTES in settings) so that they never hold up planning.
+
+# A batch with no progress for this long while a worker is up has lost a message: queue it again.
+BATCH_STALL_AFTER = dt.timedelta(minutes=10)
+
+
+class _BatchTask(Task[Any, Any]):
+    """A batch task that, once its retries are spent, fails the batch and frees its cards."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from campaigns.services.batches import batch_fail
+
+        batch_id = kwargs.get("batch_id", args[0] if args else None)
+        if batch_id is not None:
+            batch_fail(batch_id=int(batch_id), error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(name="campaigns.tasks.draft_cards", autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def draft_cards(run_id: int, index: int) -> int:
+    """Draft the cards of one planner chunk's customers (and cancel those that lost their basis)."""
+    from campaigns.models import PlannerChunk
+    from campaigns.services.cards import cards_cancel_for_inactive_touchpoints, cards_draft_missing
+
+    chunk = PlannerChunk.objects.filter(run_id=run_id, index=index).first()
+    if chunk is None:
+        return 0
+    first, last = chunk.first_customer_id, chunk.last_customer_id
+    cards_cancel_for_inactive_touchpoints(first_customer_id=first, last_customer_id=last)
+    return cards_draft_missing(first_customer_id=first, last_customer_id=last)
+
+
+@shared_task(
+    name="campaigns.tasks.draft_cards_for_customers", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+)
+def draft_cards_for_customers(customer_ids: list[int]) -> int:
+    from campaigns.services.cards import cards_cancel_for_inactive_touchpoints, cards_draft_missing
+
+    cards_cancel_for_inactive_touchpoints(customer_ids=customer_ids)
+    return cards_draft_missing(customer_ids=customer_ids)
+
+
+@shared_task(name="campaigns.tasks.check_card_fits", autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
+def check_card_fits(card_ids: list[int]) -> int:
+    from campaigns.services.cards import cards_check_fit
+
+    return cards_check_fit(card_ids=card_ids)
+
+
+@shared_task(
+    name="campaigns.tasks.render_batch_chunk",
+    base=_BatchTask,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def render_batch_chunk(batch_id: int, index: int) -> bool:
+    from campaigns.services.batches import BatchError, batch_chunks_complete, batch_fail, batch_render_chunk
+
+    try:
+        rendered = batch_render_chunk(batch_id=batch_id, index=index)
+    except BatchError as exc:
+        # What no retry can mend (a message that does not fit): fail the batch now.
+        batch_fail(batch_id=batch_id, error=str(exc))
+        return False
+    # After the chunk's commit, like planning.finish_run_if_complete: the last chunk to commit
+    # sees every other one rendered. Two may both see it; finishing twice is harmless.
+    if batch_chunks_complete(batch_id):
+        finish_batch.delay(batch_id)
+    return rendered
+
+
+@shared_task(
+    name="campaigns.tasks.finish_batch", base=_BatchTask, autoretry_for=(Exception,), retry_backoff=True, max_retries=3
+)
+def finish_batch(batch_id: int) -> bool:
+    from campaigns.services.batches import batch_finish
+
+    return batch_finish(batch_id=batch_id)
+
+
+@shared_task(name="campaigns.tasks.resume_batches")
+def resume_batches(idle_seconds: float | None = None) -> int:
+    """Queue again what a dead worker took with it (Beat, and every worker when it starts)."""
+    from campaigns.services.batches import batches_resume_stalled
+
+    idle = BATCH_STALL_AFTER if idle_seconds is None else dt.timedelta(seconds=idle_seconds)
+    return batches_resume_stalled(idle_for=idle)
+
+
+@worker_ready.connect
+def resume_batches_on_start(sender: Any = None, **kwargs: Any) -> None:
+    """A worker that starts may be replacing one that died mid-batch: pick up its chunks at once.
+
+    Chunks still waiting in the queue are queued twice; the second delivery finds them rendered.
+    """
+    resume_batches.delay(0)

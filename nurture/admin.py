@@ -15,17 +15,20 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import ForeignKey, ManyToManyField, QuerySet
-from django.http import Http404, HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 
 from campaigns.models import Touchpoint
-from nurture.models import Customer, Milestone, MilestoneKind, Tag
+from nurture.journey import customer_journey
+from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile, Tag
 from nurture.querysets import CustomerQuerySet, MilestoneQuerySet, sees_all_customers
+from nurture.views_admin import customer_admin_urls, export_selected_csv
 
 admin.site.site_header = "nurture"
 admin.site.site_title = "nurture"
@@ -119,6 +122,9 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Customer]):
     search_fields = ["first_name", "last_name", "company", "email", "=external_id"]
     show_full_result_count = False
     list_per_page = 50
+    actions = [export_selected_csv]
+    # "Import CSV" and "Export all (filtered)" buttons (nurture/views_admin.py).
+    change_list_template = "admin/nurture/import/change_list.html"
     readonly_fields = ["journey", "created_at", "updated_at"]
     fieldsets = [
         (
@@ -140,13 +146,29 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Customer]):
                 "'today'.",
             },
         ),
-        ("Journey", {"fields": ["journey", "created_at", "updated_at"]}),
+        ("Record", {"fields": ["journey", "created_at", "updated_at"]}),
     ]
     inlines = [MilestoneInline, TouchpointInline]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [*customer_admin_urls(self), *super().get_urls()]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         customers = cast(CustomerQuerySet, super().get_queryset(request))
         return customers.visible_to(request.user).prefetch_related("tags")
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Customer | None = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            context["journey"] = customer_journey(customer=obj)  # drawn above the inlines
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
@@ -225,3 +247,23 @@ class TagAdmin(admin.ModelAdmin[Tag]):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+class StaffProfileInline(admin.StackedInline[StaffProfile, Any]):
+    model = StaffProfile
+    fk_name = "user"
+    can_delete = False
+    verbose_name = "nurture profile"
+    autocomplete_fields = ["lead"]
+
+
+class NurtureUserAdmin(UserAdmin[Any]):
+    inlines = [*UserAdmin.inlines, StaffProfileInline]
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), NurtureUserAdmin)
+
+
+# Background job runs have their own module.
+from nurture import admin_jobs  # noqa: E402, F401

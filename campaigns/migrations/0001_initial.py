@@ -6,225 +6,490 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('nurture', '0001_initial'),
+        ("nurture", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cadence',
+            name="Cadence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('active', models.BooleanField(default=True, help_text='Inactive cadences plan nothing; pending touchpoints are cancelled.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('anchor_kind', models.ForeignKey(help_text='The rules count from milestones of this kind.', on_delete=django.db.models.deletion.PROTECT, related_name='cadences', to='nurture.milestonekind', verbose_name='anchor milestone kind')),
-                ('tag', models.ForeignKey(blank=True, help_text='Only customers with this tag; leave empty for every customer.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cadences', to='nurture.tag', verbose_name='segment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "active",
+                    models.BooleanField(
+                        default=True, help_text="Inactive cadences plan nothing; pending touchpoints are cancelled."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "anchor_kind",
+                    models.ForeignKey(
+                        help_text="The rules count from milestones of this kind.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cadences",
+                        to="nurture.milestonekind",
+                        verbose_name="anchor milestone kind",
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Only customers with this tag; leave empty for every customer.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cadences",
+                        to="nurture.tag",
+                        verbose_name="segment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PlannerRun',
+            name="PlannerRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('sweep', 'Sweep'), ('customers', 'Selected customers')], default='sweep', max_length=20)),
-                ('as_of', models.DateField(help_text="The planning date ('today' in the project's time zone).")),
-                ('planned_at', models.DateTimeField(help_text='The instant the run plans as; decides what is late per time zone.')),
-                ('window_start', models.DateField(help_text='First due date of the incremental window.')),
-                ('window_end', models.DateField(help_text='Last due date planned (as_of + horizon).')),
-                ('changed_since', models.DateTimeField(blank=True, help_text='Customers and milestones changed since then are planned over the whole window.', null=True)),
-                ('chunk_count', models.PositiveIntegerField(default=0)),
-                ('created_count', models.PositiveIntegerField(default=0)),
-                ('cancelled_count', models.PositiveIntegerField(default=0)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("sweep", "Sweep"), ("customers", "Selected customers")],
+                        default="sweep",
+                        max_length=20,
+                    ),
+                ),
+                ("as_of", models.DateField(help_text="The planning date ('today' in the project's time zone).")),
+                (
+                    "planned_at",
+                    models.DateTimeField(help_text="The instant the run plans as; decides what is late per time zone."),
+                ),
+                ("window_start", models.DateField(help_text="First due date of the incremental window.")),
+                ("window_end", models.DateField(help_text="Last due date planned (as_of + horizon).")),
+                (
+                    "changed_since",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Customers and milestones changed since then are planned over the whole window.",
+                        null=True,
+                    ),
+                ),
+                ("chunk_count", models.PositiveIntegerField(default=0)),
+                ("created_count", models.PositiveIntegerField(default=0)),
+                ("cancelled_count", models.PositiveIntegerField(default=0)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-started_at'],
-                'indexes': [models.Index(fields=['scope', 'finished_at'], name='plannerrun_scope_finished')],
+                "ordering": ["-started_at"],
+                "indexes": [models.Index(fields=["scope", "finished_at"], name="plannerrun_scope_finished")],
             },
         ),
         migrations.CreateModel(
-            name='Rule',
+            name="Rule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Stable code used in exports, e.g. welcome-call.', unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('action', models.CharField(choices=[('call', 'Check-in call'), ('card', 'Greeting card')], max_length=10)),
-                ('offset_amount', models.IntegerField(default=0, help_text='How far from the milestone; negative means before it (e.g. -2 weeks before a renewal).')),
-                ('offset_unit', models.CharField(choices=[('days', 'days'), ('weeks', 'weeks'), ('months', 'months'), ('years', 'years')], default='days', max_length=10)),
-                ('repeat_every_months', models.PositiveSmallIntegerField(blank=True, help_text='Repeat every N months (12 = yearly); empty means once.', null=True)),
-                ('repeat_count', models.PositiveIntegerField(blank=True, help_text='Total number of occurrences, the first included; empty means no limit.', null=True)),
-                ('repeat_until', models.DateField(blank=True, help_text='No occurrence after this date.', null=True)),
-                ('business_day_policy', models.CharField(choices=[('none', 'Keep the date'), ('next', 'Next business day'), ('previous', 'Previous business day')], default='none', help_text='For calls: move a date that falls on a weekend or public holiday.', max_length=10)),
-                ('card_lead_days', models.PositiveSmallIntegerField(default=3, help_text='For cards: mail this many business days before the date, so the card arrives on time.')),
-                ('card_design', models.CharField(blank=True, help_text='For cards: the design to print.', max_length=100)),
-                ('message_template', models.TextField(blank=True, help_text='For cards: the message, with merge fields such as {{ first_name }}.')),
-                ('auto_approve', models.BooleanField(default=False, help_text='For cards: approve drafted cards without review.')),
-                ('active', models.BooleanField(default=True)),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cadence', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rules', to='campaigns.cadence')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(help_text="Stable code used in exports, e.g. welcome-call.", unique=True)),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "action",
+                    models.CharField(choices=[("call", "Check-in call"), ("card", "Greeting card")], max_length=10),
+                ),
+                (
+                    "offset_amount",
+                    models.IntegerField(
+                        default=0,
+                        help_text="How far from the milestone; negative means before it (e.g. -2 weeks before a renewal).",
+                    ),
+                ),
+                (
+                    "offset_unit",
+                    models.CharField(
+                        choices=[("days", "days"), ("weeks", "weeks"), ("months", "months"), ("years", "years")],
+                        default="days",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "repeat_every_months",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Repeat every N months (12 = yearly); empty means once.", null=True
+                    ),
+                ),
+                (
+                    "repeat_count",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Total number of occurrences, the first included; empty means no limit.",
+                        null=True,
+                    ),
+                ),
+                ("repeat_until", models.DateField(blank=True, help_text="No occurrence after this date.", null=True)),
+                (
+                    "business_day_policy",
+                    models.CharField(
+                        choices=[
+                            ("none", "Keep the date"),
+                            ("next", "Next business day"),
+                            ("previous", "Previous business day"),
+                        ],
+                        default="none",
+                        help_text="For calls: move a date that falls on a weekend or public holiday.",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "card_lead_days",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="For cards: mail this many business days before the date, so the card arrives on time.",
+                    ),
+                ),
+                (
+                    "card_design",
+                    models.CharField(blank=True, help_text="For cards: the design to print.", max_length=100),
+                ),
+                (
+                    "message_template",
+                    models.TextField(
+                        blank=True, help_text="For cards: the message, with merge fields such as {{ first_name }}."
+                    ),
+                ),
+                (
+                    "auto_approve",
+                    models.BooleanField(default=False, help_text="For cards: approve drafted cards without review."),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cadence",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="rules", to="campaigns.cadence"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cadence', 'offset_unit', 'offset_amount', 'id'],
+                "ordering": ["cadence", "offset_unit", "offset_amount", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PlanSlot',
+            name="PlanSlot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule_version', models.PositiveIntegerField()),
-                ('action', models.CharField(max_length=10)),
-                ('milestone_date', models.DateField()),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('region', models.CharField(blank=True, max_length=10)),
-                ('occurrence_index', models.PositiveIntegerField()),
-                ('occurs_on', models.DateField()),
-                ('due_on', models.DateField()),
-                ('for_everyone', models.BooleanField()),
-                ('kind', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='nurture.milestonekind')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='slots', to='campaigns.plannerrun')),
-                ('tag', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='nurture.tag')),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.rule')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("rule_version", models.PositiveIntegerField()),
+                ("action", models.CharField(max_length=10)),
+                ("milestone_date", models.DateField()),
+                ("country", models.CharField(blank=True, max_length=2)),
+                ("region", models.CharField(blank=True, max_length=10)),
+                ("occurrence_index", models.PositiveIntegerField()),
+                ("occurs_on", models.DateField()),
+                ("due_on", models.DateField()),
+                ("for_everyone", models.BooleanField()),
+                (
+                    "kind",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="nurture.milestonekind"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="slots", to="campaigns.plannerrun"
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="nurture.tag"
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="campaigns.rule"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Touchpoint',
+            name="Touchpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('milestone_date', models.DateField(help_text="The milestone's date when this was planned.")),
-                ('occurrence_index', models.PositiveIntegerField(default=0, help_text='0 for the first occurrence of the rule.')),
-                ('occurs_on', models.DateField(help_text='The date the rule targets.', verbose_name='occurs on')),
-                ('due_on', models.DateField(help_text='The date it must be done: for calls the business day, for cards the mail-by date.', verbose_name='due on')),
-                ('kind', models.CharField(choices=[('call', 'Call'), ('card', 'Card')], max_length=10)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('done', 'Done'), ('skipped', 'Skipped'), ('cancelled', 'Cancelled')], default='pending', max_length=10)),
-                ('late', models.BooleanField(default=False, help_text='Planned after its due date had begun (the planner was behind).')),
-                ('rule_version', models.PositiveIntegerField(default=1)),
-                ('cancel_reason', models.CharField(blank=True, max_length=200)),
-                ('skip_reason', models.CharField(blank=True, max_length=200)),
-                ('outcome', models.CharField(blank=True, choices=[('reached', 'Reached'), ('voicemail', 'Left a voicemail'), ('no_answer', 'No answer')], max_length=20)),
-                ('notes', models.TextField(blank=True)),
-                ('snoozed_from', models.DateField(blank=True, help_text='The due date before it was snoozed.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='touchpoints', to=settings.AUTH_USER_MODEL)),
-                ('completed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='touchpoints', to='nurture.customer')),
-                ('milestone', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='touchpoints', to='nurture.milestone')),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='touchpoints', to='campaigns.rule')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("milestone_date", models.DateField(help_text="The milestone's date when this was planned.")),
+                (
+                    "occurrence_index",
+                    models.PositiveIntegerField(default=0, help_text="0 for the first occurrence of the rule."),
+                ),
+                ("occurs_on", models.DateField(help_text="The date the rule targets.", verbose_name="occurs on")),
+                (
+                    "due_on",
+                    models.DateField(
+                        help_text="The date it must be done: for calls the business day, for cards the mail-by date.",
+                        verbose_name="due on",
+                    ),
+                ),
+                ("kind", models.CharField(choices=[("call", "Call"), ("card", "Card")], max_length=10)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("done", "Done"),
+                            ("skipped", "Skipped"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "late",
+                    models.BooleanField(
+                        default=False, help_text="Planned after its due date had begun (the planner was behind)."
+                    ),
+                ),
+                ("rule_version", models.PositiveIntegerField(default=1)),
+                ("cancel_reason", models.CharField(blank=True, max_length=200)),
+                ("skip_reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[("reached", "Reached"), ("voicemail", "Left a voicemail"), ("no_answer", "No answer")],
+                        max_length=20,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "snoozed_from",
+                    models.DateField(blank=True, help_text="The due date before it was snoozed.", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="touchpoints",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "completed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="touchpoints", to="nurture.customer"
+                    ),
+                ),
+                (
+                    "milestone",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="touchpoints",
+                        to="nurture.milestone",
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="touchpoints", to="campaigns.rule"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_on', 'id'],
+                "ordering": ["due_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DigestDelivery',
+            name="DigestDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('calls_due', models.PositiveIntegerField(default=0)),
-                ('calls_overdue', models.PositiveIntegerField(default=0)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("date", models.DateField()),
+                ("calls_due", models.PositiveIntegerField(default=0)),
+                ("calls_overdue", models.PositiveIntegerField(default=0)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'date'), name='digest_once_per_user_per_day')],
+                "constraints": [models.UniqueConstraint(fields=("user", "date"), name="digest_once_per_user_per_day")],
             },
         ),
         migrations.CreateModel(
-            name='PlannerChunk',
+            name="PlannerChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('first_customer_id', models.BigIntegerField()),
-                ('last_customer_id', models.BigIntegerField()),
-                ('created_count', models.PositiveIntegerField(default=0)),
-                ('cancelled_count', models.PositiveIntegerField(default=0)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='campaigns.plannerrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                ("first_customer_id", models.BigIntegerField()),
+                ("last_customer_id", models.BigIntegerField()),
+                ("created_count", models.PositiveIntegerField(default=0)),
+                ("cancelled_count", models.PositiveIntegerField(default=0)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="chunks", to="campaigns.plannerrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'index'), name='plannerchunk_unique_index')],
+                "ordering": ["run", "index"],
+                "constraints": [models.UniqueConstraint(fields=("run", "index"), name="plannerchunk_unique_index")],
             },
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('action__in', ['call', 'card'])), name='rule_action_valid'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("action__in", ["call", "card"])), name="rule_action_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('offset_unit__in', ['days', 'weeks', 'months', 'years'])), name='rule_offset_unit_valid'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("offset_unit__in", ["days", "weeks", "months", "years"])),
+                name="rule_offset_unit_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('business_day_policy__in', ['none', 'next', 'previous'])), name='rule_business_day_policy_valid'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("business_day_policy__in", ["none", "next", "previous"])),
+                name="rule_business_day_policy_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('repeat_every_months__isnull', True), ('repeat_every_months__gte', 1), _connector='OR'), name='rule_repeat_every_positive'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("repeat_every_months__isnull", True), ("repeat_every_months__gte", 1), _connector="OR"
+                ),
+                name="rule_repeat_every_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('repeat_count__isnull', True), ('repeat_count__gte', 1), _connector='OR'), name='rule_repeat_count_positive'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("repeat_count__isnull", True), ("repeat_count__gte", 1), _connector="OR"),
+                name="rule_repeat_count_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('repeat_every_months__isnull', False), models.Q(('repeat_count__isnull', True), ('repeat_until__isnull', True)), _connector='OR'), name='rule_repeat_limits_need_repetition'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("repeat_every_months__isnull", False),
+                    models.Q(("repeat_count__isnull", True), ("repeat_until__isnull", True)),
+                    _connector="OR",
+                ),
+                name="rule_repeat_limits_need_repetition",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rule',
-            constraint=models.CheckConstraint(condition=models.Q(('card_lead_days__lte', 60)), name='rule_card_lead_days_max'),
+            model_name="rule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("card_lead_days__lte", 60)), name="rule_card_lead_days_max"
+            ),
         ),
         migrations.AddIndex(
-            model_name='planslot',
-            index=models.Index(fields=['run', 'kind', 'milestone_date', 'country', 'region'], name='planslot_join'),
+            model_name="planslot",
+            index=models.Index(fields=["run", "kind", "milestone_date", "country", "region"], name="planslot_join"),
         ),
         migrations.AddIndex(
-            model_name='touchpoint',
-            index=models.Index(fields=['assignee', 'status', 'due_on'], name='touchpoint_queue'),
+            model_name="touchpoint",
+            index=models.Index(fields=["assignee", "status", "due_on"], name="touchpoint_queue"),
         ),
         migrations.AddIndex(
-            model_name='touchpoint',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['customer', 'due_on'], name='touchpoint_pending_customer'),
+            model_name="touchpoint",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["customer", "due_on"],
+                name="touchpoint_pending_customer",
+            ),
         ),
         migrations.AddIndex(
-            model_name='touchpoint',
-            index=models.Index(fields=['due_on'], name='touchpoint_due_on'),
+            model_name="touchpoint",
+            index=models.Index(fields=["due_on"], name="touchpoint_due_on"),
         ),
         migrations.AddConstraint(
-            model_name='touchpoint',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'cancelled'), _negated=True), fields=('rule', 'milestone', 'occurs_on'), name='touchpoint_one_live_per_occurrence'),
+            model_name="touchpoint",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "cancelled"), _negated=True),
+                fields=("rule", "milestone", "occurs_on"),
+                name="touchpoint_one_live_per_occurrence",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='touchpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'done', 'skipped', 'cancelled'])), name='touchpoint_status_valid'),
+            model_name="touchpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "done", "skipped", "cancelled"])),
+                name="touchpoint_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='touchpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['call', 'card'])), name='touchpoint_kind_valid'),
+            model_name="touchpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["call", "card"])), name="touchpoint_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='touchpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'cancelled'), _negated=True), models.Q(('cancel_reason', ''), _negated=True), _connector='OR'), name='touchpoint_cancel_has_reason'),
+            model_name="touchpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "cancelled"), _negated=True),
+                    models.Q(("cancel_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="touchpoint_cancel_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='touchpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'skipped'), _negated=True), models.Q(('skip_reason', ''), _negated=True), _connector='OR'), name='touchpoint_skip_has_reason'),
+            model_name="touchpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "skipped"), _negated=True),
+                    models.Q(("skip_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="touchpoint_skip_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='touchpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'call'), ('status', 'done'), _negated=True), models.Q(('outcome', ''), _negated=True), _connector='OR'), name='touchpoint_done_call_has_outcome'),
+            model_name="touchpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "call"), ("status", "done"), _negated=True),
+                    models.Q(("outcome", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="touchpoint_done_call_has_outcome",
+            ),
         ),
     ]

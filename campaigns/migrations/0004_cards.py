@@ -7,137 +7,345 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0003_periodic_tasks'),
+        ("campaigns", "0003_periodic_tasks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Batch',
+            name="Batch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('rendering', 'Rendering'), ('ready', 'Ready to print'), ('failed', 'Failed'), ('printed', 'Printed'), ('mailed', 'Mailed')], default='queued', max_length=10)),
-                ('due_by', models.DateField(help_text='Approved cards to be mailed by this date.')),
-                ('sheet', models.CharField(choices=[('card', 'One card per sheet, on card stock'), ('a4', 'Several up on A4, with crop marks'), ('letter', 'Several up on US Letter, with crop marks')], default='card', max_length=10)),
-                ('labels', models.CharField(choices=[('l7160', 'Avery L7160 labels (A4, 3 x 7)'), ('5160', 'Avery 5160 labels (US Letter, 3 x 10)'), ('c6', 'C6 envelopes'), ('a7', 'A7 envelopes')], default='l7160', max_length=10)),
-                ('card_count', models.PositiveIntegerField(default=0)),
-                ('chunk_count', models.PositiveIntegerField(default=0)),
-                ('chunks_done', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True, help_text='Why rendering failed.')),
-                ('cards_pdf', models.FileField(blank=True, upload_to='batches/')),
-                ('labels_pdf', models.FileField(blank=True, upload_to='batches/')),
-                ('manifest_csv', models.FileField(blank=True, upload_to='batches/')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('rendered_at', models.DateTimeField(blank=True, null=True)),
-                ('printed_at', models.DateTimeField(blank=True, null=True)),
-                ('mailed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("rendering", "Rendering"),
+                            ("ready", "Ready to print"),
+                            ("failed", "Failed"),
+                            ("printed", "Printed"),
+                            ("mailed", "Mailed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("due_by", models.DateField(help_text="Approved cards to be mailed by this date.")),
+                (
+                    "sheet",
+                    models.CharField(
+                        choices=[
+                            ("card", "One card per sheet, on card stock"),
+                            ("a4", "Several up on A4, with crop marks"),
+                            ("letter", "Several up on US Letter, with crop marks"),
+                        ],
+                        default="card",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "labels",
+                    models.CharField(
+                        choices=[
+                            ("l7160", "Avery L7160 labels (A4, 3 x 7)"),
+                            ("5160", "Avery 5160 labels (US Letter, 3 x 10)"),
+                            ("c6", "C6 envelopes"),
+                            ("a7", "A7 envelopes"),
+                        ],
+                        default="l7160",
+                        max_length=10,
+                    ),
+                ),
+                ("card_count", models.PositiveIntegerField(default=0)),
+                ("chunk_count", models.PositiveIntegerField(default=0)),
+                ("chunks_done", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True, help_text="Why rendering failed.")),
+                ("cards_pdf", models.FileField(blank=True, upload_to="batches/")),
+                ("labels_pdf", models.FileField(blank=True, upload_to="batches/")),
+                ("manifest_csv", models.FileField(blank=True, upload_to="batches/")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("rendered_at", models.DateTimeField(blank=True, null=True)),
+                ("printed_at", models.DateTimeField(blank=True, null=True)),
+                ("mailed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'batches',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "batches",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='BatchChunk',
+            name="BatchChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('first_sequence', models.PositiveIntegerField()),
-                ('last_sequence', models.PositiveIntegerField()),
-                ('pdf', models.FileField(blank=True, upload_to='batches/chunks/')),
-                ('rendered_at', models.DateTimeField(blank=True, null=True)),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='campaigns.batch')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                ("first_sequence", models.PositiveIntegerField()),
+                ("last_sequence", models.PositiveIntegerField()),
+                ("pdf", models.FileField(blank=True, upload_to="batches/chunks/")),
+                ("rendered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="chunks", to="campaigns.batch"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['batch', 'index'],
+                "ordering": ["batch", "index"],
             },
         ),
         migrations.CreateModel(
-            name='CardDesign',
+            name="CardDesign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('slug', models.SlugField(help_text='Stable code, e.g. anniversary-a6.', unique=True)),
-                ('format', models.CharField(choices=[('a6_folded', 'A6 folded card (from A5, fits a C6 envelope)'), ('5x7_folded', '5 x 7 in folded card (from 10 x 7 in, fits an A7 envelope)'), ('a6_postcard', 'A6 postcard'), ('4x6_postcard', '4 x 6 in postcard')], default='a6_folded', max_length=20)),
-                ('artwork', models.CharField(choices=[('anniversary', 'Anniversary (built in)'), ('thank_you', 'Thank you (built in)'), ('congratulations', 'Congratulations (built in)'), ('uploaded', 'Uploaded image')], default='anniversary', help_text='A built-in design, or the uploaded image below.', max_length=20, verbose_name='front artwork')),
-                ('front_image', models.ImageField(blank=True, help_text="For 'uploaded image': the full front including bleed, at 300 dpi (e.g. 1276 x 1819 px for A6).", upload_to='designs/')),
-                ('headline', models.CharField(blank=True, help_text='Text on the front of a built-in design; empty for its default.', max_length=60)),
-                ('accent_color', models.CharField(default='#8c2f39', help_text='Colour of the built-in artwork and the inside ornaments.', max_length=7, validators=[django.core.validators.RegexValidator('^#[0-9a-fA-F]{6}$', 'Use a colour like #8c2f39.')])),
-                ('typeface', models.CharField(choices=[('script', 'Handwritten (Dancing Script)'), ('serif', 'Classic (EB Garamond)'), ('sans', 'Modern (Inter)')], default='script', help_text='Typeface of the message.', max_length=10)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("slug", models.SlugField(help_text="Stable code, e.g. anniversary-a6.", unique=True)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("a6_folded", "A6 folded card (from A5, fits a C6 envelope)"),
+                            ("5x7_folded", "5 x 7 in folded card (from 10 x 7 in, fits an A7 envelope)"),
+                            ("a6_postcard", "A6 postcard"),
+                            ("4x6_postcard", "4 x 6 in postcard"),
+                        ],
+                        default="a6_folded",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "artwork",
+                    models.CharField(
+                        choices=[
+                            ("anniversary", "Anniversary (built in)"),
+                            ("thank_you", "Thank you (built in)"),
+                            ("congratulations", "Congratulations (built in)"),
+                            ("uploaded", "Uploaded image"),
+                        ],
+                        default="anniversary",
+                        help_text="A built-in design, or the uploaded image below.",
+                        max_length=20,
+                        verbose_name="front artwork",
+                    ),
+                ),
+                (
+                    "front_image",
+                    models.ImageField(
+                        blank=True,
+                        help_text="For 'uploaded image': the full front including bleed, at 300 dpi (e.g. 1276 x 1819 px for A6).",
+                        upload_to="designs/",
+                    ),
+                ),
+                (
+                    "headline",
+                    models.CharField(
+                        blank=True,
+                        help_text="Text on the front of a built-in design; empty for its default.",
+                        max_length=60,
+                    ),
+                ),
+                (
+                    "accent_color",
+                    models.CharField(
+                        default="#8c2f39",
+                        help_text="Colour of the built-in artwork and the inside ornaments.",
+                        max_length=7,
+                        validators=[
+                            django.core.validators.RegexValidator("^#[0-9a-fA-F]{6}$", "Use a colour like #8c2f39.")
+                        ],
+                    ),
+                ),
+                (
+                    "typeface",
+                    models.CharField(
+                        choices=[
+                            ("script", "Handwritten (Dancing Script)"),
+                            ("serif", "Classic (EB Garamond)"),
+                            ("sans", "Modern (Inter)"),
+                        ],
+                        default="script",
+                        help_text="Typeface of the message.",
+                        max_length=10,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('artwork', 'uploaded'), _negated=True), models.Q(('front_image', ''), _negated=True), _connector='OR'), name='carddesign_uploaded_needs_image'), models.CheckConstraint(condition=models.Q(('format__in', ['a6_folded', '5x7_folded', 'a6_postcard', '4x6_postcard'])), name='carddesign_format_valid')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("artwork", "uploaded"), _negated=True),
+                            models.Q(("front_image", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="carddesign_uploaded_needs_image",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("format__in", ["a6_folded", "5x7_folded", "a6_postcard", "4x6_postcard"])),
+                        name="carddesign_format_valid",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Card',
+            name="Card",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message', models.TextField(help_text='The message inside the card, as it will be printed.')),
-                ('message_edited', models.BooleanField(default=False, help_text='Changed by hand after it was drafted.')),
-                ('fits', models.BooleanField(help_text='Whether the message fits the inside panel; empty until checked.', null=True)),
-                ('fit_problem', models.CharField(blank=True, max_length=300)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('approved', 'Approved'), ('batched', 'In a batch'), ('printed', 'Printed'), ('mailed', 'Mailed'), ('cancelled', 'Cancelled')], default='draft', max_length=10)),
-                ('recipient_name', models.CharField(max_length=200)),
-                ('recipient_company', models.CharField(blank=True, max_length=200)),
-                ('address_line1', models.CharField(blank=True, max_length=200)),
-                ('address_line2', models.CharField(blank=True, max_length=200)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('region', models.CharField(blank=True, max_length=10)),
-                ('postal_code', models.CharField(blank=True, max_length=20)),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('sequence', models.PositiveIntegerField(blank=True, help_text='Position in its batch, from 1.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cards', to='campaigns.batch')),
-                ('touchpoint', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='card', to='campaigns.touchpoint')),
-                ('design', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cards', to='campaigns.carddesign')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("message", models.TextField(help_text="The message inside the card, as it will be printed.")),
+                (
+                    "message_edited",
+                    models.BooleanField(default=False, help_text="Changed by hand after it was drafted."),
+                ),
+                (
+                    "fits",
+                    models.BooleanField(
+                        help_text="Whether the message fits the inside panel; empty until checked.", null=True
+                    ),
+                ),
+                ("fit_problem", models.CharField(blank=True, max_length=300)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("approved", "Approved"),
+                            ("batched", "In a batch"),
+                            ("printed", "Printed"),
+                            ("mailed", "Mailed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("recipient_name", models.CharField(max_length=200)),
+                ("recipient_company", models.CharField(blank=True, max_length=200)),
+                ("address_line1", models.CharField(blank=True, max_length=200)),
+                ("address_line2", models.CharField(blank=True, max_length=200)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("region", models.CharField(blank=True, max_length=10)),
+                ("postal_code", models.CharField(blank=True, max_length=20)),
+                ("country", models.CharField(blank=True, max_length=2)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "sequence",
+                    models.PositiveIntegerField(blank=True, help_text="Position in its batch, from 1.", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cards",
+                        to="campaigns.batch",
+                    ),
+                ),
+                (
+                    "touchpoint",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="card", to="campaigns.touchpoint"
+                    ),
+                ),
+                (
+                    "design",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="cards", to="campaigns.carddesign"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['touchpoint__due_on', 'id'],
+                "ordering": ["touchpoint__due_on", "id"],
             },
         ),
-        migrations.RemoveField(model_name='rule', name='card_design'),
+        migrations.RemoveField(model_name="rule", name="card_design"),
         migrations.AddField(
-            model_name='rule',
-            name='card_design',
-            field=models.ForeignKey(blank=True, help_text='For cards: the design to print.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='rules', to='campaigns.carddesign'),
+            model_name="rule",
+            name="card_design",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="For cards: the design to print.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="rules",
+                to="campaigns.carddesign",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batch',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'rendering', 'ready', 'failed', 'printed', 'mailed'])), name='batch_status_valid'),
+            model_name="batch",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["queued", "rendering", "ready", "failed", "printed", "mailed"])),
+                name="batch_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batch',
-            constraint=models.CheckConstraint(condition=models.Q(('chunks_done__lte', models.F('chunk_count'))), name='batch_progress'),
+            model_name="batch",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("chunks_done__lte", models.F("chunk_count"))), name="batch_progress"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batchchunk',
-            constraint=models.UniqueConstraint(fields=('batch', 'index'), name='batchchunk_unique_index'),
+            model_name="batchchunk",
+            constraint=models.UniqueConstraint(fields=("batch", "index"), name="batchchunk_unique_index"),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['status', 'batch'], name='card_status_batch'),
+            model_name="card",
+            index=models.Index(fields=["status", "batch"], name="card_status_batch"),
         ),
         migrations.AddConstraint(
-            model_name='card',
-            constraint=models.UniqueConstraint(fields=('batch', 'sequence'), name='card_unique_sequence_in_batch'),
+            model_name="card",
+            constraint=models.UniqueConstraint(fields=("batch", "sequence"), name="card_unique_sequence_in_batch"),
         ),
         migrations.AddConstraint(
-            model_name='card',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'approved', 'batched', 'printed', 'mailed', 'cancelled'])), name='card_status_valid'),
+            model_name="card",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["draft", "approved", "batched", "printed", "mailed", "cancelled"])),
+                name="card_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='card',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('batch__isnull', False), ('sequence__isnull', False), ('status__in', ['batched', 'printed', 'mailed'])), models.Q(('batch__isnull', True), ('sequence__isnull', True), ('status__in', ['draft', 'approved', 'cancelled'])), _connector='OR'), name='card_batch_matches_status'),
+            model_name="card",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("batch__isnull", False),
+                        ("sequence__isnull", False),
+                        ("status__in", ["batched", "printed", "mailed"]),
+                    ),
+                    models.Q(
+                        ("batch__isnull", True),
+                        ("sequence__isnull", True),
+                        ("status__in", ["draft", "approved", "cancelled"]),
+                    ),
+                    _connector="OR",
+                ),
+                name="card_batch_matches_status",
+            ),
         ),
     ]

@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from campaigns.models.touchpoints import Touchpoint
+from campaigns.querysets_cards import BatchQuerySet, CardQuerySet
 
 
 class CardDesign(models.Model):
@@ -111,6 +112,8 @@ class Card(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = CardQuerySet.as_manager()
+
     class Meta:
         ordering = ["touchpoint__due_on", "id"]
         constraints = [
@@ -126,6 +129,11 @@ class Card(models.Model):
                     | models.Q(status__in=["draft", "approved", "cancelled"], batch__isnull=True, sequence__isnull=True)
                 ),
                 name="card_batch_matches_status",
+            ),
+            # "Approved" means ready to print: a message known not to fit sends the card back to draft.
+            models.CheckConstraint(
+                condition=~models.Q(status="approved", fits=False),
+                name="card_approved_fits",
             ),
         ]
         indexes = [
@@ -181,6 +189,24 @@ class Batch(models.Model):
     rendered_at = models.DateTimeField(null=True, blank=True)
     printed_at = models.DateTimeField(null=True, blank=True)
     mailed_at = models.DateTimeField(null=True, blank=True)
+    card_selection = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The cards chosen by hand (ids), for a batch built from a selection; "
+        "empty for every approved card due by the date. Re-rendering a failed batch uses it.",
+    )
+    retry_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="retries",
+        editable=False,
+        help_text="The failed batch this one renders again.",
+    )
+
+    objects = BatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -202,18 +228,32 @@ class Batch(models.Model):
 
 
 class BatchChunk(models.Model):
-    """A run of consecutive cards of a batch, rendered by one worker and joined in order."""
+    """A run of consecutive cards of a batch, rendered by one worker and joined in order.
+
+    A chunk renders either the cards' pages or their address labels: labels come in longer runs,
+    so that each labels document is a whole number of sheets and few enough to be cheap.
+    """
+
+    class Kind(models.TextChoices):
+        CARDS = "cards", "Cards"
+        LABELS = "labels", "Labels"
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="chunks")
     index = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CARDS)
     first_sequence = models.PositiveIntegerField()
     last_sequence = models.PositiveIntegerField()
-    pdf = models.FileField(upload_to="batches/chunks/", blank=True)
+    pdf = models.FileField(
+        upload_to="batches/chunks/", blank=True, help_text="The rendered pages, as a fragment ready to be joined."
+    )
     rendered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["batch", "index"]
-        constraints = [models.UniqueConstraint(fields=["batch", "index"], name="batchchunk_unique_index")]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "index"], name="batchchunk_unique_index"),
+            models.CheckConstraint(condition=models.Q(kind__in=["cards", "labels"]), name="batchchunk_kind_valid"),
+        ]
 
     def __str__(self) -> str:
-        return f"chunk {self.index} of B{self.batch_id}"
+        return f"{self.kind} chunk {self.index} of B{self.batch_id}"

@@ -4,29 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('nurture', '0002_default_milestone_kinds'),
+        ("nurture", "0002_default_milestone_kinds"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JobRun',
+            name="JobRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task_name', models.CharField(max_length=200)),
-                ('task_id', models.CharField(max_length=64, unique=True)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('retrying', 'Retrying')], default='running', max_length=10)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('summary', models.JSONField(blank=True, default=dict, help_text='What the job did, e.g. counts.')),
-                ('error', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("task_name", models.CharField(max_length=200)),
+                ("task_id", models.CharField(max_length=64, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("retrying", "Retrying"),
+                        ],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("summary", models.JSONField(blank=True, default=dict, help_text="What the job did, e.g. counts.")),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-started_at'],
-                'indexes': [models.Index(fields=['task_name', '-started_at'], name='jobrun_task_latest')],
+                "ordering": ["-started_at"],
+                "indexes": [models.Index(fields=["task_name", "-started_at"], name="jobrun_task_latest")],
             },
         ),
     ]

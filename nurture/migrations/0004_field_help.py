@@ -6,76 +6,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('nurture', '0003_job_runs'),
+        ("nurture", "0003_job_runs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='customer',
-            name='account_manager',
-            field=models.ForeignKey(blank=True, help_text="Gets this customer's calls and approves their cards.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='managed_customers', to=settings.AUTH_USER_MODEL),
+            model_name="customer",
+            name="account_manager",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Gets this customer's calls and approves their cards.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="managed_customers",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='city',
-            field=models.CharField(blank=True, help_text='Printed on the address label.', max_length=100),
+            model_name="customer",
+            name="city",
+            field=models.CharField(blank=True, help_text="Printed on the address label.", max_length=100),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='company',
+            model_name="customer",
+            name="company",
             field=models.CharField(blank=True, help_text="The customer's company, if any.", max_length=200),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='first_name',
-            field=models.CharField(help_text='Used in card greetings.', max_length=100),
+            model_name="customer",
+            name="first_name",
+            field=models.CharField(help_text="Used in card greetings.", max_length=100),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='phone',
-            field=models.CharField(blank=True, help_text='For check-in calls; include the country code.', max_length=50),
+            model_name="customer",
+            name="phone",
+            field=models.CharField(
+                blank=True, help_text="For check-in calls; include the country code.", max_length=50
+            ),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='postal_code',
-            field=models.CharField(blank=True, max_length=20, verbose_name='postal code'),
+            model_name="customer",
+            name="postal_code",
+            field=models.CharField(blank=True, max_length=20, verbose_name="postal code"),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='status',
-            field=models.CharField(choices=[('active', 'Active'), ('paused', 'Paused'), ('do_not_contact', 'Do not contact'), ('churned', 'Churned')], default='active', help_text='Only active customers are planned; do-not-contact and churned cancel what is pending.', max_length=20),
+            model_name="customer",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("active", "Active"),
+                    ("paused", "Paused"),
+                    ("do_not_contact", "Do not contact"),
+                    ("churned", "Churned"),
+                ],
+                default="active",
+                help_text="Only active customers are planned; do-not-contact and churned cancel what is pending.",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='tags',
-            field=models.ManyToManyField(blank=True, help_text='Segments; cadences may be limited to one.', related_name='customers', to='nurture.tag'),
+            model_name="customer",
+            name="tags",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Segments; cadences may be limited to one.",
+                related_name="customers",
+                to="nurture.tag",
+            ),
         ),
         migrations.AlterField(
-            model_name='milestone',
-            name='date',
-            field=models.DateField(help_text='When it happened (or will); cadence rules count from it.'),
+            model_name="milestone",
+            name="date",
+            field=models.DateField(help_text="When it happened (or will); cadence rules count from it."),
         ),
         migrations.AlterField(
-            model_name='milestone',
-            name='kind',
-            field=models.ForeignKey(help_text='What happened.', on_delete=django.db.models.deletion.PROTECT, related_name='milestones', to='nurture.milestonekind'),
+            model_name="milestone",
+            name="kind",
+            field=models.ForeignKey(
+                help_text="What happened.",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="milestones",
+                to="nurture.milestonekind",
+            ),
         ),
         migrations.AlterField(
-            model_name='milestone',
-            name='note',
-            field=models.CharField(blank=True, help_text='Optional, for people; not printed.', max_length=200),
+            model_name="milestone",
+            name="note",
+            field=models.CharField(blank=True, help_text="Optional, for people; not printed.", max_length=200),
         ),
         migrations.AlterField(
-            model_name='milestonekind',
-            name='name',
-            field=models.CharField(help_text='e.g. Became a customer.', max_length=100),
+            model_name="milestonekind",
+            name="name",
+            field=models.CharField(help_text="e.g. Became a customer.", max_length=100),
         ),
         migrations.AlterField(
-            model_name='tag',
-            name='name',
-            field=models.CharField(help_text='Shown in lists and filters.', max_length=100),
+            model_name="tag",
+            name="name",
+            field=models.CharField(help_text="Shown in lists and filters.", max_length=100),
         ),
     ]

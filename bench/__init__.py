@@ -1,0 +1,1 @@
+"""The planner benchmark: ``python bench/run.py`` (``make bench``). See docs/benchmarks.md."""

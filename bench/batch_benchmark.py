@@ -1,0 +1,548 @@
+"""The print batch benchmark: a batch rendered by real Celery workers against a bare WeasyPrint render.
+
+    python bench/batch_benchmark.py                               # 1,000 cards (and 250 for memory)
+    python bench/batch_benchmark.py --cards 100 --small 25        # a smoke run
+    python bench/batch_benchmark.py --output docs/benchmarks-batches.md
+
+What it does, in one run (docs/benchmarks-batches.md has the method and the results):
+
+1. drops and creates the bench database (its name must contain "bench"), runs ``manage.py migrate``,
+   and loads approved A6 folded cards (fit checked) for the small batch, the large one and a warm-up;
+2. for each batch size: starts one real Celery worker (``--concurrency 2``, the Procfile's, so both
+   cores render) on a Redis database of its own, renders a two-card warm-up batch, then times the
+   batch from ``batch_create`` (as the admin calls it) until it is ready: chunks rendered in
+   parallel, joined, labels and manifest written. The peak RSS of every worker process is read
+   from /proc (VmHWM) before the worker stops; each size gets fresh workers, so the peaks compare;
+3. renders the large batch's cards as one HTML document with one ``write_pdf`` in a fresh process
+   (the bare render: the same HTML, templates and stylesheets, no chunks, no labels);
+4. prints the figures and PASS/FAIL against the targets, and with ``--output`` writes them into
+   the results section of a Markdown file.
+
+The database URL comes from ``--database-url`` only, never from DATABASE_URL: ``make bench`` points
+that at the test database, which this script must never drop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_batches"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
+RESULTS_START = "<!-- bench:batches:start -->"
+RESULTS_END = "<!-- bench:batches:end -->"
+# Targets (the issue): the batch on both cores within 0.6x of the bare render, every process's peak
+# RSS under 350 MB, and flat in the batch size (here: the large batch's peak within 1.2x the small one's).
+TIME_TARGET = 0.6
+RSS_LIMIT_MB = 350
+RSS_FLAT = 1.2
+MAIL_BY = dt.date(2026, 4, 1)
+WARM_UP = 2
+MESSAGE = (
+    "Dear {first},\n\nhappy anniversary! {years} years together, and we are grateful for every one of them. "
+    "Thank you for your trust, and here is to the years ahead.\n\nWith warm wishes,\n{manager}"
+)
+FIRST_NAMES = ["Ada", "Ben", "Chloe", "Dev", "Emma", "Felix", "Grace", "Hugo", "Iris", "Jonas", "Kai", "Lena"]
+LAST_NAMES = ["Lovelace", "Okafor", "Schmidt", "Nguyen", "Smith", "Garcia", "Tanaka", "Brown", "Rossi", "Kowalski"]
+CITIES = [("London", "", "SW1A 1AA", "GB"), ("Munich", "BY", "80331", "DE"), ("San Francisco", "CA", "94103", "US")]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- Setting up ------------------------------------------------------------------------------
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = str(conninfo_to_dict(url).get("dbname") or "")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop {name!r}: the bench database's name must contain 'bench'")
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="nurture.settings", DEBUG="0", LOG_LEVEL="WARNING")
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    env.update(extra or {})
+    return env
+
+
+def migrate() -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"], cwd=ROOT, env=child_env(), check=True
+    )
+
+
+def load_cards(groups: list[tuple[int, dt.date]]) -> None:
+    """Approved, fit-checked A6 folded cards: `count` due on each date."""
+    from django.contrib.auth import get_user_model
+
+    from campaigns.models import Card, CardDesign, Touchpoint
+    from campaigns.services.cards import cards_check_fit
+    from nurture.models import Customer, Milestone, MilestoneKind
+    from tests.factories import make_rule
+
+    started = time.perf_counter()
+    manager = get_user_model().objects.create_user("bench-manager", first_name="Jordan", last_name="Reid")
+    design = CardDesign.objects.get(slug="anniversary-a6")
+    rule = make_rule(action="card", card_design=design, offset_amount=12, offset_unit="months")
+    kind = MilestoneKind.objects.get(slug="became_customer")
+    total = sum(count for count, _ in groups)
+    customers = Customer.objects.bulk_create(
+        [
+            Customer(
+                external_id=f"BENCH-{i:06d}",
+                first_name=FIRST_NAMES[i % len(FIRST_NAMES)],
+                last_name=f"{LAST_NAMES[i % len(LAST_NAMES)]} {i:04d}",
+                company=f"Company {i % 97}",
+                address_line1=f"{1 + i % 199} High Street",
+                address_line2="" if i % 3 else f"Suite {i % 40}",
+                city=CITIES[i % 3][0],
+                region=CITIES[i % 3][1],
+                postal_code=CITIES[i % 3][2],
+                country=CITIES[i % 3][3],
+                account_manager=manager,
+            )
+            for i in range(total)
+        ]
+    )
+    milestones = Milestone.objects.bulk_create(
+        [Milestone(customer=c, kind=kind, date=dt.date(2020 + i % 5, 4, 4)) for i, c in enumerate(customers)]
+    )
+    due = [day for count, day in groups for _ in range(count)]
+    touchpoints = Touchpoint.objects.bulk_create(
+        [
+            Touchpoint(
+                customer=c,
+                rule=rule,
+                milestone=m,
+                milestone_date=m.date,
+                occurrence_index=0,
+                occurs_on=day + dt.timedelta(days=4),
+                due_on=day,
+                kind="card",
+                assignee=manager,
+            )
+            for c, m, day in zip(customers, milestones, due, strict=True)
+        ]
+    )
+    Card.objects.bulk_create(
+        [
+            Card(
+                touchpoint=t,
+                design=design,
+                message=MESSAGE.format(
+                    first=t.customer.first_name, years=2026 - t.milestone_date.year, manager="Jordan"
+                ),
+                status="approved",
+                recipient_name=t.customer.full_name,
+                recipient_company=t.customer.company,
+                address_line1=t.customer.address_line1,
+                address_line2=t.customer.address_line2,
+                city=t.customer.city,
+                region=t.customer.region,
+                postal_code=t.customer.postal_code,
+                country=t.customer.country,
+            )
+            for t in touchpoints
+        ]
+    )
+    cards_check_fit(card_ids=list(Card.objects.values_list("pk", flat=True)))
+    unfit = Card.objects.exclude(fits=True).count()
+    if unfit:
+        raise SystemExit(f"{unfit} bench cards do not fit their design")
+    log(f"  loaded {total:,} approved cards in {time.perf_counter() - started:.1f}s")
+
+
+# --- Workers ---------------------------------------------------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return pids
+    for child in children:
+        pids += process_tree(int(child))
+    return pids
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's high-water mark of resident memory (VmHWM), in MB (10^6 bytes, like the target)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    return 0.0
+
+
+class Worker:
+    def __init__(self, log_dir: Path, concurrency: int) -> None:
+        self.log_path = log_dir / f"worker-{time.monotonic_ns()}.log"
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "nurture", "worker", "--loglevel", "INFO"),
+                *("--pool", "prefork", "--concurrency", str(self.concurrency)),
+                *(
+                    "--hostname",
+                    f"bench-{os.getpid()}-{time.monotonic_ns()}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ),
+            ],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while b" ready." not in self.log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the worker did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        return self
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the worker's processes so far."""
+        assert self.process is not None
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in process_tree(self.process.pid):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
+    def peaks(self) -> dict[int, float]:
+        assert self.process is not None
+        return {pid: peak_rss_mb(pid) for pid in process_tree(self.process.pid)}
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(60)
+
+
+@dataclass
+class BatchRun:
+    cards: int
+    chunks: int
+    seconds: float
+    chunks_seconds: float
+    finish_seconds: float
+    pages: int
+    cpu_seconds: float
+    load: tuple[float, float]
+    peaks_mb: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def peak_mb(self) -> float:
+        return max(self.peaks_mb.values())
+
+
+def wait_ready(batch: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        batch.refresh_from_db()
+        if batch.status == "ready":
+            return
+        if batch.status == "failed":
+            raise SystemExit(f"batch {batch.code} failed: {batch.error}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"batch {batch.code} not ready after {timeout:.0f}s ({batch.chunks_done} chunks done)")
+        time.sleep(0.1)
+
+
+def run_batch(warm_up_by: dt.date, due_by: dt.date, size: int, log_dir: Path, timeout: float) -> BatchRun:
+    import io
+
+    from django.core.files.storage import default_storage
+    from django.db.models import Max
+    from pypdf import PdfReader
+
+    from campaigns.services.batches import batch_create
+
+    worker = Worker(log_dir, concurrency=2).start()
+    try:
+        # Every process imports WeasyPrint and loads the fonts once; a long-lived worker has done so.
+        warm = batch_create(due_by=warm_up_by, sheet="card", labels="l7160", by=None)
+        wait_ready(warm, timeout)
+        load_before, cpu_before = os.getloadavg()[0], worker.cpu_seconds()
+        started = time.perf_counter()
+        batch = batch_create(due_by=due_by, sheet="card", labels="l7160", by=None)
+        wait_ready(batch, timeout)
+        seconds = time.perf_counter() - started
+        cpu, load_after = worker.cpu_seconds() - cpu_before, os.getloadavg()[0]
+        peaks = worker.peaks()
+    finally:
+        worker.stop()
+    if batch.card_count != size:
+        raise SystemExit(f"batch {batch.code} has {batch.card_count} cards, expected {size}")
+    last_chunk = batch.chunks.aggregate(last=Max("rendered_at"))["last"]
+    with default_storage.open(batch.cards_pdf.name, "rb") as f:
+        pages = len(PdfReader(io.BytesIO(f.read())).pages)
+    return BatchRun(
+        cards=size,
+        chunks=batch.chunk_count,
+        seconds=seconds,
+        chunks_seconds=(last_chunk - batch.created_at).total_seconds(),
+        finish_seconds=(batch.rendered_at - last_chunk).total_seconds(),
+        pages=pages,
+        cpu_seconds=cpu,
+        load=(load_before, load_after),
+        peaks_mb=peaks,
+    )
+
+
+# --- The bare render -------------------------------------------------------------------------
+
+
+class _Captured(Exception):
+    pass
+
+
+def bare_render(batch_id: int) -> dict[str, Any]:
+    """In this fresh process: the batch's cards as one HTML document, one write_pdf.
+
+    The HTML (and the designs' stylesheets) are the renderer's own, captured where
+    render_cards_pdf hands them to WeasyPrint; only WeasyPrint's layout and PDF writing are timed.
+    If the renderer's internals change shape, render_cards_pdf itself is timed instead.
+    """
+    import io
+    from unittest import mock
+
+    from pypdf import PdfReader
+    from weasyprint import HTML
+
+    from campaigns.cards import render
+    from campaigns.models import Batch
+    from campaigns.services.batches import print_cards
+
+    cards = print_cards(Batch.objects.get(pk=batch_id))
+    captured: dict[str, Any] = {}
+
+    def capture(html: str, stylesheets: Any = ()) -> Any:
+        captured.update(html=html, stylesheets=list(stylesheets))
+        raise _Captured
+
+    try:
+        with mock.patch.object(render, "_layout", capture):
+            render.render_cards_pdf(cards, sheet="card")
+    except _Captured:
+        pass
+    load_before = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if captured:
+        method = "HTML(string=...).write_pdf() of the renderer's HTML"
+        from campaigns.cards.fetcher import STATIC_DIR, card_asset_fetcher
+
+        document = HTML(string=captured["html"], base_url=STATIC_DIR.as_uri() + "/", url_fetcher=card_asset_fetcher())
+        pdf = document.write_pdf(
+            stylesheets=[*render._stylesheets(), *captured["stylesheets"]],
+            font_config=render._font_config(),
+            presentational_hints=False,
+            pdf_identifier=True,
+        )
+    else:
+        method = "render_cards_pdf() (the renderer's internals changed)"
+        pdf = render.render_cards_pdf(cards, sheet="card")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "load": (load_before, os.getloadavg()[0]),
+        "method": method,
+        "pages": len(PdfReader(io.BytesIO(pdf)).pages),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
+        "html_kb": len(captured.get("html", "")) / 1000,
+    }
+
+
+def run_bare(batch_id: int) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--bare-batch", str(batch_id)],
+        cwd=ROOT,
+        env=child_env(),
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- Report ----------------------------------------------------------------------------------
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    kib = int(Path("/proc/meminfo").read_text().split()[1])
+    import weasyprint
+
+    return [
+        ("CPU", f"{os.cpu_count()} x {cpu}"),
+        ("RAM", f"{kib / 1024 / 1024:.1f} GiB"),
+        ("OS", platform.platform()),
+        ("Python", platform.python_version()),
+        ("WeasyPrint", weasyprint.__version__),
+        ("Load average at the start", " ".join(f"{x:.2f}" for x in os.getloadavg())),
+    ]
+
+
+def verdict(ok: bool) -> str:
+    return "**PASS**" if ok else "**FAIL**"
+
+
+def report(small: BatchRun, large: BatchRun, bare: dict[str, Any], chunk: int, facts: list[tuple[str, str]]) -> str:
+    ratio = large.seconds / bare["seconds"]
+    flat = large.peak_mb / small.peak_mb
+    lines = [
+        f"Run on {dt.date.today().isoformat()} with `python bench/batch_benchmark.py --cards {large.cards} "
+        f"--small {small.cards}` (chunks of about {chunk} cards).",
+        "",
+        "| machine | |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in facts),
+        "",
+        "| measure | result | target | |",
+        "|---|---|---|---|",
+        f"| bare WeasyPrint render, {large.cards:,} cards in one document ({bare['pages']:,} pages), one process "
+        f"| {bare['seconds']:.1f} s ({bare['cpu_seconds']:.1f} s CPU, load {_load(bare['load'])}), "
+        f"peak RSS {bare['peak_rss_mb']:.0f} MB | | {bare['method']} |",
+        f"| batch of {large.cards:,} cards ({large.pages:,} pages and labels, {large.chunks} chunks), one worker, "
+        f"2 processes | {large.seconds:.1f} s ({large.cpu_seconds:.1f} s CPU, load {_load(large.load)}; "
+        f"chunks {large.chunks_seconds:.1f} s, join + manifest {large.finish_seconds:.1f} s) | | |",
+        f"| batch / bare, wall time | **{ratio:.2f}x** | at most {TIME_TARGET}x | {verdict(ratio <= TIME_TARGET)} |",
+        f"| batch / bare, CPU time (both processes' CPU over the bare render's) "
+        f"| {large.cpu_seconds / bare['cpu_seconds']:.2f}x | | |",
+        f"| peak RSS per worker process, {large.cards:,} cards | {_peaks(large)} | under {RSS_LIMIT_MB} MB "
+        f"| {verdict(large.peak_mb < RSS_LIMIT_MB)} |",
+        f"| peak RSS per worker process, {small.cards:,} cards | {_peaks(small)} | | |",
+        f"| highest peak, {large.cards:,} / {small.cards:,} cards | {flat:.2f}x | at most {RSS_FLAT}x (flat) "
+        f"| {verdict(flat <= RSS_FLAT)} |",
+        f"| batch of {small.cards:,} cards | {small.seconds:.1f} s ({small.chunks} chunks) | | |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _load(load: tuple[float, float]) -> str:
+    return f"{load[0]:.1f} to {load[1]:.1f}"
+
+
+def _peaks(run: BatchRun) -> str:
+    return ", ".join(f"{mb:.0f}" for mb in sorted(run.peaks_mb.values(), reverse=True)) + " MB"
+
+
+def write_output(path: Path, section: str) -> None:
+    block = f"{RESULTS_START}\n{section}{RESULTS_END}"
+    text = path.read_text() if path.exists() else ""
+    pattern = re.compile(re.escape(RESULTS_START) + ".*?" + re.escape(RESULTS_END), re.DOTALL)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
+    path.write_text(text)
+
+
+# --- Main ------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="Dropped and created again; must contain 'bench'.")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="The broker; purged first.")
+    parser.add_argument("--cards", type=int, default=1000, help="Cards in the large batch (default 1,000).")
+    parser.add_argument("--small", type=int, default=250, help="Cards in the small batch (memory, default 250).")
+    parser.add_argument("--chunk-size", type=int, default=50, help="NURTURE_BATCH_CHUNK_SIZE (default 50).")
+    parser.add_argument("--timeout", type=float, default=1800, help="Seconds to wait for a batch.")
+    parser.add_argument("--output", type=Path, help="Markdown file whose results section is rewritten.")
+    parser.add_argument("--bare-batch", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.bare_batch is None:
+        os.environ["DATABASE_URL"] = args.database_url
+    os.environ["REDIS_URL"] = args.redis_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nurture.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+
+    if args.bare_batch is not None:  # the child of run_bare(): same environment as the parent
+        import django
+
+        django.setup()
+        print(json.dumps(bare_render(args.bare_batch)))
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="nurture-bench-batches-"))
+    os.environ["MEDIA_ROOT"] = str(work / "media")
+    os.environ["VAR_DIR"] = str(work / "var")
+    facts = machine()
+    log(f"recreating {args.database_url} and migrating")
+    recreate_database(args.database_url)
+    migrate()
+
+    import django
+    from django.conf import settings
+
+    django.setup()
+    settings.NURTURE_BATCH_CHUNK_SIZE = args.chunk_size
+    from nurture.celery import app
+
+    app.control.purge()
+    # Due dates keep the four groups apart: each batch takes exactly its own cards.
+    warm_small, small_due = MAIL_BY - dt.timedelta(days=30), MAIL_BY - dt.timedelta(days=20)
+    warm_large, large_due = MAIL_BY - dt.timedelta(days=10), MAIL_BY
+    load_cards([(WARM_UP, warm_small), (args.small, small_due), (WARM_UP, warm_large), (args.cards, large_due)])
+
+    log(f"batch of {args.small:,} cards")
+    small = run_batch(warm_small, small_due, args.small, work, args.timeout)
+    log(f"  {small.seconds:.1f}s, peaks {_peaks(small)}")
+    log(f"batch of {args.cards:,} cards")
+    large = run_batch(warm_large, large_due, args.cards, work, args.timeout)
+    log(f"  {large.seconds:.1f}s, peaks {_peaks(large)}")
+    from campaigns.models import Batch
+
+    log("bare WeasyPrint render of the same cards")
+    bare = run_bare(Batch.objects.get(due_by=large_due).pk)
+    log(f"  {bare['seconds']:.1f}s, {bare['pages']:,} pages, peak RSS {bare['peak_rss_mb']:.0f} MB")
+
+    section = report(small, large, bare, args.chunk_size, facts)
+    print(section)
+    if args.output:
+        write_output(args.output, section)
+        log(f"wrote the results into {args.output}")
+    ok = large.seconds / bare["seconds"] <= TIME_TARGET and large.peak_mb < RSS_LIMIT_MB
+    return 0 if ok and large.peak_mb / small.peak_mb <= RSS_FLAT else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""One planner sweep in this (fresh) process, timed: the child that bench/run.py starts.
+
+    DATABASE_URL=postgres://... python bench/plan_once.py --date 2026-04-01
+
+Runs ``campaigns.planning.plan(now=<date at midnight>)`` exactly as ``manage.py plan_touchpoints``
+does, and prints one JSON line on stdout: the seconds spent in ``plan()`` (Django start-up
+excluded), rows created and cancelled, chunks, the process's peak RSS, and where the time went
+(start_sweep, reconcile, materialise, the rest of each chunk's bookkeeping), measured by wrapping
+those module functions with timers. Progress lines go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _timed(totals: dict[str, float], name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
+
+    return wrapper
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--date", required=True, help="plan as of the start of this day (YYYY-MM-DD)")
+    parser.add_argument("--label", default="plan", help="prefix of the progress lines")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nurture.settings")
+    import django
+
+    django.setup()
+    from django.utils import timezone
+
+    from campaigns import planning
+
+    totals: dict[str, float] = {}
+    for name in ("start_sweep", "compute_slots", "reconcile", "materialise", "finish_run_if_complete"):
+        setattr(planning, name, _timed(totals, name, getattr(planning, name)))
+
+    now = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(args.date), dt.time.min))
+    started = time.perf_counter()
+    step = 1
+
+    def progress(done: int, total: int) -> None:
+        nonlocal step
+        if done == 1:
+            step = max(1, total // 10)
+        if done == total or done % step == 0:
+            print(f"    {args.label}: chunk {done}/{total}, {time.perf_counter() - started:.1f}s", file=sys.stderr)
+
+    result = planning.plan(now=now, progress=progress)
+    seconds = time.perf_counter() - started
+    report = {
+        "seconds": seconds,
+        "created": result.created,
+        "cancelled": result.cancelled,
+        "chunks": result.chunks,
+        "window": [str(result.window_start), str(result.window_end)],
+        # Linux reports ru_maxrss in KiB.
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "breakdown": totals,
+    }
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

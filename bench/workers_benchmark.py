@@ -1,0 +1,327 @@
+"""Planning 1,000,000 customers with one and with two real Celery worker processes.
+
+    python bench/workers_benchmark.py                        # 1,000,000 customers, 2 rounds
+    python bench/workers_benchmark.py --customers 100000 --rounds 1
+    python bench/workers_benchmark.py --reuse --output docs/benchmarks-workers.md
+
+What it does, in one run (docs/benchmarks-workers.md has the method and the results):
+
+1. drops and creates the bench database (its name must contain "bench"), migrates, and loads the
+   customers with bench/run.py's loader (one ``became_customer`` milestone each, set-based SQL);
+   ``--reuse`` keeps a database that already holds exactly that many customers;
+2. for every round, measures 1 worker, 2 workers, then 2 and 1 again in the next round (so that
+   drift, e.g. a warming cache, does not favour one side): empties the planner's tables and the
+   Redis queues, starts N ``celery -A nurture worker --concurrency 1 -Q planning,celery``
+   processes and waits until they are ready, sends ``campaigns.tasks.plan_sweep`` and waits for
+   the sweep's PlannerRun to finish. Wall time: from sending the sweep to its ``finished_at``;
+3. reads the job runs (nurture/jobs.py) for where the time went: the serial part (the sweep task:
+   window, slots, chunk rows) and how many chunks each worker took;
+4. prints medians, the ratio (2 workers / 1 worker) and PASS/FAIL against the target (<= 0.7), and
+   with ``--output`` writes them into the results section of a Markdown file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import (  # noqa: E402 (after the path is set)
+    check_rules,
+    checkpoint,
+    connect,
+    create_managers,
+    database_name,
+    execute,
+    log,
+    machine,
+    migrate,
+    postgres_facts,
+    recreate_database,
+    scalar,
+    truncate_planner,
+    vacuum_analyze,
+)
+from bench.run import load_customers as load_customer_range  # noqa: E402
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_workers"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
+TARGET = 0.7
+RESULTS_START = "<!-- workers-bench:results:start -->"
+RESULTS_END = "<!-- workers-bench:results:end -->"
+QUEUE_KEYS = ["celery", "planning", "rendering", "unacked", "unacked_index", "unacked_mutex"]
+LOAD_STEP = 250_000
+# One process each: "two workers" are two single-process workers, as on two small machines.
+WORKER_COMMAND = [
+    sys.executable, "-m", "celery", "-A", "nurture", "worker", "--loglevel", "INFO", "--pool", "prefork",
+    "--concurrency", "1", "-Q", "planning,celery", "--without-gossip", "--without-mingle",
+]  # fmt: skip
+
+
+@dataclass
+class Measurement:
+    workers: int
+    seconds: float
+    serial_seconds: float
+    chunks: int
+    created: int
+    chunks_per_worker: dict[str, int]
+    chunk_seconds: float
+
+
+@dataclass
+class Results:
+    customers: int
+    rounds: int
+    measurements: list[Measurement] = field(default_factory=list)
+
+    def seconds(self, workers: int) -> list[float]:
+        return [m.seconds for m in self.measurements if m.workers == workers]
+
+    def median(self, workers: int) -> float:
+        return statistics.median(self.seconds(workers))
+
+    @property
+    def ratio(self) -> float:
+        return self.median(2) / self.median(1)
+
+
+def worker_env(url: str, redis_url: str, var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_TASK_ALWAYS_EAGER",)}
+    env.update(
+        DATABASE_URL=url,
+        REDIS_URL=redis_url,
+        VAR_DIR=str(var_dir),
+        DJANGO_SETTINGS_MODULE="nurture.settings",
+        DEBUG="0",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start_workers(n: int, env: dict[str, str], log_dir: Path, label: str) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    started = []
+    for index in range(1, n + 1):
+        log_path = log_dir / f"{label}-worker{index}.log"
+        with log_path.open("wb") as out:
+            process = subprocess.Popen(
+                [*WORKER_COMMAND, "--hostname", f"bench{index}@%h"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        started.append((process, log_path))
+    deadline = time.monotonic() + 120
+    for process, log_path in started:
+        while b" ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_workers(started)
+                raise SystemExit(f"a worker did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+    return started
+
+
+def stop_workers(workers: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
+    for process, _ in workers:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process, _ in workers:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def purge_redis(redis_url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*QUEUE_KEYS)
+
+
+def send_sweep(redis_url: str) -> None:
+    from celery import Celery
+
+    client = Celery("workers-bench", broker=redis_url, set_as_current=False)
+    client.conf.update(task_serializer="json", accept_content=["json"])
+    try:
+        client.send_task("campaigns.tasks.plan_sweep", queue="planning")
+    finally:
+        client.close()
+
+
+def wait_for_sweep(url: str, since: float, timeout: float) -> tuple[float, int, int]:
+    """Seconds from `since` (epoch) to the sweep's finished_at; its chunks and created rows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connect(url) as conn:
+            row = conn.execute(
+                "SELECT extract(epoch FROM finished_at), chunk_count, created_count FROM campaigns_plannerrun "
+                "WHERE scope = 'sweep' AND finished_at IS NOT NULL ORDER BY finished_at LIMIT 1"
+            ).fetchone()
+        if row is not None:
+            return float(row[0]) - since, int(row[1]), int(row[2])
+        time.sleep(0.2)
+    raise SystemExit(f"the sweep did not finish within {timeout:.0f}s")
+
+
+def job_facts(url: str) -> tuple[float, dict[str, int], float]:
+    """The sweep task's duration (the serial part), chunks per worker, total chunk seconds."""
+    with connect(url) as conn:
+        serial = conn.execute(
+            "SELECT coalesce(max(duration_ms), 0) FROM nurture_jobrun WHERE task_name = 'campaigns.tasks.plan_sweep'"
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT split_part(worker, '@', 1), count(*), sum(duration_ms) FROM nurture_jobrun "
+            "WHERE task_name = 'campaigns.tasks.plan_chunk' AND status = 'succeeded' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    per_worker = {str(name): int(count) for name, count, _ in rows}
+    chunk_seconds = sum(int(ms or 0) for _, _, ms in rows) / 1000
+    return (int(serial[0]) / 1000 if serial else 0.0), per_worker, chunk_seconds
+
+
+def measure(url: str, redis_url: str, workers: int, var_dir: Path, label: str, timeout: float) -> Measurement:
+    truncate_planner(url)
+    execute(url, "TRUNCATE nurture_jobrun")
+    execute(url, "ANALYZE campaigns_touchpoint")
+    checkpoint(url)
+    purge_redis(redis_url)
+    started_workers = start_workers(workers, worker_env(url, redis_url, var_dir), var_dir, label)
+    try:
+        time.sleep(1)  # let the workers' start-up task (resume_batches) pass
+        since = time.time()
+        send_sweep(redis_url)
+        seconds, chunks, created = wait_for_sweep(url, since, timeout)
+        # The last chunk's job run is written right after it finishes the run.
+        time.sleep(1)
+    finally:
+        stop_workers(started_workers)
+    serial, per_worker, chunk_seconds = job_facts(url)
+    log(
+        f"  {workers} worker(s): {seconds:.1f}s wall, sweep task {serial:.1f}s, {chunks} chunks "
+        f"{per_worker}, {chunk_seconds:.1f}s in chunks, {created:,} touchpoints"
+    )
+    return Measurement(workers, seconds, serial, chunks, created, per_worker, chunk_seconds)
+
+
+def load(url: str, customers: int, as_of: dt.date, reuse: bool) -> None:
+    if reuse:
+        try:
+            count = scalar(url, "SELECT count(*) FROM nurture_customer")
+        except Exception:
+            count = None
+        if count == customers:
+            log(f"reusing {database_name(url)} with {customers:,} customers")
+            return
+    log(f"(re)creating {database_name(url)} and migrating")
+    recreate_database(url)
+    migrate(url)
+    setup = check_rules(url)
+    setup.managers = create_managers(url)
+    for first in range(1, customers + 1, LOAD_STEP):
+        load_customer_range(url, setup, first, min(first + LOAD_STEP - 1, customers), as_of)
+    vacuum_analyze(url)
+
+
+def render(results: Results, facts: list[tuple[str, str]]) -> str:
+    one, two = results.seconds(1), results.seconds(2)
+    verdict = "PASS" if results.ratio <= TARGET else "FAIL"
+    lines = [
+        RESULTS_START,
+        f"Run on {dt.date.today().isoformat()}: {results.customers:,} customers, {results.rounds} round(s) "
+        f"(`python bench/workers_benchmark.py`).",
+        "",
+        "| | 1 worker | 2 workers |",
+        "|---|---|---|",
+        f"| wall time, sweep sent to run finished (median) | {statistics.median(one):.1f} s | "
+        f"{statistics.median(two):.1f} s |",
+        f"| each run | {', '.join(f'{s:.1f} s' for s in one)} | {', '.join(f'{s:.1f} s' for s in two)} |",
+    ]
+    by_workers = {n: [m for m in results.measurements if m.workers == n] for n in (1, 2)}
+    serial = {n: statistics.median(m.serial_seconds for m in ms) for n, ms in by_workers.items()}
+    chunk_time = {n: statistics.median(m.chunk_seconds for m in ms) for n, ms in by_workers.items()}
+    lines += [
+        f"| the serial part: sweep task (window, slots, chunk rows) | {serial[1]:.1f} s | {serial[2]:.1f} s |",
+        f"| time inside chunk tasks, summed over workers | {chunk_time[1]:.1f} s | {chunk_time[2]:.1f} s |",
+        "| chunks taken by each worker | "
+        + " | ".join(
+            "; ".join(", ".join(f"{w} {c}" for w, c in m.chunks_per_worker.items()) for m in by_workers[n])
+            for n in (1, 2)
+        )
+        + " |",
+        f"| touchpoints created per sweep | {by_workers[1][0].created:,} | {by_workers[2][0].created:,} |",
+        "",
+        f"**Ratio, 2 workers / 1 worker: {results.ratio:.2f}** (target <= {TARGET}): **{verdict}**",
+        "",
+        "| machine | |",
+        "|---|---|",
+        *[f"| {name} | {value} |" for name, value in facts],
+        RESULTS_END,
+    ]
+    return "\n".join(lines)
+
+
+def write_output(path: Path, section: str) -> None:
+    text = path.read_text() if path.exists() else "# Benchmark: planning with several workers\n\n## Results\n\n"
+    if RESULTS_START in text and RESULTS_END in text:
+        before, rest = text.split(RESULTS_START, 1)
+        after = rest.split(RESULTS_END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=2, help="each round measures 1 and 2 workers (default 2)")
+    parser.add_argument("--database-url", default=DEFAULT_URL, help=f"dropped and created (default {DEFAULT_URL})")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help=f"its queues are emptied (default {DEFAULT_REDIS})")
+    parser.add_argument("--reuse", action="store_true", help="keep a bench database that has the customers already")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds one sweep may take")
+    parser.add_argument("--output", type=Path, help="write the results into this Markdown file's results section")
+    args = parser.parse_args(argv)
+
+    url = args.database_url
+    if "bench" not in database_name(url):
+        raise SystemExit(f"refusing to use {database_name(url)!r}: the bench database's name must contain 'bench'")
+    results = Results(customers=args.customers, rounds=args.rounds)
+    as_of = dt.date.today()
+    load(url, args.customers, as_of, args.reuse)
+    with tempfile.TemporaryDirectory(prefix="workers-bench-") as tmp:
+        for round_ in range(1, args.rounds + 1):
+            order = (1, 2) if round_ % 2 else (2, 1)
+            log(f"round {round_}/{args.rounds}: {' then '.join(f'{n} worker(s)' for n in order)}")
+            for workers in order:
+                label = f"r{round_}-w{workers}"
+                results.measurements.append(measure(url, args.redis_url, workers, Path(tmp), label, args.timeout))
+    facts: list[tuple[str, str]] = [*machine(), *postgres_facts(url)]
+    facts.append(("load average at the end", " ".join(f"{x:.2f}" for x in os.getloadavg())))
+    section = render(results, facts)
+    print()
+    print(section)
+    if args.output:
+        write_output(args.output, section)
+        log(f"results written to {args.output}")
+    return 0 if results.ratio <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

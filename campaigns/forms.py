@@ -1,0 +1,97 @@
+"""Forms of the card and batch admin, and the validation of a rule's message template."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib.admin.widgets import AdminDateWidget
+from django.utils import timezone
+
+from campaigns.cards.messages import MessageTemplateError
+from campaigns.models import Batch, Card, Rule
+from campaigns.services.cards import rule_validate_message_template
+
+
+class RuleForm(forms.ModelForm[Rule]):
+    """The rule admin's form: a card rule's message template is checked when it is saved."""
+
+    class Meta:
+        model = Rule
+        fields = [
+            "cadence",
+            "slug",
+            "name",
+            "action",
+            "offset_amount",
+            "offset_unit",
+            "repeat_every_months",
+            "repeat_count",
+            "repeat_until",
+            "business_day_policy",
+            "card_lead_days",
+            "card_design",
+            "message_template",
+            "auto_approve",
+            "active",
+        ]
+
+    def clean_message_template(self) -> str:
+        source = str(self.cleaned_data.get("message_template") or "")
+        try:
+            rule_validate_message_template(source=source)
+        except MessageTemplateError as exc:
+            raise forms.ValidationError(str(exc), code="invalid_template") from None
+        return source
+
+
+class CardForm(forms.ModelForm[Card]):
+    """A card's change page: edit the message (draft or approved cards) and approve it."""
+
+    approve = forms.BooleanField(
+        label="Approve for printing",
+        required=False,
+        help_text="Tick to approve the card as it will be printed. A message that does not fit cannot be approved.",
+    )
+
+    class Meta:
+        model = Card
+        fields = ["message"]
+        widgets = {"message": forms.Textarea(attrs={"rows": 8, "cols": 60})}
+
+    def clean_message(self) -> str:
+        message = str(self.cleaned_data.get("message") or "")
+        if not message.strip():
+            raise forms.ValidationError("Write the message the card will carry.")
+        return message
+
+
+def _next_week() -> dt.date:
+    return timezone.localdate() + dt.timedelta(days=7)
+
+
+class BatchOptionsForm(forms.Form):
+    sheet = forms.ChoiceField(
+        label="Sheet",
+        choices=Batch.Sheet.choices,
+        initial=Batch.Sheet.CARD,
+        help_text="One card per sheet on card stock, or several up on A4 or US Letter with crop marks.",
+    )
+    labels = forms.ChoiceField(
+        label="Labels or envelopes",
+        choices=Batch.Labels.choices,
+        initial=Batch.Labels.L7160,
+        help_text="The address labels (or envelopes) printed with the cards, in the same order.",
+    )
+
+
+class BatchBuildForm(BatchOptionsForm):
+    """The "Build a batch" page: every approved card due to be mailed by a date."""
+
+    due_by = forms.DateField(
+        label="Due by",
+        widget=AdminDateWidget,
+        initial=_next_week,
+        help_text="Approved cards that must be mailed on or before this date (overdue ones included).",
+    )
+    field_order = ["due_by", "sheet", "labels"]

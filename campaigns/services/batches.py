@@ -1,0 +1,799 @@
+"""Print batches: build one from the approved cards, render it in chunks, print and mail it.
+
+Lifecycle: queued -> rendering -> ready -> printed -> mailed, or failed from queued or rendering.
+
+``batch_create`` takes the cards in one transaction, all or nothing: it locks them (``SELECT ...
+FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two people building batches at once never share a
+card; SQLite's IMMEDIATE transactions serialise them), numbers them 1..n in a fixed order and
+cuts them into chunks. Once it commits, one ``render_batch_chunk`` task per chunk is queued.
+
+``batch_render_chunk`` renders a chunk's cards into a PDF of its own. Any worker may take any
+chunk, and a chunk may be rendered twice (a message delivered again after a worker died, or
+re-queued by ``batches_resume_stalled``): the chunk is claimed with a conditional UPDATE when its
+file is written, so only the first completion counts towards ``Batch.chunks_done``, and a
+duplicate deletes its own file. Files are saved under a fresh name, never over another
+attempt's. After its commit, the task that sees every chunk rendered queues ``finish_batch``,
+which joins the chunk PDFs in order, renders the labels and the manifest and marks the batch
+ready. The same cards always render to the same bytes (the chunk PDFs are deterministic and the
+join adds no date or random ID), so a re-render of a lost file is the file as it was.
+
+When rendering fails for good (the tasks retry first), ``batch_fail`` keeps the error, puts the
+cards back in the print room's queue and deletes the partial files; ``batch_rerender`` builds a
+new batch from the same parameters. Cards of customers who cannot be contacted any more never
+enter a batch; if that happens after a card was batched, the card is *withdrawn*: the batch page
+lists it, and marking the batch mailed leaves it (and its touchpoint) alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import math
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Case, F, Max, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from campaigns.cards.formats import imposition, label_stock
+from campaigns.cards.render import (
+    CardDoesNotFit,
+    DesignSpec,
+    PrintCard,
+    Recipient,
+    render_cards_pdf,
+    render_labels_pdf,
+    render_manifest_csv,
+)
+from campaigns.models import Batch, BatchChunk, Card, Touchpoint
+from campaigns.querysets_cards import RENDERING_STATUSES
+from campaigns.services.cards import cards_check_fit, listing, spec_for
+
+log = logging.getLogger(__name__)
+
+QUEUED = Batch.Status.QUEUED
+RENDERING = Batch.Status.RENDERING
+READY = Batch.Status.READY
+DOWNLOADABLE = (Batch.Status.READY, Batch.Status.PRINTED, Batch.Status.MAILED)
+# Cards per chunk: enough pages to dwarf WeasyPrint's per-document set-up, few enough that the
+# chunks of a batch spread over the workers.
+DEFAULT_CHUNK_SIZE = 50
+# A labels document costs about half a second before its first label (stylesheet, fonts): render
+# labels in runs of this many sheets (or envelopes), not one run per cards chunk.
+LABEL_SHEETS_PER_CHUNK = 20
+_ASSIGN_PAGE = 500
+_ERROR_MAX = 4000
+
+
+class BatchError(ValueError):
+    """The batch cannot be built or cannot make this transition; the message says why."""
+
+
+@dataclass
+class MailResult:
+    mailed: int = 0
+    withdrawn: list[str] = field(default_factory=list)
+
+
+def chunk_size(*, sheet: str = Batch.Sheet.CARD, formats: Iterable[str] = ()) -> int:
+    """Cards per cards chunk: about NURTURE_BATCH_CHUNK_SIZE, and a whole number of sheets.
+
+    Chunks are joined in order: one that ended mid-sheet would leave a half-empty A4 or Letter
+    sheet in the middle of the batch. WeasyPrint's time per page grows with the document, so
+    smaller documents are cheaper per card; a chunk of about 50 cards keeps its fixed costs small.
+    """
+    wanted = max(1, int(getattr(settings, "NURTURE_BATCH_CHUNK_SIZE", DEFAULT_CHUNK_SIZE)))
+    unit = 1
+    for card_format in formats:
+        unit = math.lcm(unit, imposition(card_format, sheet).per_sheet)
+    return max(unit, round(wanted / unit) * unit)
+
+
+def labels_chunk_size(labels: str) -> int:
+    """Labels per labels chunk: LABEL_SHEETS_PER_CHUNK whole sheets (or envelopes)."""
+    return label_stock(labels).per_page * LABEL_SHEETS_PER_CHUNK
+
+
+def default_label_format(sheet: str) -> str:
+    """Labels that go with a sheet size: Avery 5160 with US Letter, L7160 otherwise."""
+    return Batch.Labels.AVERY_5160 if sheet == Batch.Sheet.LETTER else Batch.Labels.L7160
+
+
+def _on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# --- Files ------------------------------------------------------------------------------------
+
+
+def _store(name: str, content: bytes) -> str:
+    """Save under `name`, or a fresh variant of it if that exists: never over another attempt's file."""
+    return str(default_storage.save(name, ContentFile(content)))
+
+
+def _delete_files(names: Iterable[str]) -> None:
+    for name in names:
+        if name:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                log.warning("could not delete %s", name, exc_info=True)
+
+
+def chunk_file_name(chunk: BatchChunk) -> str:
+    return f"batches/chunks/B{chunk.batch_id}-{chunk.index:04d}-{chunk.kind}.fragment"
+
+
+def batch_file_names(batch: Batch) -> dict[str, str]:
+    """Storage names (first choice) and the names offered on download."""
+    return {
+        "cards_pdf": f"batches/B{batch.pk}-cards-{batch.sheet}.pdf",
+        "labels_pdf": f"batches/B{batch.pk}-labels-{batch.labels}.pdf",
+        "manifest_csv": f"batches/B{batch.pk}-manifest.csv",
+    }
+
+
+# --- Joining chunk PDFs -----------------------------------------------------------------------
+# A chunk's PDF is stored as a *fragment*: its pages and every object they use, renumbered 1..n
+# with each reference written as a fixed-width number whose position is listed in the header.
+# Joining fragments is then a matter of adding an offset to those numbers and copying bytes: the
+# parsing (pypdf, pure Python, about a quarter of a second per chunk) happens in the chunk tasks,
+# in parallel, and the join that waits for the last chunk holds one fragment in memory at a time.
+# Nothing with a date or a random ID is written, so the same chunks always join to the same bytes.
+
+_FRAGMENT_MAGIC = b"%nurture-fragment-1\n"
+_REF_WIDTH = 10
+_PAGE_TREE = 0  # a fragment's reference to the page tree its pages will hang from
+_INHERITED = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
+
+
+class _FragmentWriter:
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.numbers: dict[tuple[int, int], int] = {}
+        self.queue: list[Any] = []
+        self.body = bytearray()
+        self.objects: list[tuple[int, int]] = []
+        self.refs: list[int] = []
+        self.count = 0
+
+    def _number(self, ref: Any) -> int:
+        self.count += 1
+        self.numbers[(ref.idnum, ref.generation)] = self.count
+        return self.count
+
+    def write(self) -> bytes:
+        catalog: Any = self.reader.trailer["/Root"].get_object()
+        self._map_page_tree(catalog.raw_get("/Pages"))
+        pages = list(self.reader.pages)
+        for page in pages:  # pages first: numbers 1..p
+            self._number(page.indirect_reference)
+        for page in pages:
+            entries = {key: value for key, value in page.items() if key != "/Parent"}
+            parent = page.get("/Parent")
+            while parent is not None:  # what a page inherits from its old tree, it now carries
+                node = parent.get_object()
+                for key in _INHERITED:
+                    if key not in entries and key in node:
+                        entries[key] = node.raw_get(key)
+                parent = node.get("/Parent")
+            start = len(self.body)
+            self._dict(entries, parent_tree=True)
+            self.objects.append((start, len(self.body) - start))
+        while self.queue:
+            ref = self.queue.pop(0)
+            start = len(self.body)
+            self._emit(ref.get_object())
+            self.objects.append((start, len(self.body) - start))
+        header = json.dumps({"pages": len(pages), "objects": self.objects, "refs": self.refs}, separators=(",", ":"))
+        return _FRAGMENT_MAGIC + header.encode() + b"\n" + bytes(self.body)
+
+    def _map_page_tree(self, ref: Any) -> None:
+        self.numbers[(ref.idnum, ref.generation)] = _PAGE_TREE
+        node = ref.get_object()
+        for kid in node.raw_get("/Kids").get_object() if "/Kids" in node else []:
+            if kid.get_object().get("/Type") == "/Pages":
+                self._map_page_tree(kid)
+
+    def _ref(self, ref: Any) -> None:
+        key = (ref.idnum, ref.generation)
+        if key not in self.numbers:
+            self._number(ref)
+            self.queue.append(ref)
+        self.refs.append(len(self.body))
+        self.body += b"%010d 0 R" % self.numbers[key]
+
+    def _dict(self, entries: Any, *, parent_tree: bool = False, length: int | None = None) -> None:
+        self.body += b"<<"
+        for key, value in entries.items():
+            self.body += _leaf(key) + b" "
+            self._emit(value)
+            self.body += b"\n"
+        if parent_tree:
+            self.body += b"/Parent "
+            self.refs.append(len(self.body))
+            self.body += b"%010d 0 R" % _PAGE_TREE
+        if length is not None:
+            self.body += b"/Length %d" % length
+        self.body += b">>"
+
+    def _emit(self, obj: Any) -> None:
+        from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+
+        if isinstance(obj, IndirectObject):
+            self._ref(obj)
+        elif isinstance(obj, StreamObject):
+            data: bytes = obj._data  # as stored: still compressed
+            self._dict({key: value for key, value in obj.items() if key != "/Length"}, length=len(data))
+            self.body += b"\nstream\n" + data + b"\nendstream"
+        elif isinstance(obj, DictionaryObject):
+            self._dict(obj)
+        elif isinstance(obj, ArrayObject):
+            self.body += b"["
+            for item in obj:
+                self._emit(item)
+                self.body += b" "
+            self.body += b"]"
+        else:
+            self.body += _leaf(obj)
+
+
+def _leaf(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    obj.write_to_stream(buffer)
+    return buffer.getvalue()
+
+
+def pdf_fragment(pdf: bytes) -> bytes:
+    """A PDF's pages, ready to be joined by PdfJoiner."""
+    from pypdf import PdfReader
+
+    return _FragmentWriter(PdfReader(io.BytesIO(pdf))).write()
+
+
+class PdfJoiner:
+    """Writes one PDF from fragments, in order: pages hang from one page tree, objects are renumbered."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.position = 0
+        # Index = object number: 0 is the head of the free list, 1 the catalog, 2 the page tree.
+        self.offsets: list[int] = [0, 0, 0]
+        self.kids: list[int] = []
+        self._write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self.out.write(data)
+        self.position += len(data)
+
+    def add(self, fragment: bytes) -> None:
+        if not fragment.startswith(_FRAGMENT_MAGIC):
+            raise ValueError("not a PDF fragment")
+        newline = fragment.index(b"\n", len(_FRAGMENT_MAGIC))
+        header = json.loads(fragment[len(_FRAGMENT_MAGIC) : newline])
+        body = memoryview(fragment)[newline + 1 :]
+        base = len(self.offsets) - 1  # local number n becomes base + n
+        self.kids += range(base + 1, base + 1 + header["pages"])
+        refs = iter(header["refs"])
+        ref = next(refs, None)
+        for local, (start, length) in enumerate(header["objects"], start=1):
+            self.offsets.append(self.position)
+            self._write(b"%d 0 obj\n" % (base + local))
+            end, cursor = start + length, start
+            while ref is not None and ref < end:
+                self._write(body[cursor:ref])
+                number = int(bytes(body[ref : ref + _REF_WIDTH]))
+                self._write(b"%d" % (2 if number == _PAGE_TREE else base + number))
+                cursor = ref + _REF_WIDTH
+                ref = next(refs, None)
+            self._write(body[cursor:end])
+            self._write(b"\nendobj\n")
+
+    def _object(self, number: int, body: bytes) -> None:
+        self.offsets[number] = self.position
+        self._write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+
+    def close(self) -> None:
+        kids = b" ".join(b"%d 0 R" % number for number in self.kids)
+        self._object(2, b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(self.kids), kids))
+        self._object(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+        xref = self.position
+        entries = [b"xref\n0 %d\n" % len(self.offsets), b"0000000000 65535 f \n"]
+        entries += [b"%010d 00000 n \n" % offset for offset in self.offsets[1:]]
+        self._write(b"".join(entries))
+        self._write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(self.offsets), xref))
+
+
+def join_fragments(fragments: Iterable[bytes], out: IO[bytes]) -> None:
+    joiner = PdfJoiner(out)
+    for fragment in fragments:
+        joiner.add(fragment)
+    joiner.close()
+
+
+def join_pdfs(parts: Iterable[bytes], out: IO[bytes]) -> None:
+    """Concatenate PDFs page by page into `out`."""
+    join_fragments((pdf_fragment(part) for part in parts), out)
+
+
+# --- What a batch prints ----------------------------------------------------------------------
+
+
+def print_card(card: Card, specs: dict[int, DesignSpec]) -> PrintCard:
+    return PrintCard(
+        sequence_code=card.sequence_code,
+        design=spec_for(card.design, specs),
+        message=card.message,
+        recipient=Recipient(
+            name=card.recipient_name,
+            company=card.recipient_company,
+            line1=card.address_line1,
+            line2=card.address_line2,
+            city=card.city,
+            region=card.region,
+            postal_code=card.postal_code,
+            country=card.country,
+        ),
+    )
+
+
+def print_cards(batch: Batch, first: int | None = None, last: int | None = None) -> list[PrintCard]:
+    """The batch's cards in sequence order (or those numbered first..last) as the renderer takes them."""
+    qs = Card.objects.filter(batch=batch).for_print()
+    if first is not None and last is not None:
+        qs = qs.filter(sequence__range=(first, last))
+    specs: dict[int, DesignSpec] = {}
+    return [print_card(card, specs) for card in qs]
+
+
+# --- Building a batch -------------------------------------------------------------------------
+
+
+def _clean_choices(sheet: str, labels: str) -> None:
+    if sheet not in Batch.Sheet.values:
+        raise BatchError(f"Unknown sheet {sheet!r}; expected one of {', '.join(Batch.Sheet.values)}.")
+    if labels not in Batch.Labels.values:
+        raise BatchError(f"Unknown label format {labels!r}; expected one of {', '.join(Batch.Labels.values)}.")
+
+
+def _selection_problems(card_ids: Sequence[int], due_by: dt.date | None) -> list[str]:
+    """Why some of the selected cards cannot go into a batch (empty when all can)."""
+    qualifying = set(Card.objects.batchable(due_by).filter(pk__in=card_ids).values_list("pk", flat=True))
+    problems = []
+    rows = (
+        Card.objects.filter(pk__in=card_ids)
+        .exclude(pk__in=qualifying)
+        .select_related("touchpoint", "touchpoint__customer", "batch")
+        .order_by("touchpoint__due_on", "pk")
+    )
+    for card in rows:
+        who = f"the card for {card.recipient_name}"
+        customer = card.touchpoint.customer
+        if card.batch_id is not None:
+            problems.append(f"{who} is already in batch {card.batch.code} ({card.sequence_code})")
+        elif card.status != Card.Status.APPROVED:
+            problems.append(f"{who} is {card.get_status_display().lower()}, not approved")
+        elif customer.status != customer.Status.ACTIVE:
+            problems.append(f"{who}: the customer is {customer.get_status_display().lower()}")
+        elif card.touchpoint.status != Touchpoint.Status.PENDING:
+            problems.append(f"{who}: its touchpoint is {card.touchpoint.get_status_display().lower()}")
+        elif card.fits is False:
+            problems.append(f"{who} does not fit: {card.fit_problem or 'shorten the message'}")
+        elif due_by is not None and card.touchpoint.due_on > due_by:
+            problems.append(f"{who} is due {card.touchpoint.due_on.isoformat()}, after {due_by.isoformat()}")
+        else:
+            problems.append(f"{who} was changed meanwhile")
+    missing = len(set(card_ids)) - len(qualifying) - len(problems)
+    if missing > 0:
+        problems.append(f"{missing} selected card(s) no longer exist")
+    return problems
+
+
+def _nothing_to_print(due_by: dt.date | None) -> str:
+    unfit = Card.objects.printable(due_by).unfit().count()
+    when = f" due by {due_by.isoformat()}" if due_by else ""
+    message = f"No approved cards{when} are waiting to be printed"
+    if unfit:
+        message += f" ({unfit} approved card(s) do not fit their design and were left out: shorten their message)"
+    return message + "."
+
+
+def _assign(batch: Batch, ids: Sequence[int], now: dt.datetime) -> None:
+    """Number the cards 1..n in the order given; all of them or an error."""
+    for start in range(0, len(ids), _ASSIGN_PAGE):
+        page = ids[start : start + _ASSIGN_PAGE]
+        numbers = Case(*[When(pk=pk, then=Value(start + i + 1)) for i, pk in enumerate(page)])
+        updated = Card.objects.filter(pk__in=page, status=Card.Status.APPROVED, batch__isnull=True).update(
+            status=Card.Status.BATCHED, batch=batch, sequence=numbers, updated_at=now
+        )
+        if updated != len(page):
+            raise BatchError("Some cards were changed by someone else meanwhile; no batch was built. Try again.")
+
+
+def batch_create(
+    *,
+    due_by: dt.date | None,
+    sheet: str,
+    labels: str,
+    by: AbstractBaseUser | None,
+    card_ids: Sequence[int] | None = None,
+    enqueue: bool = True,
+    retry_of: Batch | None = None,
+) -> Batch:
+    """Build a batch of the approved cards due by `due_by` (or of the cards selected), or raise BatchError.
+
+    With card_ids, every selected card must qualify or nothing happens. Without, the cards whose
+    message does not fit are left out (and named by the admin's page). With enqueue, the chunks'
+    render tasks are queued when the transaction commits; the command renders in-process instead.
+    """
+    _clean_choices(sheet, labels)
+    if card_ids is None and due_by is None:
+        raise BatchError("Give a date (due by) or select the cards.")
+    selection = sorted({int(pk) for pk in card_ids}) if card_ids is not None else None
+    if selection is not None and not selection:
+        raise BatchError("No cards were selected.")
+    candidates = Card.objects.printable(due_by)
+    if selection is not None:
+        candidates = candidates.filter(pk__in=selection)
+    # The fit check is a layout per card: done before the transaction, so no lock waits on it.
+    cards_check_fit(card_ids=list(candidates.filter(fits__isnull=True).values_list("pk", flat=True)))
+    if selection is not None:
+        problems = _selection_problems(selection, due_by)
+        if problems:
+            raise BatchError(f"No batch was built: {listing(problems)}.")
+    now = timezone.now()
+    with transaction.atomic():
+        qs = Card.objects.batchable(due_by)
+        if selection is not None:
+            qs = qs.filter(pk__in=selection)
+        if _on_postgresql():
+            # Cards another transaction is batching right now are skipped, not waited for.
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        ids = list(qs.in_print_order().values_list("pk", flat=True))
+        if not ids:
+            raise BatchError(_nothing_to_print(due_by))
+        if selection is not None and len(ids) != len(selection):
+            raise BatchError("Some of the selected cards were taken into another batch meanwhile; no batch was built.")
+        if due_by is None:
+            due_by = Card.objects.filter(pk__in=ids).aggregate(last=Max("touchpoint__due_on"))["last"]
+        formats = Card.objects.filter(pk__in=ids).values_list("design__format", flat=True).distinct()
+        chunks = _chunks(len(ids), chunk_size(sheet=sheet, formats=sorted(formats)), labels_chunk_size(labels))
+        batch = Batch.objects.create(
+            status=QUEUED,
+            due_by=due_by,
+            sheet=sheet,
+            labels=labels,
+            card_count=len(ids),
+            chunk_count=len(chunks),
+            created_by_id=by.pk if by is not None else None,
+            card_selection=selection,
+            retry_of=retry_of,
+        )
+        _assign(batch, ids, now)
+        for chunk in chunks:
+            chunk.batch = batch
+        BatchChunk.objects.bulk_create(chunks)
+        if enqueue:
+            transaction.on_commit(partial(enqueue_chunks, batch.pk, range(batch.chunk_count)))
+    log.info("batch %s: %d cards in %d chunks", batch.code, batch.card_count, batch.chunk_count)
+    return batch
+
+
+def _chunks(cards: int, size: int, labels_size: int) -> list[BatchChunk]:
+    """The cards chunks, then the labels chunks: queued in that order, the short labels runs fill
+    the workers' last gaps."""
+    runs = [(BatchChunk.Kind.CARDS, first, min(first + size - 1, cards)) for first in range(1, cards + 1, size)]
+    runs += [
+        (BatchChunk.Kind.LABELS, first, min(first + labels_size - 1, cards))
+        for first in range(1, cards + 1, labels_size)
+    ]
+    return [
+        BatchChunk(index=index, kind=kind, first_sequence=first, last_sequence=last)
+        for index, (kind, first, last) in enumerate(runs)
+    ]
+
+
+def enqueue_chunks(batch_id: int, indexes: Iterable[int]) -> None:
+    from campaigns.tasks import render_batch_chunk
+
+    for index in indexes:
+        render_batch_chunk.delay(batch_id, index)
+
+
+def enqueue_finish(batch_id: int) -> None:
+    from campaigns.tasks import finish_batch
+
+    finish_batch.delay(batch_id)
+
+
+def batch_rerender(*, batch: Batch, by: AbstractBaseUser | None, enqueue: bool = True) -> Batch:
+    """Render a failed batch again: a new batch with its parameters and (what remains of) its cards."""
+    batch.refresh_from_db()
+    if batch.status != Batch.Status.FAILED:
+        raise BatchError(f"Batch {batch.code} is {batch.get_status_display().lower()}: only failed batches re-render.")
+    if batch.retries.exists():
+        raise BatchError(f"Batch {batch.code} was already re-rendered as {batch.retries.get().code}.")
+    card_ids = None
+    if batch.card_selection is not None:
+        card_ids = list(Card.objects.batchable().filter(pk__in=batch.card_selection).values_list("pk", flat=True))
+        if not card_ids:
+            raise BatchError(f"None of the cards of batch {batch.code} can be printed any more.")
+    return batch_create(
+        due_by=batch.due_by if card_ids is None else None,
+        sheet=batch.sheet,
+        labels=batch.labels,
+        by=by,
+        card_ids=card_ids,
+        enqueue=enqueue,
+        retry_of=batch,
+    )
+
+
+# --- Rendering --------------------------------------------------------------------------------
+
+
+def _render_cards(batch: Batch, cards: Sequence[PrintCard]) -> bytes:
+    """A run of cards' pages; a message that does not fit is flagged on its card."""
+    try:
+        return render_cards_pdf(cards, sheet=batch.sheet)
+    except CardDoesNotFit as exc:
+        # Rendering again will not help: record why on the card, and fail the batch (the task
+        # does not retry a BatchError). The card goes back to draft when the batch fails.
+        Card.objects.filter(batch=batch, sequence=_sequence_of(exc.sequence_code)).update(
+            fits=False, fit_problem=exc.problem[:300], updated_at=timezone.now()
+        )
+        raise BatchError(f"The card {exc.sequence_code} does not fit: {exc.problem}") from exc
+
+
+def _sequence_of(code: str) -> int | None:
+    tail = code.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def render_chunk(batch: Batch, chunk: BatchChunk) -> bytes:
+    """A chunk's pages, as a fragment ready to be joined."""
+    cards = print_cards(batch, chunk.first_sequence, chunk.last_sequence)
+    expected = chunk.last_sequence - chunk.first_sequence + 1
+    if len(cards) != expected:
+        raise BatchError(f"Chunk {chunk.index} of batch {batch.code} has {len(cards)} cards instead of {expected}.")
+    if chunk.kind == BatchChunk.Kind.LABELS:
+        return pdf_fragment(render_labels_pdf(cards, labels=batch.labels))
+    return pdf_fragment(_render_cards(batch, cards))
+
+
+def batch_render_chunk(*, batch_id: int, index: int) -> bool:
+    """Render one chunk. True when this call completed it; False when there was nothing to do.
+
+    Raises BatchError for what no retry can mend (a message that does not fit).
+    """
+    chunk = BatchChunk.objects.select_related("batch").filter(batch_id=batch_id, index=index).first()
+    if chunk is None:
+        log.info("batch %s chunk %s: gone (the batch failed or was deleted)", batch_id, index)
+        return False
+    batch = chunk.batch
+    if batch.status not in RENDERING_STATUSES or chunk.rendered_at is not None:
+        return False
+    Batch.objects.filter(pk=batch_id, status=QUEUED).update(status=RENDERING)
+    name = _store(chunk_file_name(chunk), render_chunk(batch, chunk))
+    with transaction.atomic():
+        # Only the first completion counts: a message delivered again after a worker died, or a
+        # chunk queued again by the stall sweep, renders and then finds the chunk claimed.
+        claimed = BatchChunk.objects.filter(pk=chunk.pk, rendered_at__isnull=True).update(
+            rendered_at=timezone.now(), pdf=name
+        )
+        if claimed:
+            claimed = Batch.objects.filter(pk=batch_id, status__in=RENDERING_STATUSES).update(
+                chunks_done=F("chunks_done") + 1, status=RENDERING
+            )
+            if not claimed:  # the batch failed meanwhile
+                transaction.set_rollback(True)
+    if not claimed:
+        _delete_files([name])
+    return bool(claimed)
+
+
+def batch_chunks_complete(batch_id: int) -> bool:
+    """Every chunk rendered and the batch not finished yet: time for batch_finish."""
+    return (
+        Batch.objects.filter(pk=batch_id, status=RENDERING).exists()
+        and not BatchChunk.objects.filter(batch_id=batch_id, rendered_at__isnull=True).exists()
+    )
+
+
+def _read(name: str) -> bytes:
+    with default_storage.open(name, "rb") as file:
+        data: bytes = file.read()
+    return data
+
+
+def _join_to_storage(fragments: Iterable[bytes], first_choice: str) -> str:
+    """Join fragments, in order, into a new stored PDF; one fragment in memory at a time."""
+    with tempfile.TemporaryFile() as joined:
+        join_fragments(fragments, joined)
+        joined.seek(0)
+        return str(default_storage.save(first_choice, File(joined)))
+
+
+def batch_finish(*, batch_id: int) -> bool:
+    """Join the chunks into the cards and labels PDFs, write the manifest, mark the batch ready.
+
+    True when this call did.
+    """
+    batch = Batch.objects.filter(pk=batch_id).first()
+    if batch is None or batch.status != RENDERING:
+        return False
+    chunks = list(BatchChunk.objects.filter(batch_id=batch_id).order_by("index"))
+    if len(chunks) != batch.chunk_count or any(chunk.rendered_at is None for chunk in chunks):
+        return False
+    first_choice = batch_file_names(batch)
+    names = {
+        f"{kind}_pdf": _join_to_storage(
+            (_read(chunk.pdf.name) for chunk in chunks if chunk.kind == kind), first_choice[f"{kind}_pdf"]
+        )
+        for kind in (BatchChunk.Kind.CARDS, BatchChunk.Kind.LABELS)
+    }
+    names["manifest_csv"] = _store(
+        first_choice["manifest_csv"], render_manifest_csv(print_cards(batch), batch_code=batch.code)
+    )
+    with transaction.atomic():
+        claimed = Batch.objects.filter(pk=batch_id, status=RENDERING).update(
+            status=READY, rendered_at=timezone.now(), error="", **names
+        )
+        if claimed:
+            BatchChunk.objects.filter(batch_id=batch_id).update(pdf="")
+    if not claimed:
+        _delete_files(names.values())
+        return False
+    # The joined files hold every page now.
+    _delete_files(chunk.pdf.name for chunk in chunks)
+    log.info("batch %s ready: %d cards", batch.code, batch.card_count)
+    return True
+
+
+def batch_fail(*, batch_id: int, error: str) -> bool:
+    """Rendering failed for good: keep the error, put the cards back in the queue. True when this call did.
+
+    A card found not to fit goes back to draft rather than to the queue.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Batch.objects.filter(pk=batch_id, status__in=RENDERING_STATUSES).update(
+            status=Batch.Status.FAILED, error=error.strip()[:_ERROR_MAX] or "Rendering failed.", rendered_at=None
+        )
+        if not claimed:
+            return False
+        released = Card.objects.filter(batch_id=batch_id, status=Card.Status.BATCHED).update(
+            status=Case(When(fits=False, then=Value(Card.Status.DRAFT)), default=Value(Card.Status.APPROVED)),
+            batch=None,
+            sequence=None,
+            updated_at=now,
+        )
+        names = [name for name in BatchChunk.objects.filter(batch_id=batch_id).values_list("pdf", flat=True) if name]
+        # A chunk still rendering finds its row gone and throws its files away.
+        BatchChunk.objects.filter(batch_id=batch_id).delete()
+        transaction.on_commit(partial(_delete_files, names))
+    log.warning("batch %s failed (%d cards back in the queue): %s", batch_id, released, error)
+    return True
+
+
+def batches_resume_stalled(*, idle_for: dt.timedelta = dt.timedelta(0), enqueue: bool = True) -> int:
+    """Queue again the unrendered chunks (or the finish) of batches with no progress for `idle_for`.
+
+    A worker killed while it held a chunk's message may have taken the message with it (the
+    filesystem broker; Redis gives it back only after its visibility timeout). Rendering a chunk
+    twice is harmless, so when in doubt this queues it again. Returns how many tasks were queued.
+    """
+    cutoff = timezone.now() - idle_for
+    queued = 0
+    for batch in Batch.objects.rendering().filter(created_at__lte=cutoff).order_by("pk"):
+        chunks = list(batch.chunks.order_by("index"))
+        last_progress = max((chunk.rendered_at for chunk in chunks if chunk.rendered_at), default=None)
+        if last_progress is not None and last_progress > cutoff:
+            continue
+        todo = [chunk.index for chunk in chunks if chunk.rendered_at is None]
+        if enqueue:
+            if todo:
+                enqueue_chunks(batch.pk, todo)
+            else:
+                enqueue_finish(batch.pk)
+        queued += len(todo) or 1
+        log.info("batch %s: queued %d chunk(s) again after no progress since %s", batch.code, len(todo), cutoff)
+    return queued
+
+
+# --- After rendering --------------------------------------------------------------------------
+
+
+def batch_reprint(*, batch: Batch) -> Batch:
+    """A rendered batch's files, for printing again: the stored ones, rendered again only if lost.
+
+    Rendering is deterministic and follows the batch's chunks, so a lost file comes back with
+    the bytes it had.
+    """
+    batch.refresh_from_db()
+    if batch.status not in DOWNLOADABLE:
+        raise BatchError(f"Batch {batch.code} is {batch.get_status_display().lower()}: it has no files to print.")
+    missing = [key for key in ("cards_pdf", "labels_pdf", "manifest_csv") if not _file_exists(getattr(batch, key))]
+    if not missing:
+        return batch
+    first_choice = batch_file_names(batch)
+    names: dict[str, str] = {}
+    if "manifest_csv" in missing:
+        names["manifest_csv"] = _store(
+            first_choice["manifest_csv"], render_manifest_csv(print_cards(batch), batch_code=batch.code)
+        )
+    for kind in (BatchChunk.Kind.CARDS, BatchChunk.Kind.LABELS):
+        key = f"{kind}_pdf"
+        if key in missing:
+            chunks = batch.chunks.filter(kind=kind).order_by("index")
+            names[key] = _join_to_storage((render_chunk(batch, chunk) for chunk in chunks), first_choice[key])
+    Batch.objects.filter(pk=batch.pk).update(**names)
+    log.info("batch %s: rendered the lost %s again", batch.code, ", ".join(missing))
+    batch.refresh_from_db()
+    return batch
+
+
+def _file_exists(file: Any) -> bool:
+    return bool(file) and bool(default_storage.exists(file.name))
+
+
+def batch_mark_printed(*, batch: Batch, by: AbstractBaseUser) -> Batch:
+    """The print room printed a ready batch."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Batch.objects.filter(pk=batch.pk, status=READY).update(status=Batch.Status.PRINTED, printed_at=now)
+        if not claimed:
+            batch.refresh_from_db()
+            raise BatchError(
+                f"Batch {batch.code} is {batch.get_status_display().lower()}: only a ready batch can be marked printed."
+            )
+        Card.objects.filter(batch=batch, status=Card.Status.BATCHED).update(status=Card.Status.PRINTED, updated_at=now)
+    log.info("batch %s printed (by %s)", batch.code, by.get_username())
+    batch.refresh_from_db()
+    return batch
+
+
+def batch_mark_mailed(*, batch: Batch, by: AbstractBaseUser) -> MailResult:
+    """The cards were posted: they become mailed and their touchpoints done.
+
+    Withdrawn cards (customer no longer active, or touchpoint cancelled or skipped since the
+    card was batched) are left as they are and named in the result: they must not be posted.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Batch.objects.filter(pk=batch.pk, status__in=(READY, Batch.Status.PRINTED)).update(
+            status=Batch.Status.MAILED,
+            mailed_at=now,
+            printed_at=Coalesce(F("printed_at"), Value(now)),
+        )
+        if not claimed:
+            batch.refresh_from_db()
+            raise BatchError(
+                f"Batch {batch.code} is {batch.get_status_display().lower()}: "
+                "only a ready or printed batch can be marked mailed."
+            )
+        in_batch = Card.objects.filter(batch=batch, status__in=(Card.Status.BATCHED, Card.Status.PRINTED))
+        withdrawn = list(in_batch.withdrawn().select_related("touchpoint__customer").order_by("sequence"))
+        mailing = in_batch.exclude(pk__in=[card.pk for card in withdrawn])
+        touchpoint_ids = list(mailing.values_list("touchpoint_id", flat=True))
+        mailed = mailing.update(status=Card.Status.MAILED, updated_at=now)
+        for start in range(0, len(touchpoint_ids), 5000):
+            Touchpoint.objects.filter(
+                pk__in=touchpoint_ids[start : start + 5000], status=Touchpoint.Status.PENDING
+            ).update(status=Touchpoint.Status.DONE, completed_at=now, completed_by=by, updated_at=now)
+    result = MailResult(
+        mailed=mailed, withdrawn=[f"{card.sequence_code} ({card.recipient_name})" for card in withdrawn]
+    )
+    log.info("batch %s mailed: %d cards, %d withdrawn", batch.code, mailed, len(withdrawn))
+    return result

@@ -1,0 +1,479 @@
+"""Cards: drafting them from card touchpoints, editing and approving their message.
+
+Drafting runs after every planner chunk (``cards_draft_missing``): each pending card touchpoint
+of an active customer without a card gets one, with the rule's message template merged and the
+customer's address copied, approved at once when the rule says so. It loads touchpoints a page
+at a time with everything the message needs and writes a page with one ``bulk_create``; the
+OneToOne on the touchpoint with ``ignore_conflicts`` makes it safe to run twice or concurrently.
+
+Drafting does not check whether the message fits the inside panel: that is a WeasyPrint layout,
+tens of milliseconds a card, and a planner chunk may draft thousands. It leaves ``fits`` empty
+and, once its transaction commits, queues ``check_card_fits`` tasks on the render queue. An edit
+or an approval checks the fit there and then, and a batch checks any card still unchecked before
+it takes it: a message that does not fit is flagged and never printed cut.
+
+"Approved" means ready to print, so a card whose message is found not to fit goes back to draft
+(a check constraint holds this); editing an approved card's message keeps it approved when the
+new message fits. Every transition is a conditional UPDATE on the card's status, so two people
+clicking at once cannot both win, and a card in a batch never changes here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import models, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from campaigns.cards.messages import MessageTemplateError, check_template, merge_fields, render_message
+from campaigns.models import Card, CardDesign, Rule, Touchpoint
+from campaigns.querysets_cards import OPEN_STATUSES
+from nurture.models import Customer, Milestone
+
+if TYPE_CHECKING:
+    from campaigns.cards.fit import FitResult
+    from campaigns.cards.render import DesignSpec
+
+log = logging.getLogger(__name__)
+
+DRAFT = Card.Status.DRAFT
+APPROVED = Card.Status.APPROVED
+# The message of a card rule with no template of its own.
+DEFAULT_MESSAGE_TEMPLATE = "Dear {{ first_name }},\n\nthank you for being with us.\n\n{{ signature }}"
+# Touchpoints loaded (with their customer, rule, design and milestone) and drafted per query.
+DRAFT_PAGE_SIZE = 500
+# Cards per check_card_fits task.
+FIT_TASK_SIZE = 100
+# How many offending cards a message names before it says "and N more".
+_NAMED_IN_ERRORS = 5
+_FIT_PROBLEM_MAX = Card._meta.get_field("fit_problem").max_length or 300
+
+
+class CardError(ValueError):
+    """The card cannot make this change; the message says why, for a person."""
+
+
+@dataclass
+class ApprovalResult:
+    approved: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+# --- Reading helpers ------------------------------------------------------------------------
+
+
+def describe(card: Card) -> str:
+    """A card as a person recognises it: "card for Ada Lovelace due 2025-03-10"."""
+    return f"card for {card.recipient_name} due {card.touchpoint.due_on.isoformat()}"
+
+
+def _state(card: Card) -> str:
+    if card.status == APPROVED and card.approved_by is not None:
+        return f"already approved by {card.approved_by.get_username()}"
+    if card.status == APPROVED:
+        return "already approved"
+    if card.batch_id is not None:
+        return f"already {card.get_status_display().lower()} ({card.sequence_code})"
+    return f"{card.get_status_display().lower()}"
+
+
+def _fresh(pk: int) -> Card:
+    card: Card = Card.objects.select_related("touchpoint", "design", "approved_by").get(pk=pk)
+    return card
+
+
+def listing(problems: Sequence[str]) -> str:
+    named = "; ".join(problems[:_NAMED_IN_ERRORS])
+    rest = len(problems) - _NAMED_IN_ERRORS
+    return f"{named}; and {rest} more" if rest > 0 else named
+
+
+def clean_message(message: str) -> str:
+    """Newlines normalised, trailing spaces and blank lines at both ends removed."""
+    lines = message.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip("\n")
+
+
+def account_manager_name(user: Any) -> str:
+    if user is None:
+        return ""
+    full = f"{user.first_name} {user.last_name}".strip()
+    return full or str(user.get_username())
+
+
+def fallback_design() -> CardDesign | None:
+    """The design of a card rule that names none: the first active built-in design."""
+    design: CardDesign | None = (
+        CardDesign.objects.filter(active=True).exclude(artwork=CardDesign.Artwork.UPLOADED).order_by("pk").first()
+    )
+    return design
+
+
+# The fit check and the design specs come with WeasyPrint: imported when first needed, so that the
+# planner, which drafts cards after every chunk, does not load it.
+
+
+def spec_for(design: CardDesign, cache: dict[int, DesignSpec] | None = None) -> DesignSpec:
+    from campaigns.cards.render import DesignSpec
+
+    if cache is None:
+        return DesignSpec.from_design(design)
+    if design.pk not in cache:
+        cache[design.pk] = DesignSpec.from_design(design)
+    return cache[design.pk]
+
+
+def _check_fit(message: str, spec: DesignSpec) -> FitResult:
+    from campaigns.cards.fit import check_fit
+
+    return check_fit(message, spec)
+
+
+# --- Templates --------------------------------------------------------------------------------
+
+
+def rule_validate_message_template(*, source: str) -> None:
+    """Raise MessageTemplateError naming the syntax error or the unknown merge field."""
+    check_template(source)
+
+
+# --- Drafting --------------------------------------------------------------------------------
+
+
+def _became_customer_dates(customer_ids: Iterable[int]) -> dict[int, dt.date]:
+    rows = (
+        Milestone.objects.filter(customer_id__in=list(customer_ids), kind__slug="became_customer")
+        .values("customer_id")
+        .annotate(first=Min("date"))
+        .values_list("customer_id", "first")
+    )
+    return dict(rows)
+
+
+def _message(*, template: str, touchpoint: Touchpoint, became_on: dt.date | None, today: dt.date) -> tuple[str, str]:
+    """The merged message, or ("", why) when the rule's template cannot be rendered."""
+    customer = touchpoint.customer
+    manager = customer.account_manager
+    fields = merge_fields(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        company=customer.company,
+        became_customer_on=became_on,
+        milestone_date=touchpoint.milestone_date,
+        # The card is read on the day it targets: years are counted to then (or today, when late).
+        today=max(today, touchpoint.occurs_on),
+        account_manager_name=account_manager_name(manager),
+        # The signature line is the account manager's name (messages.DEFAULT_SIGNATURE without one).
+        signature=account_manager_name(manager),
+    )
+    try:
+        return clean_message(render_message(template, fields)), ""
+    except MessageTemplateError as exc:
+        return "", f"The rule's message template is broken ({exc}): write the message by hand."
+
+
+def _draft(
+    touchpoint: Touchpoint, *, design: CardDesign, became_on: dt.date | None, today: dt.date, now: dt.datetime
+) -> Card:
+    rule: Rule = touchpoint.rule
+    customer: Customer = touchpoint.customer
+    message, problem = _message(
+        template=rule.message_template.strip() or DEFAULT_MESSAGE_TEMPLATE,
+        touchpoint=touchpoint,
+        became_on=became_on,
+        today=today,
+    )
+    approve = rule.auto_approve and not problem
+    return Card(
+        touchpoint=touchpoint,
+        design=design,
+        message=message,
+        fits=False if problem else None,
+        fit_problem=problem[:_FIT_PROBLEM_MAX],
+        status=APPROVED if approve else DRAFT,
+        approved_at=now if approve else None,
+        recipient_name=customer.full_name,
+        recipient_company=customer.company,
+        address_line1=customer.address_line1,
+        address_line2=customer.address_line2,
+        city=customer.city,
+        region=customer.region,
+        postal_code=customer.postal_code,
+        country=customer.country,
+    )
+
+
+def _undrafted(
+    *, first_customer_id: int | None, last_customer_id: int | None, customer_ids: Sequence[int] | None
+) -> models.QuerySet[Touchpoint]:
+    qs = Touchpoint.objects.filter(
+        kind=Touchpoint.Kind.CARD,
+        status=Touchpoint.Status.PENDING,
+        customer__status=Customer.Status.ACTIVE,
+        card__isnull=True,
+    )
+    if customer_ids is not None:
+        qs = qs.filter(customer_id__in=list(customer_ids))
+    if first_customer_id is not None:
+        qs = qs.filter(customer_id__gte=first_customer_id)
+    if last_customer_id is not None:
+        qs = qs.filter(customer_id__lte=last_customer_id)
+    return qs
+
+
+def cards_draft_missing(
+    *,
+    first_customer_id: int | None = None,
+    last_customer_id: int | None = None,
+    customer_ids: Sequence[int] | None = None,
+    today: dt.date | None = None,
+    check_fit_later: bool = True,
+) -> int:
+    """Draft a card for every pending card touchpoint in scope that has none. Returns how many.
+
+    Scope: customers with ids in [first_customer_id, last_customer_id] and/or in customer_ids
+    (no scope: every customer). Paused, churned and do-not-contact customers get no card.
+    With check_fit_later, the new cards' fit checks are queued when the transaction commits.
+    """
+    today = today or timezone.localdate()
+    if customer_ids is not None and not customer_ids:
+        return 0
+    undrafted = _undrafted(
+        first_customer_id=first_customer_id, last_customer_id=last_customer_id, customer_ids=customer_ids
+    ).select_related("customer", "customer__account_manager", "rule", "rule__card_design", "milestone")
+    default_design: CardDesign | None = None
+    created = 0
+    after = 0
+    while True:
+        page = list(undrafted.filter(pk__gt=after).order_by("pk")[:DRAFT_PAGE_SIZE])
+        if not page:
+            break
+        after = page[-1].pk
+        became = _became_customer_dates({tp.customer_id for tp in page})
+        now = timezone.now()
+        cards = []
+        for touchpoint in page:
+            design = touchpoint.rule.card_design
+            if design is None:
+                default_design = default_design or fallback_design()
+                design = default_design
+            if design is None:
+                log.warning("no active card design: touchpoint %s gets no card yet", touchpoint.pk)
+                continue
+            cards.append(
+                _draft(touchpoint, design=design, became_on=became.get(touchpoint.customer_id), today=today, now=now)
+            )
+        page_ids = [tp.pk for tp in page]
+        before = Card.objects.filter(touchpoint_id__in=page_ids).count()
+        Card.objects.bulk_create(cards, ignore_conflicts=True)
+        created += Card.objects.filter(touchpoint_id__in=page_ids).count() - before
+    if created and check_fit_later:
+        transaction.on_commit(
+            partial(
+                enqueue_fit_checks,
+                first_customer_id=first_customer_id,
+                last_customer_id=last_customer_id,
+                customer_ids=customer_ids,
+            )
+        )
+    return created
+
+
+def enqueue_fit_checks(
+    *,
+    first_customer_id: int | None = None,
+    last_customer_id: int | None = None,
+    customer_ids: Sequence[int] | None = None,
+) -> int:
+    """Queue check_card_fits tasks for the unchecked open cards in scope. Returns how many cards."""
+    from campaigns.tasks import check_card_fits
+
+    ids = list(
+        Card.objects.unchecked()
+        .in_scope(first_customer_id=first_customer_id, last_customer_id=last_customer_id, customer_ids=customer_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), FIT_TASK_SIZE):
+        check_card_fits.delay(ids[start : start + FIT_TASK_SIZE])
+    return len(ids)
+
+
+# --- Fit --------------------------------------------------------------------------------------
+
+
+def _fit_fields(fits: bool, problem: str, now: dt.datetime) -> dict[str, Any]:
+    fields: dict[str, Any] = {"fits": fits, "fit_problem": problem[:_FIT_PROBLEM_MAX], "updated_at": now}
+    if not fits:
+        # An approved card whose message does not fit is not ready to print: back to draft.
+        fields.update(status=DRAFT, approved_by=None, approved_at=None)
+    return fields
+
+
+def cards_check_fit(*, card_ids: Sequence[int], recheck: bool = False) -> int:
+    """Check open cards' messages against their design's inside panel. Returns how many were checked.
+
+    Only cards not checked yet, unless recheck. The UPDATE is conditional on the message
+    checked, so an edit made meanwhile is not flagged with the old message's result.
+    """
+    qs = Card.objects.open().filter(pk__in=list(card_ids)).select_related("design")
+    if not recheck:
+        qs = qs.filter(fits__isnull=True)
+    specs: dict[int, DesignSpec] = {}
+    checked = 0
+    for card in qs.order_by("pk"):
+        result = _check_fit(card.message, spec_for(card.design, specs))
+        checked += Card.objects.filter(
+            pk=card.pk, status__in=OPEN_STATUSES, message=card.message, design_id=card.design_id
+        ).update(**_fit_fields(result.fits, result.problem, timezone.now()))
+    return checked
+
+
+def cards_design_changed(*, design: CardDesign) -> int:
+    """A design's layout changed: its open cards' fit must be checked again. Returns how many."""
+    reset = (
+        Card.objects.open()
+        .filter(design=design)
+        .exclude(fits=False, message="")
+        .update(fits=None, fit_problem="", updated_at=timezone.now())
+    )
+    if reset:
+        ids = list(Card.objects.unchecked().filter(design=design).values_list("pk", flat=True))
+        transaction.on_commit(partial(_enqueue_ids, ids))
+    return reset
+
+
+def _enqueue_ids(ids: Sequence[int]) -> None:
+    from campaigns.tasks import check_card_fits
+
+    for start in range(0, len(ids), FIT_TASK_SIZE):
+        check_card_fits.delay(list(ids[start : start + FIT_TASK_SIZE]))
+
+
+# --- One card ---------------------------------------------------------------------------------
+
+
+def card_update_message(*, card: Card, message: str, by: AbstractBaseUser) -> Card:
+    """Replace a draft or approved card's message and check that it fits. Returns the card, reloaded.
+
+    The message is marked as edited by hand. An approved card stays approved when the new
+    message fits and goes back to draft when it does not.
+    """
+    message = clean_message(message)
+    if not message:
+        raise CardError("The message is empty.")
+    current = _fresh(card.pk)
+    if current.status not in OPEN_STATUSES:
+        raise CardError(f"The {describe(current)} is {_state(current)}: its message can no longer change.")
+    result = _check_fit(message, spec_for(current.design))
+    now = timezone.now()
+    fields = {"message": message, "message_edited": True, **_fit_fields(result.fits, result.problem, now)}
+    updated = Card.objects.filter(pk=card.pk, status__in=OPEN_STATUSES, batch__isnull=True).update(**fields)
+    if not updated:
+        current = _fresh(card.pk)
+        raise CardError(f"The {describe(current)} is {_state(current)}: its message was not changed.")
+    log.info("card %s: message edited by %s (fits: %s)", card.pk, by.get_username(), result.fits)
+    card.refresh_from_db()
+    return card
+
+
+def card_approve(*, card: Card, by: AbstractBaseUser) -> Card:
+    """Approve a draft card for printing. Refused when its message does not fit."""
+    current = _fresh(card.pk)
+    if current.status != DRAFT:
+        raise CardError(f"The {describe(current)} is {_state(current)}: it was not approved again.")
+    if current.fits is None:
+        cards_check_fit(card_ids=[current.pk])
+        current = _fresh(card.pk)
+    if current.fits is False:
+        raise CardError(f"The {describe(current)} cannot be approved: {current.fit_problem or 'it does not fit'}.")
+    updated = Card.objects.filter(pk=card.pk, status=DRAFT, fits=True, message=current.message).update(
+        status=APPROVED, approved_by=by, approved_at=timezone.now(), updated_at=timezone.now()
+    )
+    if not updated:
+        current = _fresh(card.pk)
+        raise CardError(
+            f"The {describe(current)} was changed by someone else meanwhile ({_state(current)}): it was not approved."
+        )
+    card.refresh_from_db()
+    return card
+
+
+# --- Many cards (admin actions) ---------------------------------------------------------------
+
+
+def _ids(cards: Iterable[Card] | models.QuerySet[Card]) -> list[int]:
+    if isinstance(cards, models.QuerySet):
+        return list(cards.order_by().values_list("pk", flat=True))
+    return [card.pk for card in cards]
+
+
+def card_bulk_approve(*, cards: Iterable[Card] | models.QuerySet[Card], by: AbstractBaseUser) -> ApprovalResult:
+    """Approve every selected draft whose message fits; the others are reported, not approved.
+
+    Unlike the touchpoint actions this is not all-or-nothing: each card's approval stands on its
+    own, and one message that does not fit should not hold back a hundred that do.
+    """
+    ids = _ids(cards)
+    cards_check_fit(card_ids=ids)
+    now = timezone.now()
+    with transaction.atomic():
+        approved = Card.objects.filter(pk__in=ids, status=DRAFT, fits=True).update(
+            status=APPROVED, approved_by=by, approved_at=now, updated_at=now
+        )
+        problems = []
+        rows = (
+            Card.objects.filter(pk__in=ids)
+            .exclude(status=APPROVED, approved_at=now)
+            .select_related("touchpoint", "approved_by")
+            .order_by("touchpoint__due_on", "pk")
+        )
+        for row in rows:
+            if row.status == DRAFT and row.fits is False:
+                problems.append(f"the {describe(row)} does not fit: {row.fit_problem or 'shorten the message'}")
+            elif row.status != DRAFT:
+                problems.append(f"the {describe(row)} is {_state(row)}")
+    return ApprovalResult(approved=approved, problems=problems)
+
+
+# --- Cancelling -------------------------------------------------------------------------------
+
+
+def cards_cancel_for_inactive_touchpoints(
+    *,
+    first_customer_id: int | None = None,
+    last_customer_id: int | None = None,
+    customer_ids: Sequence[int] | None = None,
+) -> int:
+    """Cancel draft and approved cards that must not be printed any more. Returns how many.
+
+    Their touchpoint was cancelled or skipped, or their customer became do-not-contact or churned.
+    A paused customer's cards stay as they are (batches leave them out until the customer is
+    active again), because their touchpoints stay pending and would otherwise never get a card.
+    Cards already in a batch are never changed here: see CardQuerySet.withdrawn().
+    """
+    if customer_ids is not None and not customer_ids:
+        return 0
+    stale = (
+        Card.objects.open()
+        .in_scope(first_customer_id=first_customer_id, last_customer_id=last_customer_id, customer_ids=customer_ids)
+        .filter(
+            models.Q(touchpoint__status__in=[Touchpoint.Status.CANCELLED, Touchpoint.Status.SKIPPED])
+            | models.Q(touchpoint__customer__status__in=[Customer.Status.DO_NOT_CONTACT, Customer.Status.CHURNED])
+        )
+    )
+    ids = list(stale.order_by().values_list("pk", flat=True))
+    cancelled = 0
+    for start in range(0, len(ids), 5000):
+        # status again: a card batched meanwhile is left to the print room.
+        cancelled += Card.objects.filter(pk__in=ids[start : start + 5000], status__in=OPEN_STATUSES).update(
+            status=Card.Status.CANCELLED, updated_at=timezone.now()
+        )
+    return cancelled
