@@ -281,7 +281,16 @@ def wait_ready(batch: Any, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def run_batch(warm_up_by: dt.date, due_by: dt.date, size: int, log_dir: Path, timeout: float) -> BatchRun:
+def release(batch: Any) -> None:
+    """Put a measured batch's cards back in the queue, to render them again in the next round."""
+    from campaigns.models import Batch, Card
+
+    Card.objects.filter(batch=batch).update(status="approved", batch=None, sequence=None)
+    batch.chunks.all().delete()
+    Batch.objects.filter(pk=batch.pk).delete()
+
+
+def run_batch(warm_up: list[int], due_by: dt.date, size: int, log_dir: Path, timeout: float) -> tuple[BatchRun, Any]:
     import io
 
     from django.core.files.storage import default_storage
@@ -293,8 +302,9 @@ def run_batch(warm_up_by: dt.date, due_by: dt.date, size: int, log_dir: Path, ti
     worker = Worker(log_dir, concurrency=2).start()
     try:
         # Every process imports WeasyPrint and loads the fonts once; a long-lived worker has done so.
-        warm = batch_create(due_by=warm_up_by, sheet="card", labels="l7160", by=None)
+        warm = batch_create(due_by=None, card_ids=warm_up, sheet="card", labels="l7160", by=None)
         wait_ready(warm, timeout)
+        release(warm)
         load_before, cpu_before = os.getloadavg()[0], worker.cpu_seconds()
         started = time.perf_counter()
         batch = batch_create(due_by=due_by, sheet="card", labels="l7160", by=None)
@@ -309,7 +319,7 @@ def run_batch(warm_up_by: dt.date, due_by: dt.date, size: int, log_dir: Path, ti
     last_chunk = batch.chunks.aggregate(last=Max("rendered_at"))["last"]
     with default_storage.open(batch.cards_pdf.name, "rb") as f:
         pages = len(PdfReader(io.BytesIO(f.read())).pages)
-    return BatchRun(
+    run = BatchRun(
         cards=size,
         chunks=batch.chunk_count,
         seconds=seconds,
@@ -320,6 +330,7 @@ def run_batch(warm_up_by: dt.date, due_by: dt.date, size: int, log_dir: Path, ti
         load=(load_before, load_after),
         peaks_mb=peaks,
     )
+    return run, batch
 
 
 # --- The bare render -------------------------------------------------------------------------
@@ -425,12 +436,19 @@ def verdict(ok: bool) -> str:
     return "**PASS**" if ok else "**FAIL**"
 
 
-def report(small: BatchRun, large: BatchRun, bare: dict[str, Any], chunk: int, facts: list[tuple[str, str]]) -> str:
+def report(
+    small: BatchRun, larges: list[BatchRun], bares: list[dict[str, Any]], chunk: int, facts: list[tuple[str, str]]
+) -> tuple[str, bool]:
+    # The least disturbed round of each: other processes on the machine only ever slow a run down.
+    large = min(larges, key=lambda run: run.seconds)
+    bare = min(bares, key=lambda result: float(result["seconds"]))
+    hungriest = max(larges, key=lambda run: run.peak_mb)
     ratio = large.seconds / bare["seconds"]
-    flat = large.peak_mb / small.peak_mb
+    flat = hungriest.peak_mb / small.peak_mb
+    rounds = len(larges)
     lines = [
         f"Run on {dt.date.today().isoformat()} with `python bench/batch_benchmark.py --cards {large.cards} "
-        f"--small {small.cards}` (chunks of about {chunk} cards).",
+        f"--small {small.cards} --rounds {rounds}` (cards chunks of about {chunk} cards).",
         "",
         "| machine | |",
         "|---|---|",
@@ -438,24 +456,33 @@ def report(small: BatchRun, large: BatchRun, bare: dict[str, Any], chunk: int, f
         "",
         "| measure | result | target | |",
         "|---|---|---|---|",
-        f"| bare WeasyPrint render, {large.cards:,} cards in one document ({bare['pages']:,} pages), one process "
-        f"| {bare['seconds']:.1f} s ({bare['cpu_seconds']:.1f} s CPU, load {_load(bare['load'])}), "
+        f"| bare WeasyPrint render, {large.cards:,} cards in one document ({bare['pages']:,} pages), one process, "
+        f"best of {rounds} | {bare['seconds']:.1f} s ({bare['cpu_seconds']:.1f} s CPU, load {_load(bare['load'])}), "
         f"peak RSS {bare['peak_rss_mb']:.0f} MB | | {bare['method']} |",
-        f"| batch of {large.cards:,} cards ({large.pages:,} pages and labels, {large.chunks} chunks), one worker, "
-        f"2 processes | {large.seconds:.1f} s ({large.cpu_seconds:.1f} s CPU, load {_load(large.load)}; "
-        f"chunks {large.chunks_seconds:.1f} s, join + manifest {large.finish_seconds:.1f} s) | | |",
+        f"| batch of {large.cards:,} cards ({large.pages:,} pages, their labels and manifest; {large.chunks} chunks), "
+        f"one worker with 2 processes, best of {rounds} | {large.seconds:.1f} s ({large.cpu_seconds:.1f} s CPU, "
+        f"load {_load(large.load)}; last chunk after {large.chunks_seconds:.1f} s, join + manifest "
+        f"{large.finish_seconds:.1f} s) | | |",
         f"| batch / bare, wall time | **{ratio:.2f}x** | at most {TIME_TARGET}x | {verdict(ratio <= TIME_TARGET)} |",
-        f"| batch / bare, CPU time (both processes' CPU over the bare render's) "
-        f"| {large.cpu_seconds / bare['cpu_seconds']:.2f}x | | |",
-        f"| peak RSS per worker process, {large.cards:,} cards | {_peaks(large)} | under {RSS_LIMIT_MB} MB "
-        f"| {verdict(large.peak_mb < RSS_LIMIT_MB)} |",
+        f"| batch / bare, CPU time | {large.cpu_seconds / bare['cpu_seconds']:.2f}x | | both processes' CPU |",
+        f"| peak RSS per worker process, {large.cards:,} cards | {_peaks(hungriest)} | under {RSS_LIMIT_MB} MB "
+        f"| {verdict(hungriest.peak_mb < RSS_LIMIT_MB)} |",
         f"| peak RSS per worker process, {small.cards:,} cards | {_peaks(small)} | | |",
         f"| highest peak, {large.cards:,} / {small.cards:,} cards | {flat:.2f}x | at most {RSS_FLAT}x (flat) "
         f"| {verdict(flat <= RSS_FLAT)} |",
-        f"| batch of {small.cards:,} cards | {small.seconds:.1f} s ({small.chunks} chunks) | | |",
+        f"| batch of {small.cards:,} cards | {small.seconds:.1f} s ({small.cpu_seconds:.1f} s CPU, {small.chunks} "
+        "chunks) | | |",
+        "",
+        "Every round: "
+        + "; ".join(
+            f"batch {run.seconds:.1f} s / bare {result['seconds']:.1f} s"
+            for run, result in zip(larges, bares, strict=True)
+        )
+        + ".",
         "",
     ]
-    return "\n".join(lines)
+    ok = ratio <= TIME_TARGET and hungriest.peak_mb < RSS_LIMIT_MB and flat <= RSS_FLAT
+    return "\n".join(lines), ok
 
 
 def _load(load: tuple[float, float]) -> str:
@@ -484,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cards", type=int, default=1000, help="Cards in the large batch (default 1,000).")
     parser.add_argument("--small", type=int, default=250, help="Cards in the small batch (memory, default 250).")
     parser.add_argument("--chunk-size", type=int, default=50, help="NURTURE_BATCH_CHUNK_SIZE (default 50).")
+    parser.add_argument("--rounds", type=int, default=2, help="Rounds of the large batch and the bare render.")
     parser.add_argument("--timeout", type=float, default=1800, help="Seconds to wait for a batch.")
     parser.add_argument("--output", type=Path, help="Markdown file whose results section is rewritten.")
     parser.add_argument("--bare-batch", type=int, help=argparse.SUPPRESS)
@@ -518,30 +546,38 @@ def main(argv: list[str] | None = None) -> int:
     from nurture.celery import app
 
     app.control.purge()
-    # Due dates keep the four groups apart: each batch takes exactly its own cards.
-    warm_small, small_due = MAIL_BY - dt.timedelta(days=30), MAIL_BY - dt.timedelta(days=20)
-    warm_large, large_due = MAIL_BY - dt.timedelta(days=10), MAIL_BY
-    load_cards([(WARM_UP, warm_small), (args.small, small_due), (WARM_UP, warm_large), (args.cards, large_due)])
+    # Due dates keep the groups apart: the small batch takes its cards, the large ones theirs; the
+    # warm-up cards are due last and batched by selection.
+    small_due, large_due, warm_due = MAIL_BY - dt.timedelta(days=20), MAIL_BY, MAIL_BY + dt.timedelta(days=30)
+    load_cards([(args.small, small_due), (args.cards, large_due), (WARM_UP, warm_due)])
+    from campaigns.models import Card
+
+    warm_up = list(Card.objects.filter(touchpoint__due_on=warm_due).values_list("pk", flat=True))
 
     log(f"batch of {args.small:,} cards")
-    small = run_batch(warm_small, small_due, args.small, work, args.timeout)
-    log(f"  {small.seconds:.1f}s, peaks {_peaks(small)}")
-    log(f"batch of {args.cards:,} cards")
-    large = run_batch(warm_large, large_due, args.cards, work, args.timeout)
-    log(f"  {large.seconds:.1f}s, peaks {_peaks(large)}")
-    from campaigns.models import Batch
-
-    log("bare WeasyPrint render of the same cards")
-    bare = run_bare(Batch.objects.get(due_by=large_due).pk)
-    log(f"  {bare['seconds']:.1f}s, {bare['pages']:,} pages, peak RSS {bare['peak_rss_mb']:.0f} MB")
-
-    section = report(small, large, bare, args.chunk_size, facts)
+    small, _ = run_batch(warm_up, small_due, args.small, work, args.timeout)
+    log(f"  {small.seconds:.1f}s ({small.cpu_seconds:.1f}s CPU), peaks {_peaks(small)}")
+    larges, bares = [], []
+    for round_ in range(1, args.rounds + 1):
+        log(f"round {round_}: batch of {args.cards:,} cards")
+        large, batch = run_batch(warm_up, large_due, args.cards, work, args.timeout)
+        log(f"  {large.seconds:.1f}s ({large.cpu_seconds:.1f}s CPU, load {_load(large.load)}), peaks {_peaks(large)}")
+        log(f"round {round_}: bare WeasyPrint render of the same cards")
+        bare = run_bare(batch.pk)
+        log(
+            f"  {bare['seconds']:.1f}s ({bare['cpu_seconds']:.1f}s CPU, load {_load(bare['load'])}), peak RSS "
+            f"{bare['peak_rss_mb']:.0f} MB"
+        )
+        larges.append(large)
+        bares.append(bare)
+        if round_ < args.rounds:
+            release(batch)
+    section, ok = report(small, larges, bares, args.chunk_size, facts)
     print(section)
     if args.output:
         write_output(args.output, section)
         log(f"wrote the results into {args.output}")
-    ok = large.seconds / bare["seconds"] <= TIME_TARGET and large.peak_mb < RSS_LIMIT_MB
-    return 0 if ok and large.peak_mb / small.peak_mb <= RSS_FLAT else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -322,6 +322,19 @@ def business_days_before(day: dt.date, n: int, country: str = "", region: str = 
     return day
 
 
+def business_days_after(day: dt.date, n: int, country: str = "", region: str = "") -> dt.date:
+    """The n-th business day strictly after `day` (`day` itself when n is 0)."""
+    if n < 0:
+        raise ValueError(f"n must not be negative, got {n}")
+    validate_country_region(country, region)
+    one_day = dt.timedelta(days=1)
+    while n > 0:
+        day += one_day
+        if _is_business_day(day, country, region):
+            n -= 1
+    return day
+
+
 def call_due_on(occurs_on: dt.date, policy: BusinessDayPolicy, country: str = "", region: str = "") -> dt.date:
     """The day a call is due: the occurrence moved to a business day per the policy."""
     return shift_to_business_day(occurs_on, policy, country, region)

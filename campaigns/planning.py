@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
-from campaigns import calendar
+from campaigns import calendar, holds
 from campaigns.localdates import local_date_exceptions
 from campaigns.models import Cadence, PlannerChunk, PlannerRun, PlanSlot, Rule, Touchpoint
 from nurture.models import Customer, Milestone
@@ -325,7 +325,7 @@ SELECT id, reason FROM (
     LEFT JOIN {milestone} m ON m.id = t.milestone_id
     JOIN {rule} r ON r.id = t.rule_id
     JOIN {cadence} cd ON cd.id = r.cadence_id
-    WHERE t.status = 'pending' AND {customers}
+    WHERE t.status IN ('pending', 'held') AND {customers}
 ) candidates
 WHERE reason IS NOT NULL
 """
@@ -333,11 +333,12 @@ WHERE reason IS NOT NULL
 _INSERT_SQL = """
 INSERT INTO {touchpoint} (
     customer_id, rule_id, milestone_id, milestone_date, occurrence_index, occurs_on, due_on, kind, status,
-    assignee_id, late, rule_version, cancel_reason, skip_reason, outcome, notes, created_at, updated_at
+    assignee_id, late, rule_version, attempt, hold_reason, cancel_reason, skip_reason, outcome, notes,
+    created_at, updated_at
 )
 SELECT
     c.id, s.rule_id, m.id, m.date, s.occurrence_index, s.occurs_on, s.due_on, s.action, 'pending',
-    c.account_manager_id, s.due_on < {local_today}, s.rule_version, '', '', '', '', %s, %s
+    c.account_manager_id, s.due_on < {local_today}, s.rule_version, 0, '', '', '', '', '', %s, %s
 FROM {customer} c
 JOIN {milestone} m ON m.customer_id = c.id
 JOIN {slot} s ON s.run_id = %s AND s.kind_id = m.kind_id AND s.milestone_date = m.date
@@ -376,10 +377,10 @@ def reconcile(
     cancelled = 0
     for reason, pks in by_reason.items():
         for start in range(0, len(pks), 5000):
-            # status="pending" again: a touchpoint done meanwhile is history and stays as it is.
-            cancelled += Touchpoint.objects.filter(pk__in=pks[start : start + 5000], status="pending").update(
-                status=Touchpoint.Status.CANCELLED, cancel_reason=reason, updated_at=now
-            )
+            # The status again: a touchpoint done meanwhile is history and stays as it is.
+            cancelled += Touchpoint.objects.filter(
+                pk__in=pks[start : start + 5000], status__in=[Touchpoint.Status.PENDING, Touchpoint.Status.HELD]
+            ).update(status=Touchpoint.Status.CANCELLED, cancel_reason=reason, updated_at=now)
     return cancelled
 
 
@@ -402,6 +403,21 @@ def materialise(
         return max(int(cursor.rowcount), 0)
 
 
+def hold(
+    *,
+    run: PlannerRun,
+    now: dt.datetime,
+    first_id: int = 0,
+    last_id: int = 0,
+    customer_ids: Sequence[int] | None = None,
+) -> int:
+    """Hold back what the quiet periods and the frequency cap do not allow (campaigns/holds.py)."""
+    held = holds.apply_quiet_periods(now=now, customer_ids=customer_ids, first_id=first_id, last_id=last_id)
+    return held + holds.apply_frequency_cap(
+        as_of=run.as_of, now=now, customer_ids=customer_ids, first_id=first_id, last_id=last_id
+    )
+
+
 def run_chunk(*, run_id: int, index: int) -> tuple[int, int]:
     """Plan one chunk of a sweep. Safe to run twice or concurrently. Returns (created, cancelled)."""
     now = timezone.now()
@@ -410,6 +426,7 @@ def run_chunk(*, run_id: int, index: int) -> tuple[int, int]:
         run = chunk.run
         cancelled = reconcile(now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
         created = materialise(run=run, now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
+        hold(run=run, now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
         # Only the first completion of a chunk counts its numbers.
         PlannerChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
             finished_at=now, created_count=created, cancelled_count=cancelled
@@ -498,6 +515,8 @@ def plan_customers(customer_ids: Sequence[int], *, now: dt.datetime | None = Non
         PlanSlot.objects.bulk_create(slots, batch_size=5000)
         cancelled = reconcile(now=now, customer_ids=ids) if ids else 0
         created = materialise(run=run, now=now, customer_ids=ids) if ids else 0
+        if ids:
+            hold(run=run, now=now, customer_ids=ids)
         PlanSlot.objects.filter(run=run).delete()
         run.created_count, run.cancelled_count, run.finished_at = created, cancelled, timezone.now()
         run.save(update_fields=["created_count", "cancelled_count", "finished_at"])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
-from nurture.querysets import sees_all_customers
+from nurture.querysets import sees_all_customers, user_has_perm
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -24,10 +24,11 @@ RENDERING_STATUSES = ("queued", "rendering")
 
 class CardQuerySet(models.QuerySet[Any]):
     def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> CardQuerySet:
-        """Like touchpoints: an account manager sees the cards of their own customers."""
+        """Like touchpoints: an account manager sees the cards of their own customers; the print room
+        (campaigns.print_cards) sees every card, without seeing the customers themselves."""
         if not user.is_authenticated:
             return self.none()
-        if sees_all_customers(user):
+        if sees_all_customers(user) or user_has_perm(user, "campaigns.print_cards"):
             return self
         return self.filter(touchpoint__customer__account_manager_id=user.pk)
 

@@ -157,3 +157,10 @@ def resume_batches_on_start(sender: Any = None, **kwargs: Any) -> None:
     Chunks still waiting in the queue are queued twice; the second delivery finds them rendered.
     """
     resume_batches.delay(0)
+
+
+@shared_task(name="campaigns.tasks.send_at_risk_alert", autoretry_for=(ConnectionError,), retry_backoff=True)
+def send_at_risk_alert(touchpoint_id: int) -> bool:
+    from campaigns.alerts import send_at_risk_alert as send
+
+    return send(touchpoint_id=touchpoint_id)

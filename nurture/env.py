@@ -38,6 +38,21 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_ratio(name: str, default: str = "") -> tuple[int, int] | None:
+    """'N/M' as (N, M), both positive; empty means None."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return None
+    parts = raw.split("/")
+    try:
+        count, days = (int(part) for part in parts)
+    except ValueError:
+        raise ImproperEnvironment(f"{name}={raw!r} must look like N/M, e.g. 3/30") from None
+    if count < 1 or days < 1:
+        raise ImproperEnvironment(f"{name}={raw!r}: both numbers must be at least 1")
+    return count, days
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 

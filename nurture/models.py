@@ -101,6 +101,11 @@ class Customer(models.Model):
         default=Status.ACTIVE,
         help_text="Only active customers are planned; do-not-contact and churned cancel what is pending.",
     )
+    quiet_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Celebratory cards due until this date are held back (set when a call finds the customer at risk).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # The planner re-plans customers changed since its last run: every write must bump this.
     updated_at = models.DateTimeField(auto_now=True)

@@ -11,11 +11,16 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
-def sees_all_customers(user: AbstractBaseUser | AnonymousUser) -> bool:
+def user_has_perm(user: AbstractBaseUser | AnonymousUser, perm: str) -> bool:
+    """has_perm for any user object (AbstractBaseUser itself does not declare it)."""
     if getattr(user, "is_superuser", False):
         return True
     has_perm = getattr(user, "has_perm", None)
-    return bool(has_perm is not None and has_perm("nurture.view_all_customers"))
+    return bool(has_perm is not None and has_perm(perm))
+
+
+def sees_all_customers(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return user_has_perm(user, "nurture.view_all_customers")
 
 
 class CustomerQuerySet(models.QuerySet[Any]):

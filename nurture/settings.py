@@ -10,7 +10,7 @@ import dj_database_url
 import django_stubs_ext
 from kombu import Queue
 
-from nurture.env import env_bool, env_int, env_list, env_str, secret_key_file
+from nurture.env import env_bool, env_int, env_list, env_ratio, env_str, secret_key_file
 
 # Lets annotated code subscript generic Django classes (ModelAdmin[Customer]) at run time.
 django_stubs_ext.monkeypatch()
@@ -173,6 +173,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # The planner (see campaigns/planning.py).
 NURTURE_PLAN_HORIZON_DAYS = env_int("NURTURE_PLAN_HORIZON_DAYS", 60, minimum=1)
 NURTURE_PLAN_CHUNK_SIZE = env_int("NURTURE_PLAN_CHUNK_SIZE", 20000, minimum=1)
+# At most N touchpoints per customer in M days ("N/M", e.g. "3/30"); empty for no cap.
+NURTURE_FREQUENCY_CAP = env_ratio("NURTURE_FREQUENCY_CAP")
 # A 29 February milestone in a non-leap year: "feb28" (default) or "mar1".
 NURTURE_LEAP_DAY = env_str("NURTURE_LEAP_DAY", "feb28")
 if NURTURE_LEAP_DAY not in ("feb28", "mar1"):

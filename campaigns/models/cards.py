@@ -116,6 +116,7 @@ class Card(models.Model):
 
     class Meta:
         ordering = ["touchpoint__due_on", "id"]
+        permissions = [("print_cards", "Can batch and print every customer's cards")]
         constraints = [
             models.UniqueConstraint(fields=["batch", "sequence"], name="card_unique_sequence_in_batch"),
             models.CheckConstraint(

@@ -42,6 +42,27 @@ class Cadence(models.Model):
     active = models.BooleanField(
         default=True, help_text="Inactive cadences plan nothing; pending touchpoints are cancelled."
     )
+    no_answer_retry_days = models.PositiveSmallIntegerField(
+        "retry after no answer (business days)",
+        null=True,
+        blank=True,
+        help_text="After 'no answer', call again this many business days later; empty for no retry.",
+    )
+    no_answer_max_retries = models.PositiveSmallIntegerField(
+        "retries after no answer", default=2, help_text="At most this many retries of one call."
+    )
+    at_risk_follow_up_days = models.PositiveSmallIntegerField(
+        "follow-up of a customer at risk (business days)",
+        null=True,
+        blank=True,
+        default=5,
+        help_text="After 'at risk', a follow-up call this many business days later; empty for none.",
+    )
+    at_risk_quiet_days = models.PositiveSmallIntegerField(
+        "quiet period after 'at risk' (days)",
+        default=30,
+        help_text="Celebratory cards due within this many days of an 'at risk' call are held back.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -107,6 +128,10 @@ class Rule(models.Model):
     )
     message_template = models.TextField(
         blank=True, help_text="For cards: the message, with merge fields such as {{ first_name }}."
+    )
+    celebratory = models.BooleanField(
+        default=True,
+        help_text="For cards: a celebration (anniversary, congratulations), held back while a customer is at risk.",
     )
     auto_approve = models.BooleanField(default=False, help_text="For cards: approve drafted cards without review.")
     active = models.BooleanField(

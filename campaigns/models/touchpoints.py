@@ -17,11 +17,14 @@ class Touchpoint(models.Model):
         DONE = "done", "Done"
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
+        # Planned but held back: by the frequency cap, or a quiet period after a customer at risk.
+        HELD = "held", "Held back"
 
     class Outcome(models.TextChoices):
         REACHED = "reached", "Reached"
         VOICEMAIL = "voicemail", "Left a voicemail"
         NO_ANSWER = "no_answer", "No answer"
+        AT_RISK = "at_risk", "Reached: at risk"
 
     customer = models.ForeignKey("nurture.Customer", on_delete=models.CASCADE, related_name="touchpoints")
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="touchpoints")
@@ -48,6 +51,19 @@ class Touchpoint(models.Model):
         default=False, help_text="Planned after its due date had begun (the planner was behind)."
     )
     rule_version = models.PositiveIntegerField(default=1)
+    follow_up_of = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        help_text="The call whose outcome asked for this one (a retry, or a follow-up of a customer at risk).",
+    )
+    attempt = models.PositiveSmallIntegerField(default=0, help_text="1 for the first follow-up of a call, and so on.")
+    hold_reason = models.CharField(max_length=200, blank=True)
+    alert_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the lead was alerted about this 'at risk' call (sent once)."
+    )
     cancel_reason = models.CharField(max_length=200, blank=True)
     skip_reason = models.CharField(max_length=200, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
@@ -69,11 +85,21 @@ class Touchpoint(models.Model):
             # Cancelled rows are history: an occurrence whose basis comes back is planned anew.
             models.UniqueConstraint(
                 fields=["rule", "milestone", "occurs_on"],
-                condition=~models.Q(status="cancelled"),
+                condition=~models.Q(status="cancelled") & models.Q(follow_up_of__isnull=True),
                 name="touchpoint_one_live_per_occurrence",
             ),
+            # A follow-up is created once per attempt, however often the outcome is submitted.
+            models.UniqueConstraint(
+                fields=["follow_up_of", "attempt"],
+                condition=models.Q(follow_up_of__isnull=False),
+                name="touchpoint_one_follow_up_per_attempt",
+            ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["pending", "done", "skipped", "cancelled"]),
+                condition=~models.Q(status="held") | ~models.Q(hold_reason=""),
+                name="touchpoint_hold_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "done", "skipped", "cancelled", "held"]),
                 name="touchpoint_status_valid",
             ),
             models.CheckConstraint(condition=models.Q(kind__in=["call", "card"]), name="touchpoint_kind_valid"),

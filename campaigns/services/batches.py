@@ -69,9 +69,9 @@ DOWNLOADABLE = (Batch.Status.READY, Batch.Status.PRINTED, Batch.Status.MAILED)
 # Cards per chunk: enough pages to dwarf WeasyPrint's per-document set-up, few enough that the
 # chunks of a batch spread over the workers.
 DEFAULT_CHUNK_SIZE = 50
-# A labels document costs about half a second before its first label (stylesheet, fonts): render
-# labels in runs of this many sheets (or envelopes), not one run per cards chunk.
-LABEL_SHEETS_PER_CHUNK = 20
+# Labels per labels chunk, rounded to whole sheets: a run that takes about as long to render as
+# a cards chunk, so that the last tasks of a batch end together.
+LABELS_PER_CHUNK = 100
 _ASSIGN_PAGE = 500
 _ERROR_MAX = 4000
 
@@ -101,8 +101,9 @@ def chunk_size(*, sheet: str = Batch.Sheet.CARD, formats: Iterable[str] = ()) ->
 
 
 def labels_chunk_size(labels: str) -> int:
-    """Labels per labels chunk: LABEL_SHEETS_PER_CHUNK whole sheets (or envelopes)."""
-    return label_stock(labels).per_page * LABEL_SHEETS_PER_CHUNK
+    """Labels per labels chunk: about LABELS_PER_CHUNK, in whole sheets (or envelopes)."""
+    per_page = label_stock(labels).per_page
+    return per_page * max(1, round(LABELS_PER_CHUNK / per_page))
 
 
 def default_label_format(sheet: str) -> str:
@@ -160,6 +161,10 @@ _INHERITED = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
 
 class _FragmentWriter:
     def __init__(self, reader: Any) -> None:
+        from pypdf import generic
+
+        self.generic = generic
+        self.names: dict[str, bytes] = {}
         self.reader = reader
         self.numbers: dict[tuple[int, int], int] = {}
         self.queue: list[Any] = []
@@ -217,7 +222,7 @@ class _FragmentWriter:
     def _dict(self, entries: Any, *, parent_tree: bool = False, length: int | None = None) -> None:
         self.body += b"<<"
         for key, value in entries.items():
-            self.body += _leaf(key) + b" "
+            self.body += self._leaf(key) + b" "
             self._emit(value)
             self.body += b"\n"
         if parent_tree:
@@ -229,30 +234,39 @@ class _FragmentWriter:
         self.body += b">>"
 
     def _emit(self, obj: Any) -> None:
-        from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
-
-        if isinstance(obj, IndirectObject):
+        generic = self.generic
+        if isinstance(obj, generic.IndirectObject):
             self._ref(obj)
-        elif isinstance(obj, StreamObject):
+        elif isinstance(obj, generic.StreamObject):
             data: bytes = obj._data  # as stored: still compressed
             self._dict({key: value for key, value in obj.items() if key != "/Length"}, length=len(data))
             self.body += b"\nstream\n" + data + b"\nendstream"
-        elif isinstance(obj, DictionaryObject):
+        elif isinstance(obj, generic.DictionaryObject):
             self._dict(obj)
-        elif isinstance(obj, ArrayObject):
+        elif isinstance(obj, generic.ArrayObject):
             self.body += b"["
             for item in obj:
                 self._emit(item)
                 self.body += b" "
             self.body += b"]"
         else:
-            self.body += _leaf(obj)
+            self.body += self._leaf(obj)
 
+    def _leaf(self, obj: Any) -> bytes:
+        if isinstance(obj, self.generic.NameObject):  # names repeat: escape each once
+            name = self.names.get(obj)
+            if name is None:
+                name = self.names[obj] = self._written(obj)
+            return name
+        if isinstance(obj, self.generic.NumberObject):
+            return b"%d" % obj
+        return self._written(obj)
 
-def _leaf(obj: Any) -> bytes:
-    buffer = io.BytesIO()
-    obj.write_to_stream(buffer)
-    return buffer.getvalue()
+    @staticmethod
+    def _written(obj: Any) -> bytes:
+        buffer = io.BytesIO()
+        obj.write_to_stream(buffer)
+        return buffer.getvalue()
 
 
 def pdf_fragment(pdf: bytes) -> bytes:

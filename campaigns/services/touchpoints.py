@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from campaigns import calendar
 from campaigns.models import Touchpoint
+from campaigns.reactions import react_to_outcome
 
 PENDING = Touchpoint.Status.PENDING
 # How many offending touchpoints an error message names before it says "and N more".
@@ -123,9 +124,12 @@ def touchpoint_log_outcome(
     if touchpoint.kind != Touchpoint.Kind.CALL:
         raise TouchpointError(f"{describe(touchpoint)}: only calls have an outcome.")
     now = timezone.now()
-    claimed = Touchpoint.objects.filter(pk=touchpoint.pk, status=PENDING, kind=Touchpoint.Kind.CALL).update(
-        **_done_fields(outcome=outcome, notes=notes.strip(), by=by, now=now)
-    )
+    with transaction.atomic():
+        claimed = Touchpoint.objects.filter(pk=touchpoint.pk, status=PENDING, kind=Touchpoint.Kind.CALL).update(
+            **_done_fields(outcome=outcome, notes=notes.strip(), by=by, now=now)
+        )
+        if claimed:
+            react_to_outcome(touchpoint=touchpoint, now=now)
     if not claimed:
         current = _fresh(touchpoint)
         raise TouchpointError(f"{describe(current)} is {_state(current)}: its outcome was not logged again.")
@@ -219,12 +223,16 @@ def touchpoint_bulk_log_outcome(
     outcome = _clean_outcome(outcome)
     ids = _ids(touchpoints)
     now = timezone.now()
-    return _update_all(
-        ids,
-        models.Q(status=PENDING, kind=Touchpoint.Kind.CALL),
-        _done_fields(outcome=outcome, notes=notes.strip(), by=by, now=now),
-        calls_only=True,
-    )
+    with transaction.atomic():
+        count = _update_all(
+            ids,
+            models.Q(status=PENDING, kind=Touchpoint.Kind.CALL),
+            _done_fields(outcome=outcome, notes=notes.strip(), by=by, now=now),
+            calls_only=True,
+        )
+        for touchpoint in Touchpoint.objects.filter(pk__in=ids):
+            react_to_outcome(touchpoint=touchpoint, now=now)
+    return count
 
 
 def touchpoint_bulk_snooze(

@@ -205,9 +205,9 @@ def test_chunks_are_whole_sheets(settings):
     assert chunk_size(sheet="a4", formats=["a6_folded"]) % per_sheet == 0
     settings.NURTURE_BATCH_CHUNK_SIZE = 1
     assert chunk_size(sheet="a4", formats=["a6_folded"]) == per_sheet
-    assert labels_chunk_size("l7160") == 21 * 20
-    assert labels_chunk_size("5160") == 30 * 20
-    assert labels_chunk_size("c6") == 20
+    assert labels_chunk_size("l7160") == 21 * 5
+    assert labels_chunk_size("5160") == 30 * 3
+    assert labels_chunk_size("c6") == 100
 
 
 def test_a_batch_is_cut_into_cards_chunks_then_labels_chunks(settings):
@@ -281,7 +281,7 @@ def test_sequence_codes_match_on_cards_labels_and_manifest(settings):
 
 
 def test_labels_come_in_whole_sheets_in_the_order_of_the_cards(monkeypatch):
-    monkeypatch.setattr(batches_service, "LABEL_SHEETS_PER_CHUNK", 1)
+    monkeypatch.setattr(batches_service, "LABELS_PER_CHUNK", 21)
     cards(23)
 
     batch = render(build(labels="l7160"))

@@ -25,6 +25,7 @@ from campaigns.calendar import (
     UnknownRegion,
     UnknownTimeZone,
     add_months,
+    business_days_after,
     business_days_before,
     call_due_on,
     card_due_on,
@@ -588,6 +589,32 @@ def test_shift_to_business_day(
 )
 def test_business_days_before(day: dt.date, n: int, country: str, region: str, expected: dt.date) -> None:
     assert business_days_before(day, n, country, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("day", "n", "country", "region", "expected"),
+    [
+        (D(2026, 7, 1), 0, "US", "", D(2026, 7, 1)),
+        # Two business days after Wed 1 July 2026: 2, (3 observed, 4, 5), 6 July.
+        (D(2026, 7, 1), 2, "US", "", D(2026, 7, 6)),
+        (D(2026, 7, 1), 2, "", "", D(2026, 7, 3)),
+        # Across Easter in England: after Thu 2 April 2026 come (3, 4, 5, 6) 7 April.
+        (D(2026, 4, 2), 1, "GB", "ENG", D(2026, 4, 7)),
+        (D(2026, 4, 2), 1, "GB", "SCT", D(2026, 4, 6)),
+    ],
+)
+def test_business_days_after(day: dt.date, n: int, country: str, region: str, expected: dt.date) -> None:
+    assert business_days_after(day, n, country, region) == expected
+
+
+@given(day=recent_dates, n=st.integers(min_value=0, max_value=15), calendar=regions)
+@settings(deadline=None, max_examples=100)
+def test_business_days_after_and_before_are_inverse_on_business_days(
+    day: dt.date, n: int, calendar: tuple[str, str]
+) -> None:
+    country, region = calendar
+    start = shift_to_business_day(day, "next", country, region)
+    assert business_days_before(business_days_after(start, n, country, region), n, country, region) == start
 
 
 @pytest.mark.parametrize(

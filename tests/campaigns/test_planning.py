@@ -363,6 +363,7 @@ def test_the_default_cadences_exist_after_migrate():
         "anniversary-card": "Post-sale nurture",
         "placement-congrats": "Placement follow-through",
         "placement-six-month": "Placement follow-through",
+        "check-in-after-contact": "Stay in touch",
     }
     anniversary = Rule.objects.get(slug="anniversary-card")
     assert (anniversary.offset_amount, anniversary.offset_unit, anniversary.repeat_every_months) == (12, "months", 12)

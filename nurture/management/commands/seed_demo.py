@@ -21,35 +21,23 @@ from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
-from nurture.models import Customer, Milestone, MilestoneKind, Tag
+from nurture import roles
+from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile, Tag
+from nurture.roles import ensure_roles
 
 LOGIN_URL = "http://localhost:8000/admin/"
-ACCOUNT_MANAGERS_GROUP = "Account managers"
 BATCH_SIZE = 1000
 
+SUPERUSER = "superuser"
 # Demo credentials, printed at the end of every run; not for production.
 DEMO_USERS = [
-    # username, password, first name, last name, superuser
-    ("admin", "nurture-admin", "Ada", "Admin", True),
-    ("alice", "nurture-alice", "Alice", "Archer", False),
-    ("bob", "nurture-bob", "Bob", "Baker", False),
+    # username, password, first name, last name, role
+    ("admin", "nurture-admin", "Ada", "Admin", SUPERUSER),
+    ("alice", "nurture-alice", "Alice", "Archer", roles.ACCOUNT_MANAGERS),
+    ("bob", "nurture-bob", "Bob", "Baker", roles.ACCOUNT_MANAGERS),
+    ("pat", "nurture-pat", "Pat", "Printer", roles.PRINT_ROOM),
 ]
 ACCOUNT_MANAGERS = ["alice", "bob"]
-
-# What an account manager may do: work on their customers, milestones and touchpoints.
-ACCOUNT_MANAGER_PERMISSIONS = {
-    "nurture": [
-        "view_customer",
-        "change_customer",
-        "view_milestone",
-        "add_milestone",
-        "change_milestone",
-        "delete_milestone",
-        "view_tag",
-        "view_milestonekind",
-    ],
-    "campaigns": ["view_touchpoint", "change_touchpoint"],
-}
 
 MILESTONE_KINDS = {
     "became_customer": "Became a customer",
@@ -187,34 +175,27 @@ def customer_spec(number: int, today: dt.date) -> CustomerSpec:
     )
 
 
-def ensure_group() -> Group:
-    group, _ = Group.objects.get_or_create(name=ACCOUNT_MANAGERS_GROUP)
-    wanted = [(app, codename) for app, codenames in ACCOUNT_MANAGER_PERMISSIONS.items() for codename in codenames]
-    permissions = [
-        perm
-        for app, codenames in ACCOUNT_MANAGER_PERMISSIONS.items()
-        for perm in Permission.objects.filter(content_type__app_label=app, codename__in=codenames)
-    ]
-    if len(permissions) != len(wanted):
-        raise CommandError("Some permissions do not exist yet: run `python manage.py migrate` first.")
-    group.permissions.add(*permissions)
-    return group
-
-
-def ensure_users(group: Group) -> dict[str, Any]:
+def ensure_users() -> dict[str, Any]:
+    """The demo users in their roles (the groups come from nurture/migrations/0009_roles.py)."""
+    ensure_roles(Group, Permission)
     User = get_user_model()
     users = {}
-    for username, password, first_name, last_name, superuser in DEMO_USERS:
+    for username, password, first_name, last_name, role in DEMO_USERS:
         user, _ = User.objects.get_or_create(username=username)
         user.first_name, user.last_name = first_name, last_name
         user.email = f"{username}@example.com"
         user.is_staff = user.is_active = True
-        user.is_superuser = superuser
+        user.is_superuser = role == SUPERUSER
         user.set_password(password)
         user.save()
-        if not superuser:
-            user.groups.add(group)
+        if role != SUPERUSER:
+            user.groups.add(Group.objects.get(name=role))
+        StaffProfile.objects.get_or_create(
+            user=user, defaults={"signature": f"Warm regards,\n{first_name} {last_name}"}
+        )
         users[username] = user
+    for username in ACCOUNT_MANAGERS:
+        StaffProfile.objects.filter(user=users[username], lead__isnull=True).update(lead=users["admin"])
     return users
 
 
@@ -274,8 +255,7 @@ class Command(BaseCommand):
         today = timezone.localdate()
         created = milestones = 0
         with transaction.atomic():
-            group = ensure_group()
-            users = ensure_users(group)
+            users = ensure_users()
             kinds, tags = ensure_reference_data()
             for start in range(1, count + 1, BATCH_SIZE):
                 numbers = range(start, min(count, start + BATCH_SIZE - 1) + 1)
@@ -292,9 +272,8 @@ class Command(BaseCommand):
         if not options["no_plan"]:
             self.plan()
         self.stdout.write(f"\nLog in at {LOGIN_URL} as:")
-        for username, password, _, _, superuser in DEMO_USERS:
-            role = "superuser" if superuser else "account manager"
-            self.stdout.write(f"  {username:<6} password {password:<14} ({role})")
+        for username, password, _, _, role in DEMO_USERS:
+            self.stdout.write(f"  {username:<6} password {password:<14} ({role.lower()})")
 
     def plan(self) -> None:
         try:

@@ -1,0 +1,91 @@
+"""Touchpoints planned but held back, with the reason visible on each.
+
+- The quiet period: while a customer is at risk (Customer.quiet_until), celebratory cards due
+  until then are held.
+- The frequency cap (setting NURTURE_FREQUENCY_CAP, "N/M"): at most N touchpoints per customer in
+  any M days, calls and cards together. Done touchpoints always count; pending ones are kept in
+  due-date order while they fit, the rest are held.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db.models import Count, F, Q
+
+from campaigns.models import Touchpoint
+
+QUIET_PERIOD_REASON = "customer at risk: quiet period"
+
+
+def _scope(customer_ids: Sequence[int] | None, first_id: int, last_id: int) -> Q:
+    if customer_ids is not None:
+        return Q(customer_id__in=customer_ids)
+    return Q(customer_id__gte=first_id, customer_id__lte=last_id)
+
+
+def apply_quiet_periods(
+    *, now: dt.datetime, customer_ids: Sequence[int] | None = None, first_id: int = 0, last_id: int = 0
+) -> int:
+    """Hold the pending celebratory cards of customers in a quiet period. Returns how many."""
+    return (
+        Touchpoint.objects.filter(_scope(customer_ids, first_id, last_id))
+        .filter(
+            status=Touchpoint.Status.PENDING,
+            kind=Touchpoint.Kind.CARD,
+            rule__celebratory=True,
+            customer__quiet_until__gte=F("due_on"),
+        )
+        .update(status=Touchpoint.Status.HELD, hold_reason=QUIET_PERIOD_REASON, updated_at=now)
+    )
+
+
+def frequency_cap() -> tuple[int, int] | None:
+    cap: tuple[int, int] | None = settings.NURTURE_FREQUENCY_CAP
+    return cap
+
+
+def apply_frequency_cap(
+    *,
+    as_of: dt.date,
+    now: dt.datetime,
+    customer_ids: Sequence[int] | None = None,
+    first_id: int = 0,
+    last_id: int = 0,
+) -> int:
+    """Hold the pending touchpoints that would break the cap. Returns how many were held."""
+    cap = frequency_cap()
+    if cap is None:
+        return 0
+    limit, days = cap
+    counted = Touchpoint.objects.filter(_scope(customer_ids, first_id, last_id)).filter(
+        status__in=[Touchpoint.Status.PENDING, Touchpoint.Status.DONE],
+        due_on__gte=as_of - dt.timedelta(days=days),
+    )
+    # Only customers with more than `limit` touchpoints in the whole range can break the cap.
+    crowded = counted.order_by().values("customer_id").annotate(n=Count("id")).filter(n__gt=limit).values("customer_id")
+    rows = counted.filter(customer_id__in=crowded).order_by("customer_id", "due_on", "id")
+    by_customer: dict[int, list[tuple[int, dt.date, str]]] = defaultdict(list)
+    for pk, customer_id, due_on, status in rows.values_list("id", "customer_id", "due_on", "status"):
+        by_customer[customer_id].append((pk, due_on, status))
+    held: list[int] = []
+    window = dt.timedelta(days=days)
+    for touchpoints in by_customer.values():
+        kept = [due_on for _, due_on, status in touchpoints if status == Touchpoint.Status.DONE]
+        for pk, due_on, status in touchpoints:
+            if status == Touchpoint.Status.DONE:
+                continue
+            if sum(1 for other in kept if due_on - window < other <= due_on) >= limit:
+                held.append(pk)
+            else:
+                kept.append(due_on)
+    reason = f"frequency cap: at most {limit} touchpoints in {days} days"
+    total = 0
+    for start in range(0, len(held), 1000):
+        total += Touchpoint.objects.filter(pk__in=held[start : start + 1000], status=Touchpoint.Status.PENDING).update(
+            status=Touchpoint.Status.HELD, hold_reason=reason, updated_at=now
+        )
+    return total

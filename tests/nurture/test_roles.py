@@ -1,0 +1,86 @@
+"""The roles created by migration, and what each may reach."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from campaigns.models import Card, CardDesign, Rule, Touchpoint
+from nurture.models import Customer, Milestone, MilestoneKind
+from nurture.roles import ACCOUNT_MANAGERS, ADMINISTRATORS, PRINT_ROOM
+
+pytestmark = pytest.mark.django_db
+
+
+def member(django_user_model, username: str, role: str):
+    user = django_user_model.objects.create_user(username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def card_for(customer: Customer) -> Card:
+    milestone = Milestone.objects.create(
+        customer=customer, kind=MilestoneKind.objects.get(slug="became_customer"), date=dt.date(2025, 12, 1)
+    )
+    touchpoint = Touchpoint.objects.create(
+        customer=customer,
+        rule=Rule.objects.get(slug="anniversary-card"),
+        milestone=milestone,
+        milestone_date=milestone.date,
+        occurs_on=dt.date(2026, 12, 1),
+        due_on=dt.date(2026, 11, 26),
+        kind="card",
+    )
+    return Card.objects.create(
+        touchpoint=touchpoint,
+        design=CardDesign.objects.first(),
+        message="Happy anniversary",
+        recipient_name=customer.full_name,
+        status="approved",
+    )
+
+
+def test_the_roles_exist_after_migrate_with_their_permissions():
+    perms = {
+        group.name: set(group.permissions.values_list("content_type__app_label", "codename"))
+        for group in Group.objects.all()
+    }
+    assert ("nurture", "change_customer") in perms[ACCOUNT_MANAGERS]
+    assert ("nurture", "view_all_customers") not in perms[ACCOUNT_MANAGERS]
+    assert ("campaigns", "change_touchpoint") in perms[ACCOUNT_MANAGERS]
+    assert ("campaigns", "print_cards") in perms[PRINT_ROOM]
+    assert not {codename for app, codename in perms[PRINT_ROOM] if app == "nurture"}
+    assert ("django_celery_beat", "change_periodictask") in perms[ADMINISTRATORS]
+    assert ("campaigns", "change_cadence") in perms[ADMINISTRATORS]
+    assert ("auth", "change_user") in perms[ADMINISTRATORS]
+
+
+def test_the_print_room_sees_every_card_but_no_customer(client, django_user_model):
+    alice = member(django_user_model, "alice", ACCOUNT_MANAGERS)
+    pat = member(django_user_model, "pat", PRINT_ROOM)
+    customer = Customer.objects.create(first_name="Ada", last_name="Lovelace", account_manager=alice)
+    card = card_for(customer)
+    client.force_login(pat)
+
+    cards = client.get(reverse("admin:campaigns_card_changelist"))
+    assert cards.status_code == 200
+    assert card in cards.context["cl"].result_list
+    assert client.get(reverse("admin:campaigns_batch_changelist")).status_code == 200
+    assert client.get(reverse("admin:nurture_customer_changelist")).status_code == 403
+    assert client.get(reverse("admin:nurture_customer_change", args=[customer.pk])).status_code in (403, 404)
+
+
+def test_an_account_manager_sees_only_their_own_cards(client, django_user_model):
+    alice = member(django_user_model, "alice", ACCOUNT_MANAGERS)
+    bob = member(django_user_model, "bob", ACCOUNT_MANAGERS)
+    mine = card_for(Customer.objects.create(first_name="Ada", last_name="L", account_manager=alice))
+    theirs = card_for(Customer.objects.create(first_name="Bea", last_name="B", account_manager=bob))
+    client.force_login(alice)
+
+    listed = list(client.get(reverse("admin:campaigns_card_changelist")).context["cl"].result_list)
+
+    assert listed == [mine]
+    assert client.get(reverse("admin:campaigns_card_change", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("admin:campaigns_cadence_changelist")).status_code == 200
+    assert client.get(reverse("admin:campaigns_cadence_add")).status_code == 403
