@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import json
 import os
+import re
 import resource
 import sys
 import time
@@ -36,6 +37,11 @@ def _timed(totals: dict[str, float], name: str, func: Callable[..., Any]) -> Cal
             totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
 
     return wrapper
+
+
+def insert_columns(sql: str) -> list[str] | None:
+    match = re.search(r"INSERT INTO \S+ \((.*?)\)", sql, re.DOTALL)
+    return [column.strip() for column in match.group(1).split(",")] if match else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "breakdown": totals,
+        # The column list of the planner's INSERT, so that run.py can check that the bare SQL writes the same.
+        "insert_columns": insert_columns(getattr(planning, "_INSERT_SQL", "")),
     }
     print(json.dumps(report))
     return 0

@@ -129,7 +129,7 @@ ORDER BY c.id
 BARE_COLUMNS = """
 SELECT
     c.id, o.rule_id, m.id, m.date, o.k, o.occurs_on, o.due_on, o.action, 'pending',
-    c.account_manager_id, o.due_on < %(as_of)s, 1, '', '', '', '', now(), now()"""
+    c.account_manager_id, o.due_on < %(as_of)s, 1, 0, '', '', '', '', '', now(), now()"""
 BARE_FROM = """
 FROM nurture_customer c
 JOIN nurture_milestone m ON m.customer_id = c.id AND m.kind_id = %(kind)s
@@ -156,12 +156,14 @@ WHERE c.status = 'active' AND o.due_on BETWEEN %(start)s AND %(end)s::date + %(e
 BARE_CUT = """    AND c.id <= %(cut_customer)s AND (c.id, o.rule_id) <= (%(cut_customer)s, %(cut_rule)s)
 """
 
+# The columns of planning._INSERT_SQL, in its order; run.py stops if the planner's list changes.
+BARE_INSERT_COLUMNS = [
+    "customer_id", "rule_id", "milestone_id", "milestone_date", "occurrence_index", "occurs_on", "due_on", "kind",
+    "status", "assignee_id", "late", "rule_version", "attempt", "hold_reason", "cancel_reason", "skip_reason",
+    "outcome", "notes", "created_at", "updated_at",
+]  # fmt: skip
 BARE_INSERT_SQL = (
-    """
-INSERT INTO bench_bare_touchpoint (
-    customer_id, rule_id, milestone_id, milestone_date, occurrence_index, occurs_on, due_on, kind, status,
-    assignee_id, late, rule_version, cancel_reason, skip_reason, outcome, notes, created_at, updated_at
-)"""
+    f"\nINSERT INTO bench_bare_touchpoint ({', '.join(BARE_INSERT_COLUMNS)})"
     + BARE_COLUMNS
     + BARE_FROM
     + BARE_CUT
@@ -649,6 +651,11 @@ def main(argv: list[str] | None = None) -> int:
         describe_plan("second sweep, nothing changed", second)
         results.second.append(second)
         rows = int(full["created"])
+        if full.get("insert_columns") not in (None, BARE_INSERT_COLUMNS):
+            raise SystemExit(
+                f"planning._INSERT_SQL now writes the columns {full['insert_columns']}; "
+                f"update BARE_INSERT_COLUMNS and BARE_COLUMNS in bench/run.py (they write {BARE_INSERT_COLUMNS})"
+            )
         window_end = dt.date.fromisoformat(full["window"][1])
         if results.bare_plan is None:
             results.bare_plan = plan_bare(url, setup, as_of, window_end, rows)

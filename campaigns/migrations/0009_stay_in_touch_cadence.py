@@ -1,4 +1,4 @@
-"""An example cadence on the last contact, off until an administrator turns it on."""
+"""Retries for the default cadences, and an example cadence on the last contact (off until turned on)."""
 
 from django.apps.registry import Apps
 from django.db import migrations
@@ -9,6 +9,10 @@ def create_cadence(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     MilestoneKind = apps.get_model("nurture", "MilestoneKind")
     Cadence = apps.get_model("campaigns", "Cadence")
     Rule = apps.get_model("campaigns", "Rule")
+    # The default cadences call again two business days after "no answer", twice at most.
+    Cadence.objects.filter(name__in=["Post-sale nurture", "Placement follow-through"]).update(
+        no_answer_retry_days=2, no_answer_max_retries=2
+    )
     kind = MilestoneKind.objects.filter(slug="last_contact").first()
     if kind is None or Cadence.objects.filter(name="Stay in touch").exists():
         return

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import calendar
-from campaigns.models import Touchpoint
+from campaigns.models import Cadence, Touchpoint
 from tests.browser.conftest import log_in
 from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint
 
@@ -19,6 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_an_account_manager_logs_a_call_from_today_and_sees_it_on_the_journey(page, live_server, account_manager):
     today = calendar.local_today(timezone.now(), "UTC")
     rule = make_rule(name="Two-week check-in")
+    # "No answer" calls again two business days later (the cadence's reaction).
+    Cadence.objects.filter(pk=rule.cadence_id).update(no_answer_retry_days=2, no_answer_max_retries=2)
     ada = make_customer(
         first_name="Ada", last_name="Lovelace", account_manager=account_manager, phone="+44 20 7946 0000"
     )
@@ -61,15 +63,15 @@ def test_an_account_manager_logs_a_call_from_today_and_sees_it_on_the_journey(pa
     due.refresh_from_db()
     assert (due.status, due.outcome) == ("done", "no_answer")
 
-    # The journey shows it, after the earlier call; and any follow-up planned because of it.
+    # The journey shows it, after the earlier call, and the retry the outcome planned.
     page.get_by_role("link", name="See Ada's journey").click()
     page.wait_for_selector("#journey svg")
     logged = page.locator(f'#journey svg g[data-touchpoint="{due.pk}"]')
     assert logged.get_attribute("data-state") == "no_answer"
     assert page.locator(f'#journey svg g[data-touchpoint="{earlier.pk}"]').get_attribute("data-state") == "reached"
     assert "No answer by alice" in page.inner_text(f'#journey-recent li[data-touchpoint="{due.pk}"]')
-    follow_ups = Touchpoint.objects.filter(customer=ada, status="pending").exclude(pk=due.pk)
-    for follow_up in follow_ups:
-        event = page.locator(f'#journey svg g[data-touchpoint="{follow_up.pk}"]')
-        assert event.get_attribute("data-state") in ("planned", "overdue")
-        assert page.locator(f'#journey-upcoming li[data-touchpoint="{follow_up.pk}"]').count() == 1
+    [follow_up] = Touchpoint.objects.filter(follow_up_of=due)
+    assert follow_up.due_on == calendar.business_days_after(today, 2, ada.country, ada.region)
+    event = page.locator(f'#journey svg g[data-touchpoint="{follow_up.pk}"]')
+    assert event.get_attribute("data-state") == "planned"
+    assert page.locator(f'#journey-upcoming li[data-touchpoint="{follow_up.pk}"]').count() == 1

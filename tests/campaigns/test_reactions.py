@@ -63,6 +63,7 @@ def test_no_answer_retries_in_business_days_up_to_the_limit(manager):
 
 
 def test_no_retry_when_the_cadence_has_none(manager):
+    Cadence.objects.filter(name="Post-sale nurture").update(no_answer_retry_days=None)
     call = planned_call(manager)
     log(call, "no_answer", manager)
     assert not Touchpoint.objects.filter(follow_up_of=call).exists()
