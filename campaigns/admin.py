@@ -33,6 +33,7 @@ from campaigns.services.touchpoints import (
     touchpoint_log_outcome,
 )
 from nurture.admin import ScopedAdmin, acting_user, staff_users
+from nurture.paginators import CappedCountPaginator
 from nurture.querysets import sees_all_customers
 from nurture.views_admin import export_selected_csv, touchpoint_admin_urls
 
@@ -228,6 +229,7 @@ BOOKKEEPING_FIELDS = ["created_at", "updated_at"]
 
 @admin.register(Touchpoint)
 class TouchpointAdmin(ScopedAdmin[Touchpoint]):
+    paginator = CappedCountPaginator
     form = TouchpointForm
     list_display = ["due_on", "customer", "rule", "kind", "status", "outcome", "late", "assignee"]
     list_display_links = ["due_on", "customer"]

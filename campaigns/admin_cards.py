@@ -36,6 +36,7 @@ from campaigns.services.batches import (
 )
 from campaigns.services.cards import CardError, card_approve, card_bulk_approve, card_update_message, listing
 from nurture.admin import ScopedAdmin, acting_user
+from nurture.paginators import CappedCountPaginator
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -179,6 +180,7 @@ class FitFilter(admin.SimpleListFilter):
 
 @admin.register(Card)
 class CardAdmin(ScopedAdmin[Card]):
+    paginator = CappedCountPaginator
     form = CardForm
     list_display = ["card", "sequence", "status", "fits_mark", "due_on", "design", "batch_link"]
     list_display_links = ["card"]
@@ -422,6 +424,7 @@ BATCH_FIELDS: tuple[str, ...] = (
 
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin[Batch]):
+    paginator = CappedCountPaginator
     list_display = ["code", "status", "due_by", "card_count", "progress", "sheet", "labels", "created_at", "downloads"]
     list_display_links = ["code"]
     list_filter = ["status", "sheet", "labels"]

@@ -27,6 +27,7 @@ from django.utils.html import format_html
 from campaigns.models import Touchpoint
 from nurture.journey import customer_journey
 from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile, Tag
+from nurture.paginators import CappedCountPaginator
 from nurture.querysets import CustomerQuerySet, MilestoneQuerySet, sees_all_customers
 from nurture.views_admin import customer_admin_urls, export_selected_csv
 
@@ -113,6 +114,7 @@ class CustomerForm(forms.ModelForm[Customer]):
 
 @admin.register(Customer)
 class CustomerAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Customer]):
+    paginator = CappedCountPaginator
     show_auditlog_history_link = True
     form = CustomerForm
     list_display = ["name", "company", "country", "account_manager", "status", "tag_list"]
@@ -219,6 +221,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Customer]):
 
 @admin.register(Milestone)
 class MilestoneAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Milestone]):
+    paginator = CappedCountPaginator
     show_auditlog_history_link = True
     list_display = ["date", "customer", "kind", "note"]
     list_display_links = ["date"]
