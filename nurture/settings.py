@@ -173,6 +173,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # The planner (see campaigns/planning.py).
 NURTURE_PLAN_HORIZON_DAYS = env_int("NURTURE_PLAN_HORIZON_DAYS", 60, minimum=1)
 NURTURE_PLAN_CHUNK_SIZE = env_int("NURTURE_PLAN_CHUNK_SIZE", 20000, minimum=1)
+# The health endpoint and the admin banner call the planner stale after this many hours.
+NURTURE_PLANNER_STALE_HOURS = env_int("NURTURE_PLANNER_STALE_HOURS", 3, minimum=1)
 # At most N touchpoints per customer in M days ("N/M", e.g. "3/30"); empty for no cap.
 NURTURE_FREQUENCY_CAP = env_ratio("NURTURE_FREQUENCY_CAP")
 # A 29 February milestone in a non-leap year: "feb28" (default) or "mar1".
