@@ -36,7 +36,13 @@ def send_digest(*, user_id: int, date: dt.date, now: dt.datetime | None = None) 
     if user is None or not user.email:
         return False
     now = now or timezone.now()
-    calls = Touchpoint.objects.assigned_to(user).calls().select_related("customer", "rule").order_by("due_on", "id")
+    calls = (
+        Touchpoint.objects.assigned_to(user)
+        .visible_to(user)
+        .calls()
+        .select_related("customer", "rule")
+        .order_by("due_on", "id")
+    )
     due_today = list(calls.due_today(now)[:200])
     overdue = list(calls.overdue(now)[:200])
     if not due_today and not overdue:

@@ -403,6 +403,27 @@ def materialise(
         return max(int(cursor.rowcount), 0)
 
 
+_REASSIGN_SQL = """
+UPDATE {touchpoint} SET assignee_id = (
+    SELECT c.account_manager_id FROM {customer} c WHERE c.id = {touchpoint}.customer_id
+), updated_at = %s
+WHERE status IN ('pending', 'held') AND {customers} AND assignee_id IS DISTINCT FROM (
+    SELECT c.account_manager_id FROM {customer} c WHERE c.id = {touchpoint}.customer_id
+)
+"""
+
+
+def reassign(
+    *, now: dt.datetime, first_id: int = 0, last_id: int = 0, customer_ids: Sequence[int] | None = None
+) -> int:
+    """Open touchpoints follow their customer to a new account manager."""
+    tables = _tables()
+    where, params = _customer_filter(first_id, last_id, customer_ids, columns=[f"{tables['touchpoint']}.customer_id"])
+    with connection.cursor() as cursor:
+        cursor.execute(_REASSIGN_SQL.format(customers=where, **tables), [now, *params])
+        return max(int(cursor.rowcount), 0)
+
+
 def hold(
     *,
     run: PlannerRun,
@@ -425,6 +446,7 @@ def run_chunk(*, run_id: int, index: int) -> tuple[int, int]:
         chunk = PlannerChunk.objects.select_related("run").get(run_id=run_id, index=index)
         run = chunk.run
         cancelled = reconcile(now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
+        reassign(now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
         created = materialise(run=run, now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
         hold(run=run, now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
         # Only the first completion of a chunk counts its numbers.
@@ -514,6 +536,8 @@ def plan_customers(customer_ids: Sequence[int], *, now: dt.datetime | None = Non
             slot.for_everyone = True  # "everyone" is the customers given
         PlanSlot.objects.bulk_create(slots, batch_size=5000)
         cancelled = reconcile(now=now, customer_ids=ids) if ids else 0
+        if ids:
+            reassign(now=now, customer_ids=ids)
         created = materialise(run=run, now=now, customer_ids=ids) if ids else 0
         if ids:
             hold(run=run, now=now, customer_ids=ids)

@@ -399,3 +399,22 @@ def test_two_planners_at_once_create_every_touchpoint_exactly_once():
     assert expected > 0
     assert planning.plan(now=at(D)).created == 0
     assert PlannerRun.objects.filter(finished_at__isnull=False).count() == 3
+
+
+def test_open_touchpoints_follow_their_customer_to_a_new_account_manager(django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    bob = django_user_model.objects.create_user("bob")
+    c = customer(account_manager=alice)
+    milestone(c, D - dt.timedelta(days=7))
+    milestone(c, D - dt.timedelta(days=363))
+    planning.plan(now=at(D))
+    done = Touchpoint.objects.order_by("due_on")[0]
+    Touchpoint.objects.filter(pk=done.pk).update(status="done", outcome="reached")
+
+    c.account_manager = bob
+    c.save()
+    planning.plan_customers([c.pk], now=at(D, 1))
+
+    assignees = dict(Touchpoint.objects.values_list("pk", "assignee__username"))
+    assert assignees.pop(done.pk) == "alice", "history stays with who did it"
+    assert set(assignees.values()) == {"bob"}
