@@ -45,7 +45,16 @@ from campaigns.management.commands.export_touchpoints import records as touchpoi
 from campaigns.models import Touchpoint
 from nurture.csvsafe import write_csv
 from nurture.feeds import feed_for, feed_reset
-from nurture.importing import ImportFailed, ImportResult, RowError, decode, import_customers, parse
+from nurture.importing import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    ImportFailed,
+    ImportResult,
+    RowError,
+    decode,
+    import_customers,
+    parse,
+)
 from nurture.models import Customer, Milestone, MilestoneKind
 from nurture.querysets import sees_all_customers
 
@@ -325,25 +334,7 @@ def stream_csv(rows: Iterable[Mapping[str, object]], fields: Sequence[str]) -> I
 def customer_fields() -> list[str]:
     """The import's columns, milestone kinds last: an export imports back unchanged."""
     kinds = list(MilestoneKind.objects.order_by("slug").values_list("slug", flat=True))
-    return [
-        "external_id",
-        "first_name",
-        "last_name",
-        "company",
-        "email",
-        "phone",
-        "address_line1",
-        "address_line2",
-        "city",
-        "region",
-        "postal_code",
-        "country",
-        "time_zone",
-        "account_manager",
-        "tags",
-        "status",
-        *kinds,
-    ]
+    return [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *kinds]
 
 
 def customer_records(queryset: QuerySet[Customer], kinds: Sequence[str]) -> Iterator[dict[str, object]]:

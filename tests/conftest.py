@@ -1,4 +1,7 @@
 import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -25,6 +28,24 @@ def broker_url() -> str:
         except redis.RedisError as exc:
             require_service("Redis", f"{url}: {exc}")
     return url
+
+
+@pytest.fixture
+def worker_factory(transactional_db: None, broker_url: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start real Celery workers (separate processes) on the test database; stopped afterwards."""
+    from tests.support.worker import Worker, purge_broker
+
+    purge_broker()
+    started: list[Worker] = []
+
+    def start(concurrency: int = 1) -> Worker:
+        worker = Worker(tmp_path, concurrency=concurrency).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from django.core.files.storage import default_storage
@@ -21,7 +20,7 @@ from campaigns.services.batches import batch_create
 from tests.campaigns.test_batches import CODE, manifest_rows
 from tests.campaigns.test_cards_workflow import TOO_LONG, make_card
 from tests.factories import make_customer
-from tests.support.worker import Worker, purge_broker, wait_until
+from tests.support.worker import wait_until
 
 pytestmark = [
     pytest.mark.services,
@@ -38,21 +37,6 @@ def shared_media(settings, tmp_path, monkeypatch):
     media = tmp_path / "media"
     settings.MEDIA_ROOT = str(media)
     monkeypatch.setenv("MEDIA_ROOT", str(media))
-
-
-@pytest.fixture
-def worker_factory(transactional_db, broker_url, tmp_path) -> Iterator:
-    purge_broker()
-    started: list[Worker] = []
-
-    def start(concurrency: int = 1) -> Worker:
-        worker = Worker(tmp_path, concurrency=concurrency).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def make_cards(n: int) -> list[Card]:

@@ -5,7 +5,6 @@ SQLite file and kombu's filesystem broker.
 """
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,28 +16,13 @@ from campaigns import tasks
 from campaigns.models import DigestDelivery, PlannerRun, Touchpoint
 from campaigns.signals import replans_paused
 from nurture.models import Customer, Milestone, MilestoneKind
-from tests.support.worker import Worker, purge_broker, wait_until
+from tests.support.worker import wait_until
 
 pytestmark = [
     pytest.mark.services,
     pytest.mark.timeout(240),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture
-def worker_factory(transactional_db, broker_url, tmp_path) -> Iterator:
-    purge_broker()
-    started: list[Worker] = []
-
-    def start(concurrency: int = 2) -> Worker:
-        worker = Worker(tmp_path, concurrency=concurrency).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def make_customers(n: int, *, today: dt.date) -> list[Customer]:
@@ -75,8 +59,8 @@ def test_a_sweep_in_two_workers_at_once_creates_every_touchpoint_exactly_once(wo
     settings.NURTURE_PLAN_CHUNK_SIZE = 4
     today = dt.date.today()
     make_customers(30, today=today)
-    worker_factory()
-    worker_factory()
+    worker_factory(concurrency=2)
+    worker_factory(concurrency=2)
 
     # Two sweeps at once (two Beats, or a retried tick), each fanned out into chunks.
     tasks.plan_sweep.delay()
