@@ -82,6 +82,8 @@ CALL_SHARE = 0.4
 BIG_TABLES = ("nurture_customer", "nurture_milestone", "campaigns_touchpoint", "campaigns_card")
 # A select box with more options than this lists a table, not a handful of choices.
 SELECT_LIMIT = 500
+# today-capped-counts: the most a Today list counts.
+TODAY_COUNT_CAP = 1_000
 
 
 # --- Loading ---------------------------------------------------------------------------------
@@ -347,6 +349,7 @@ def load_touchpoints(url: str, plan: Plan, ids: dict[str, int]) -> None:
         }
         timed(f"touchpoints, slot {slot + 1}/{slots}", url, TOUCHPOINTS_SQL, params)
 
+    execute(url, "ANALYZE nurture_customer, campaigns_touchpoint", autocommit=True)  # plans for the joins below
     log("loading the cards of the card touchpoints")
     timed("batches (one per mail-by date, mailed)", url, BATCHES_SQL)
     for slot in range(slots):
@@ -410,6 +413,231 @@ def data_facts(url: str, today: dt.date) -> dict[str, Any]:
                 ).fetchall()
             ),
         }
+
+
+# --- Candidate fixes (measured here; the lead applies them to the application) ----------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    change: str  # the change to the application, in words
+    indexes: tuple[str, ...] = ()  # created in the bench database only, for the measurement
+
+
+CANDIDATES = {
+    candidate.name: candidate
+    for candidate in [
+        Candidate(
+            "count-unordered",
+            "nurture/paginators.py: count `self.object_list.order_by()[: self.cap + 1]`: the capped COUNT "
+            "keeps no ORDER BY, so it stops at the first cap + 1 rows in any order instead of sorting or "
+            "walking the list's order",
+        ),
+        Candidate(
+            "no-date-hierarchy",
+            "campaigns/admin.py TouchpointAdmin: drop `date_hierarchy = 'due_on'` (its MIN/MAX and "
+            "DISTINCT DATE_TRUNC('year') read every row of the list) and add `('due_on', "
+            "admin.DateFieldListFilter)` to list_filter (fixed choices, no query)",
+        ),
+        Candidate(
+            "customer-order-index",
+            "nurture/models.py Customer.Meta.indexes: `Index(fields=['last_name', 'first_name', 'id'], "
+            "name='customer_name_order')` and `Index(fields=['account_manager', 'last_name', 'first_name', 'id'], "
+            "name='customer_manager_name')`: the list's order (Meta.ordering) straight from an index",
+            indexes=(
+                "CREATE INDEX customer_name_order ON nurture_customer (last_name, first_name, id)",
+                "CREATE INDEX customer_manager_name ON nurture_customer "
+                "(account_manager_id, last_name, first_name, id)",
+            ),
+        ),
+        Candidate(
+            "customer-filters",
+            "nurture/admin.py CustomerAdmin.list_filter: the country filter's choices by a loose index scan "
+            "(recursive CTE, one index probe per country, on a new `Index(fields=['country'], "
+            "name='customer_country')`) instead of SELECT DISTINCT country over the list, and the account "
+            "manager filter listing the staff users (RelatedFieldListFilter.field_choices -> staff_users()) "
+            "instead of RelatedOnlyFieldListFilter's SELECT DISTINCT account_manager_id over the list",
+            indexes=("CREATE INDEX customer_country ON nurture_customer (country)",),
+        ),
+        Candidate(
+            "today-cards",
+            "campaigns/today.py cards_section: for a user who does not see every customer, the drafts of "
+            "*pending touchpoints assigned to them* (`Card.objects.filter(touchpoint__assignee_id=user.pk, "
+            "touchpoint__status='pending')`) instead of visible_to()'s join on the customer's account manager: "
+            "open touchpoints follow their customer's manager (planning.reassign), and the (assignee, status, "
+            "due_on) index then gives the drafts in mail-by order",
+        ),
+        Candidate(
+            "local-date-bounds",
+            "campaigns/querysets.py _local_date_q: AND the per-zone conditions with the same bound on due_on "
+            "alone (exact: between the first and last local date, lt/lte: below the last, gt: above the "
+            "first), so that the (assignee, status, due_on) index bounds the scan",
+        ),
+        Candidate(
+            "pending-due-index",
+            "campaigns/models/touchpoints.py Touchpoint.Meta.indexes: `Index(fields=['due_on', 'id'], "
+            "condition=Q(status='pending'), name='touchpoint_pending_due')` for the queues across all "
+            "account managers (Queue: overdue, due today, upcoming)",
+            indexes=(
+                "CREATE INDEX touchpoint_pending_due ON campaigns_touchpoint (due_on, id) WHERE status = 'pending'",
+            ),
+        ),
+        Candidate(
+            "today-capped-counts",
+            f"campaigns/today.py bounded(): count at most {TODAY_COUNT_CAP:,} + 1 rows "
+            f"(`queryset.order_by()[: {TODAY_COUNT_CAP} + 1].count()`, 'more than {TODAY_COUNT_CAP:,}'), like the "
+            "changelists' paginator",
+        ),
+    ]
+}
+
+
+def apply_candidates(names: list[str]) -> None:
+    """Patch the running application (child process) the way each candidate would change its code."""
+    import datetime as dt_
+    from functools import cached_property
+    from urllib.parse import urlencode
+
+    from django.contrib import admin
+    from django.db import connection
+    from django.db.models import Q, QuerySet
+    from django.urls import reverse
+
+    import campaigns.querysets
+    import campaigns.today
+    from campaigns.localdates import zones_by_local_date
+    from campaigns.models import Card, Touchpoint
+    from nurture.admin import staff_users
+    from nurture.models import Customer
+    from nurture.paginators import CappedCountPaginator
+    from nurture.querysets import sees_all_customers
+
+    for name in names:
+        if name == "count-unordered":
+
+            def count(self: Any) -> int:
+                window = self.object_list
+                if hasattr(window, "order_by"):
+                    window = window.order_by()
+                window = window[: self.cap + 1]
+                return int(window.count() if not isinstance(window, list) else len(window))
+
+            prop = cached_property(count)
+            prop.__set_name__(CappedCountPaginator, "count")
+            setattr(CappedCountPaginator, "count", prop)  # noqa: B010
+        elif name == "no-date-hierarchy":
+            touchpoints = admin.site._registry[Touchpoint]
+            setattr(touchpoints, "date_hierarchy", None)  # noqa: B010
+            filters = [*touchpoints.list_filter, ("due_on", admin.DateFieldListFilter)]
+            setattr(touchpoints, "list_filter", filters)  # noqa: B010
+        elif name == "customer-filters":
+
+            class CountryFilter(admin.SimpleListFilter):
+                title = "country"
+                parameter_name = "country"
+
+                def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            """
+                            WITH RECURSIVE countries AS (
+                                (SELECT country FROM nurture_customer ORDER BY country LIMIT 1)
+                                UNION ALL
+                                SELECT (SELECT c.country FROM nurture_customer c WHERE c.country > countries.country
+                                    ORDER BY c.country LIMIT 1)
+                                FROM countries WHERE countries.country IS NOT NULL
+                            )
+                            SELECT country FROM countries WHERE country IS NOT NULL
+                            """
+                        )
+                        return [(row[0], row[0] or "(none)") for row in cursor.fetchall()]
+
+                def queryset(self, request: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
+                    value = self.value()
+                    return queryset if value is None else queryset.filter(country=value)
+
+            class AccountManagerFilter(admin.RelatedFieldListFilter):
+                def field_choices(self, field: Any, request: Any, model_admin: Any) -> Any:
+                    return [(str(user.pk), str(user)) for user in staff_users()]
+
+            customers = admin.site._registry[Customer]
+            filters = ["status", CountryFilter, ("account_manager", AccountManagerFilter), "tags"]
+            setattr(customers, "list_filter", filters)  # noqa: B010
+        elif name == "today-cards":
+            original = campaigns.today.cards_section
+
+            def cards_section(*, user: Any, limit: int | None = None, original: Any = original) -> Any:
+                if sees_all_customers(user):
+                    return original(user=user, limit=limit)
+                limit = limit or campaigns.today.CARDS_SHOWN
+                drafts = (
+                    Card.objects.filter(touchpoint__assignee_id=user.pk, touchpoint__status="pending")
+                    .drafts()
+                    .select_related("touchpoint", "touchpoint__rule")
+                    .order_by("touchpoint__due_on", "id")
+                )
+                url = f"{reverse('admin:campaigns_card_changelist')}?{urlencode({'status__exact': Card.Status.DRAFT})}"
+                return campaigns.today.CardsSection(
+                    drafts=campaigns.today.bounded(
+                        drafts, limit=limit, row=campaigns.today._draft_row, see_all_url=url
+                    ),
+                    can_approve=campaigns.today._perm(user, "campaigns.change_card"),
+                )
+
+            setattr(campaigns.today, "cards_section", cards_section)  # noqa: B010
+        elif name == "local-date-bounds":
+
+            def _local_date_q(now: dt_.datetime, lookup: str) -> Q:
+                groups = zones_by_local_date(now)
+                q = Q()
+                for day, zones in groups.items():
+                    q |= Q(customer__time_zone__in=zones, **{f"due_on__{lookup}": day})
+                first, last = min(groups), max(groups)
+                bound = {
+                    "exact": Q(due_on__range=(first, last)),
+                    "lt": Q(due_on__lt=last),
+                    "lte": Q(due_on__lte=last),
+                    "gt": Q(due_on__gt=first),
+                }[lookup]
+                return bound & q
+
+            setattr(campaigns.querysets, "_local_date_q", _local_date_q)  # noqa: B010
+        elif name == "today-capped-counts":
+
+            def bounded(queryset: QuerySet[Any], *, limit: int, row: Any, see_all_url: str) -> Any:
+                objects = list(queryset[: limit + 1])
+                capped = queryset.order_by()[: TODAY_COUNT_CAP + 1]
+                total = len(objects) if len(objects) <= limit else capped.count()
+                return campaigns.today.Bounded(
+                    rows=[row(obj) for obj in objects[:limit]], total=total, see_all_url=see_all_url
+                )
+
+            setattr(campaigns.today, "bounded", bounded)  # noqa: B010
+        elif name not in CANDIDATES:
+            raise SystemExit(f"unknown candidate {name!r}")
+
+
+def create_candidate_indexes(url: str, names: list[str]) -> list[str]:
+    created = []
+    with connect(url, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        for name in names:
+            for statement in CANDIDATES[name].indexes:
+                index = statement.split()[2]
+                conn.execute(pgsql.SQL("DROP INDEX IF EXISTS {}").format(pgsql.Identifier(index)))
+                started = time.perf_counter()
+                conn.execute(statement)
+                log(f"  candidate index {index} built in {time.perf_counter() - started:.1f}s")
+                created.append(index)
+        conn.execute("ANALYZE nurture_customer, campaigns_touchpoint")
+    return created
+
+
+def drop_indexes(url: str, indexes: list[str]) -> None:
+    with connect(url, autocommit=True) as conn:
+        for index in indexes:
+            conn.execute(pgsql.SQL("DROP INDEX IF EXISTS {}").format(pgsql.Identifier(index)))
 
 
 # --- Measuring (in the child process, with Django) -------------------------------------------
@@ -554,13 +782,8 @@ def child_main(args: argparse.Namespace) -> int:
             main = max(statements, key=lambda statement: statement["bare_ms"])
         else:
             table = {"touchpoint": "campaigns_touchpoint", "customer": "nurture_customer"}[page.view]
-            listed = [
-                s
-                for s in statements
-                if re.match(rf'SELECT .*? FROM "{table}"', s["sql"])
-                and re.search(r"LIMIT \d+$", s["sql"])
-                and not s["count"]
-            ]
+            # The list's rows: LIMIT 50 on a page of many, no LIMIT when they all fit on one page.
+            listed = [s for s in statements if s["sql"].startswith(f'SELECT "{table}"."id", ')]
             if len(listed) != 1:
                 raise SystemExit(f"{page.key}: expected one statement selecting the listed rows, found {len(listed)}")
             main = listed[0]
@@ -594,6 +817,9 @@ def child_main(args: argparse.Namespace) -> int:
             "sql_total_ms": sum(statement["bare_ms"] for statement in statements),
             "queries": len(queries),
             "queries_small_page": len(small_queries),
+            # Without the COUNTs: Today counts a list only when it has more rows than it shows.
+            "listing_queries": sum(1 for query in queries if not classify_count(query["sql"])),
+            "listing_queries_small_page": sum(1 for query in small_queries if not classify_count(query["sql"])),
             "duplicates": len(queries) - len({query["sql"] for query in queries}),
             "counts": [s["count"] for s in statements if s["count"]],
             "seq_scans": [{"sql": short(s["sql"]), "tables": s["seq_scans"]} for s in statements if s["seq_scans"]],
@@ -639,8 +865,8 @@ def verdict(result: dict[str, Any]) -> tuple[bool, list[str]]:
     uncapped = [count for count in result["counts"] if count != "capped"]
     if uncapped:
         problems.append(f"COUNT without LIMIT ({', '.join(uncapped)})")
-    if result["queries"] != result["queries_small_page"]:
-        problems.append("queries grow with the page size")
+    if result["listing_queries"] != result["listing_queries_small_page"]:
+        problems.append("queries grow with the page size (N+1)")
     if result["largest_select"] > SELECT_LIMIT:
         problems.append(f"a select box with {result['largest_select']:,} options")
     return not problems, problems

@@ -7,15 +7,16 @@ FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two people building batches at once n
 card; SQLite's IMMEDIATE transactions serialise them), numbers them 1..n in a fixed order and
 cuts them into chunks. Once it commits, one ``render_batch_chunk`` task per chunk is queued.
 
-``batch_render_chunk`` renders a chunk's cards into a PDF of its own. Any worker may take any
-chunk, and a chunk may be rendered twice (a message delivered again after a worker died, or
-re-queued by ``batches_resume_stalled``): the chunk is claimed with a conditional UPDATE when its
-file is written, so only the first completion counts towards ``Batch.chunks_done``, and a
+``batch_render_chunk`` renders one chunk, a run of the cards' pages or of their address labels,
+and stores it as a fragment ready to be joined (see "Joining chunk PDFs"). Any worker may take
+any chunk, and a chunk may be rendered twice (a message delivered again after a worker died, or
+queued again by ``batches_resume_stalled``): the chunk is claimed with a conditional UPDATE when
+its file is written, so only the first completion counts towards ``Batch.chunks_done``, and a
 duplicate deletes its own file. Files are saved under a fresh name, never over another
 attempt's. After its commit, the task that sees every chunk rendered queues ``finish_batch``,
-which joins the chunk PDFs in order, renders the labels and the manifest and marks the batch
-ready. The same cards always render to the same bytes (the chunk PDFs are deterministic and the
-join adds no date or random ID), so a re-render of a lost file is the file as it was.
+which joins the fragments in order into the cards PDF and the labels PDF, writes the manifest and
+marks the batch ready. The same cards always render to the same bytes (WeasyPrint's output is
+deterministic and the join adds no date or random ID), so a lost file renders again as it was.
 
 When rendering fails for good (the tasks retry first), ``batch_fail`` keeps the error, puts the
 cards back in the print room's queue and deletes the partial files; ``batch_rerender`` builds a
@@ -66,8 +67,7 @@ QUEUED = Batch.Status.QUEUED
 RENDERING = Batch.Status.RENDERING
 READY = Batch.Status.READY
 DOWNLOADABLE = (Batch.Status.READY, Batch.Status.PRINTED, Batch.Status.MAILED)
-# Cards per chunk: enough pages to dwarf WeasyPrint's per-document set-up, few enough that the
-# chunks of a batch spread over the workers.
+# Cards per cards chunk (NURTURE_BATCH_CHUNK_SIZE): see chunk_size().
 DEFAULT_CHUNK_SIZE = 50
 # Labels per labels chunk, rounded to whole sheets: a run that takes about as long to render as
 # a cards chunk, so that the last tasks of a batch end together.
@@ -90,8 +90,10 @@ def chunk_size(*, sheet: str = Batch.Sheet.CARD, formats: Iterable[str] = ()) ->
     """Cards per cards chunk: about NURTURE_BATCH_CHUNK_SIZE, and a whole number of sheets.
 
     Chunks are joined in order: one that ended mid-sheet would leave a half-empty A4 or Letter
-    sheet in the middle of the batch. WeasyPrint's time per page grows with the document, so
-    smaller documents are cheaper per card; a chunk of about 50 cards keeps its fixed costs small.
+    sheet in the middle of the batch. WeasyPrint's time per card is about flat from 25 cards per
+    document upwards, and each document costs about a quarter of a second more: about 50 cards
+    keeps that small, keeps each process's memory that of a 50-card document, and gives the
+    workers enough chunks to share (docs/benchmarks-batches.md).
     """
     wanted = max(1, int(getattr(settings, "NURTURE_BATCH_CHUNK_SIZE", DEFAULT_CHUNK_SIZE)))
     unit = 1
@@ -137,7 +139,7 @@ def chunk_file_name(chunk: BatchChunk) -> str:
 
 
 def batch_file_names(batch: Batch) -> dict[str, str]:
-    """Storage names (first choice) and the names offered on download."""
+    """The stored files' names (first choice: a name taken already gets a suffix)."""
     return {
         "cards_pdf": f"batches/B{batch.pk}-cards-{batch.sheet}.pdf",
         "labels_pdf": f"batches/B{batch.pk}-labels-{batch.labels}.pdf",
@@ -149,7 +151,7 @@ def batch_file_names(batch: Batch) -> dict[str, str]:
 # A chunk's PDF is stored as a *fragment*: its pages and every object they use, renumbered 1..n
 # with each reference written as a fixed-width number whose position is listed in the header.
 # Joining fragments is then a matter of adding an offset to those numbers and copying bytes: the
-# parsing (pypdf, pure Python, about a quarter of a second per chunk) happens in the chunk tasks,
+# parsing (pypdf, pure Python, about a tenth of a second per chunk) happens in the chunk tasks,
 # in parallel, and the join that waits for the last chunk holds one fragment in memory at a time.
 # Nothing with a date or a random ID is written, so the same chunks always join to the same bytes.
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models, transaction
 from django.db.models import Min
@@ -157,10 +158,11 @@ def _became_customer_dates(customer_ids: Iterable[int]) -> dict[int, dt.date]:
     return dict(rows)
 
 
-def _message(*, template: str, touchpoint: Touchpoint, became_on: dt.date | None, today: dt.date) -> tuple[str, str]:
+def _message(
+    *, template: str, touchpoint: Touchpoint, manager: Any, became_on: dt.date | None, today: dt.date
+) -> tuple[str, str]:
     """The merged message, or ("", why) when the rule's template cannot be rendered."""
     customer = touchpoint.customer
-    manager = customer.account_manager
     fields = merge_fields(
         first_name=customer.first_name,
         last_name=customer.last_name,
@@ -180,13 +182,20 @@ def _message(*, template: str, touchpoint: Touchpoint, became_on: dt.date | None
 
 
 def _draft(
-    touchpoint: Touchpoint, *, design: CardDesign, became_on: dt.date | None, today: dt.date, now: dt.datetime
+    touchpoint: Touchpoint,
+    *,
+    rule: Rule,
+    manager: Any,
+    design: CardDesign,
+    became_on: dt.date | None,
+    today: dt.date,
+    now: dt.datetime,
 ) -> Card:
-    rule: Rule = touchpoint.rule
     customer: Customer = touchpoint.customer
     message, problem = _message(
         template=rule.message_template.strip() or DEFAULT_MESSAGE_TEMPLATE,
         touchpoint=touchpoint,
+        manager=manager,
         became_on=became_on,
         today=today,
     )
@@ -208,6 +217,13 @@ def _draft(
         postal_code=customer.postal_code,
         country=customer.country,
     )
+
+
+def _fill(cache: dict[Any, Any], queryset: models.QuerySet[Any], pks: Iterable[int | None]) -> None:
+    """Load into `cache` the rows of `pks` it does not hold yet: rules and managers repeat a lot."""
+    missing = {pk for pk in pks if pk is not None and pk not in cache}
+    if missing:
+        cache.update((row.pk, row) for row in queryset.filter(pk__in=missing))
 
 
 def _undrafted(
@@ -247,7 +263,9 @@ def cards_draft_missing(
         return 0
     undrafted = _undrafted(
         first_customer_id=first_customer_id, last_customer_id=last_customer_id, customer_ids=customer_ids
-    ).select_related("customer", "customer__account_manager", "rule", "rule__card_design", "milestone")
+    ).select_related("customer")
+    rules: dict[int, Rule] = {}
+    managers: dict[int | None, Any] = {}
     default_design: CardDesign | None = None
     created = 0
     after = 0
@@ -256,11 +274,14 @@ def cards_draft_missing(
         if not page:
             break
         after = page[-1].pk
+        _fill(rules, Rule.objects.select_related("card_design"), (tp.rule_id for tp in page))
+        _fill(managers, get_user_model().objects.all(), (tp.customer.account_manager_id for tp in page))
         became = _became_customer_dates({tp.customer_id for tp in page})
         now = timezone.now()
         cards = []
         for touchpoint in page:
-            design = touchpoint.rule.card_design
+            rule = rules[touchpoint.rule_id]
+            design = rule.card_design
             if design is None:
                 default_design = default_design or fallback_design()
                 design = default_design
@@ -268,7 +289,15 @@ def cards_draft_missing(
                 log.warning("no active card design: touchpoint %s gets no card yet", touchpoint.pk)
                 continue
             cards.append(
-                _draft(touchpoint, design=design, became_on=became.get(touchpoint.customer_id), today=today, now=now)
+                _draft(
+                    touchpoint,
+                    rule=rule,
+                    manager=managers.get(touchpoint.customer.account_manager_id),
+                    design=design,
+                    became_on=became.get(touchpoint.customer_id),
+                    today=today,
+                    now=now,
+                )
             )
         page_ids = [tp.pk for tp in page]
         before = Card.objects.filter(touchpoint_id__in=page_ids).count()

@@ -57,14 +57,14 @@ def test_a_worker_killed_in_the_middle_of_planning(deployment: Deployment) -> No
         wait_for(lambda: backends_waiting_on_locks(db) >= 1, timeout=30, what=f"a chunk half-way\n{victim.log()}")
         victim.kill()
     assert db.completed_sweeps() == 0
-    [held] = re.findall(r"Task campaigns\.tasks\.plan_chunk\[([-0-9a-f]+)\] received", victim.log())[:1]
+    [held] = re.findall(r"Task campaigns\.tasks\.plan_chunk\[([-0-9a-f]+)\] received", victim.log(None))[:1]
 
     # A replacement comes up once the dead worker's messages are visible again.
     time.sleep(VISIBILITY_TIMEOUT + 1)
     survivor = deployment.worker("survivor", concurrency=2, **timeout)
     wait_for(lambda: db.completed_sweeps() == 1, timeout=60, what=f"the sweep to complete\n{survivor.log()}")
 
-    assert f"plan_chunk[{held}] received" in survivor.log()  # the very message the victim held
+    assert f"plan_chunk[{held}] received" in survivor.log(None)  # the very message the victim held
     assert db.scalar("SELECT status FROM nurture_jobrun WHERE task_id = %s", [held]) == "succeeded"
     assert_planned_once(deployment)
 
@@ -78,7 +78,9 @@ def test_a_pool_process_killed_in_the_middle_of_planning(deployment: Deployment)
         wait_for(lambda: backends_waiting_on_locks(db) >= 1, timeout=30, what=f"a chunk half-way\n{worker.log()}")
         [pool_process] = worker.children()
         os.kill(pool_process, signal.SIGKILL)
-        wait_for(lambda: "WorkerLostError" in worker.log(), timeout=30, what=f"the worker to notice\n{worker.log()}")
+        wait_for(
+            lambda: "WorkerLostError" in worker.log(None), timeout=30, what=f"the worker to notice\n{worker.log()}"
+        )
 
     # The worker rejects the lost task back to the queue and a new pool process runs it again.
     wait_for(lambda: db.completed_sweeps() == 1, timeout=60, what=f"the sweep to complete\n{worker.log()}")

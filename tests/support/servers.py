@@ -57,8 +57,10 @@ def _as_postgres_user() -> bool:
 class PostgresServer:
     """initdb + pg_ctl on a free port; start, stop and restart as a test needs."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
+        # The tests want speed; a benchmark wants the durability settings of a real server.
+        self.durable = durable
         # Not pytest's tmp_path: the postgres user must be able to reach it.
         self.root = Path(tempfile.mkdtemp(prefix="nurture-pg-"))
         self.data = self.root / "data"
@@ -117,6 +119,11 @@ class PostgresServer:
                 "-c max_connections=200",
             ]
         )
+        if self.durable:
+            options = options.replace("fsync=off", "fsync=on").replace(
+                "synchronous_commit=off", "synchronous_commit=on"
+            )
+            options = options.replace("full_page_writes=off", "full_page_writes=on")
         self._run(
             "pg_ctl",
             "-D",
