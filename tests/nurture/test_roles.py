@@ -34,7 +34,7 @@ def card_for(customer: Customer) -> Card:
     )
     return Card.objects.create(
         touchpoint=touchpoint,
-        design=CardDesign.objects.first(),
+        design=CardDesign.objects.order_by("pk")[0],
         message="Happy anniversary",
         recipient_name=customer.full_name,
         status="approved",

@@ -113,7 +113,9 @@ def test_it_plans_touchpoints_with_a_history_at_the_end():
     assert f"Planner: {created} touchpoints created" in out.getvalue()
     # The first plan ran three weeks back, so the demo starts with work already overdue.
     assert Touchpoint.objects.overdue().exists()
-    assert planning.last_completed_sweep().as_of == timezone.localdate()
+    last = planning.last_completed_sweep()
+    assert last is not None
+    assert last.as_of == timezone.localdate()
 
 
 def test_it_shows_progress_for_many_customers(monkeypatch):
