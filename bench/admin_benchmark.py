@@ -462,11 +462,12 @@ CANDIDATES = {
         ),
         Candidate(
             "today-cards",
-            "campaigns/today.py cards_section: for a user who does not see every customer, the drafts of "
-            "*pending touchpoints assigned to them* (`Card.objects.filter(touchpoint__assignee_id=user.pk, "
+            "campaigns/today.py cards_section: the drafts of pending touchpoints only, and for a user who does "
+            "not see every customer those *assigned to them* (`Card.objects.filter(touchpoint__assignee_id=user.pk, "
             "touchpoint__status='pending')`) instead of visible_to()'s join on the customer's account manager: "
             "open touchpoints follow their customer's manager (planning.reassign), and the (assignee, status, "
-            "due_on) index then gives the drafts in mail-by order",
+            "due_on) index then gives the drafts in mail-by order; for those who see all, "
+            "`visible_to(user).filter(touchpoint__status='pending')` (walks touchpoint_pending_due)",
         ),
         Candidate(
             "local-date-bounds",
@@ -482,6 +483,10 @@ CANDIDATES = {
             indexes=(
                 "CREATE INDEX touchpoint_pending_due ON campaigns_touchpoint (due_on, id) WHERE status = 'pending'",
             ),
+        ),
+        Candidate(
+            "paginator-cap-1000",
+            "nurture/paginators.py: CAP = 1_000 instead of 10_000 ('more than 1,000 touchpoints', 20 pages of 50)",
         ),
         Candidate(
             "today-capped-counts",
@@ -541,11 +546,11 @@ def apply_candidates(names: list[str]) -> None:
                     with connection.cursor() as cursor:
                         cursor.execute(
                             """
-                            WITH RECURSIVE countries AS (
-                                (SELECT country FROM nurture_customer ORDER BY country LIMIT 1)
+                            WITH RECURSIVE countries (country) AS (
+                                SELECT min(country) FROM nurture_customer
                                 UNION ALL
-                                SELECT (SELECT c.country FROM nurture_customer c WHERE c.country > countries.country
-                                    ORDER BY c.country LIMIT 1)
+                                SELECT (SELECT min(c.country) FROM nurture_customer c
+                                    WHERE c.country > countries.country)
                                 FROM countries WHERE countries.country IS NOT NULL
                             )
                             SELECT country FROM countries WHERE country IS NOT NULL
@@ -565,17 +570,15 @@ def apply_candidates(names: list[str]) -> None:
             filters = ["status", CountryFilter, ("account_manager", AccountManagerFilter), "tags"]
             setattr(customers, "list_filter", filters)  # noqa: B010
         elif name == "today-cards":
-            original = campaigns.today.cards_section
 
-            def cards_section(*, user: Any, limit: int | None = None, original: Any = original) -> Any:
-                if sees_all_customers(user):
-                    return original(user=user, limit=limit)
+            def cards_section(*, user: Any, limit: int | None = None) -> Any:
                 limit = limit or campaigns.today.CARDS_SHOWN
+                if sees_all_customers(user):
+                    scope = Card.objects.visible_to(user).filter(touchpoint__status="pending")
+                else:
+                    scope = Card.objects.filter(touchpoint__assignee_id=user.pk, touchpoint__status="pending")
                 drafts = (
-                    Card.objects.filter(touchpoint__assignee_id=user.pk, touchpoint__status="pending")
-                    .drafts()
-                    .select_related("touchpoint", "touchpoint__rule")
-                    .order_by("touchpoint__due_on", "id")
+                    scope.drafts().select_related("touchpoint", "touchpoint__rule").order_by("touchpoint__due_on", "id")
                 )
                 url = f"{reverse('admin:campaigns_card_changelist')}?{urlencode({'status__exact': Card.Status.DRAFT})}"
                 return campaigns.today.CardsSection(
@@ -603,6 +606,8 @@ def apply_candidates(names: list[str]) -> None:
                 return bound & q
 
             setattr(campaigns.querysets, "_local_date_q", _local_date_q)  # noqa: B010
+        elif name == "paginator-cap-1000":
+            setattr(CappedCountPaginator, "cap", 1_000)  # noqa: B010
         elif name == "today-capped-counts":
 
             def bounded(queryset: QuerySet[Any], *, limit: int, row: Any, see_all_url: str) -> Any:
@@ -665,12 +670,13 @@ PAGES = [
     ),
     Page("am-cu-first", "manager", "Customers, first page", "customer", ""),
     Page("am-cu-filtered", "manager", "Customers, active in GB", "customer", "status__exact=active&country=GB"),
-    Page("am-cu-search", "manager", "Customers, search 'Smith'", "customer", "q=Smith"),
+    # Searches are measured too, outside the target (its filtered page is the list filter above).
+    Page("am-cu-search", "manager", "Customers, search 'Smith'", "customer", "q=Smith", in_target=False),
     Page("su-tp-first", "superuser", "Touchpoints, first page", "touchpoint", ""),
     Page("su-tp-filtered", "superuser", "Touchpoints, overdue calls", "touchpoint", "queue=overdue&kind__exact=call"),
     Page("su-cu-first", "superuser", "Customers, first page", "customer", ""),
     Page("su-cu-filtered", "superuser", "Customers, active in GB", "customer", "status__exact=active&country=GB"),
-    Page("su-cu-search", "superuser", "Customers, search 'Smith'", "customer", "q=Smith"),
+    Page("su-cu-search", "superuser", "Customers, search 'Smith'", "customer", "q=Smith", in_target=False),
     Page("su-today", "superuser", "Today (with the print room)", "today", "", in_target=False),
 ]
 
@@ -721,6 +727,7 @@ def child_main(args: argparse.Namespace) -> int:
     from campaigns.models import Touchpoint
     from nurture.models import Customer
 
+    apply_candidates(args.candidate)
     users = get_user_model().objects
     clients = {"manager": Client(), "superuser": Client()}
     clients["manager"].force_login(users.get(username="bench-am-01"))
@@ -754,6 +761,7 @@ def child_main(args: argparse.Namespace) -> int:
 
     for page in selected:
         url = paths[page.view] + (f"?{page.query}" if page.query else "")
+        load = os.getloadavg()[0]
         log(f"  {page.who}: {page.label} ({url})")
         get(page, url)  # warm up
         response, queries = get(page, url)
@@ -789,11 +797,12 @@ def child_main(args: argparse.Namespace) -> int:
             main = listed[0]
         slowest = max(statements, key=lambda statement: statement["bare_ms"])
 
-        page_ms, main_ms = [], []
+        page_ms, cpu_ms, main_ms = [], [], []
         for _ in range(runs):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             clients[page.who].get(url)
             page_ms.append((time.perf_counter() - started) * 1000)
+            cpu_ms.append((time.process_time() - cpu) * 1000)
             main_ms.append(bare_ms(cursor, main["sql"]))
 
         def explain(sql: str) -> str:
@@ -806,8 +815,10 @@ def child_main(args: argparse.Namespace) -> int:
             "label": page.label,
             "url": url,
             "in_target": page.in_target,
+            "load": load,
             "page_ms": statistics.median(page_ms),
             "page_runs": page_ms,
+            "cpu_ms": statistics.median(cpu_ms),
             "main_ms": statistics.median(main_ms),
             "main_sql": main["sql"],
             "main_explain": explain(main["sql"]),
@@ -841,12 +852,13 @@ def child_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure(url: str, runs: int, pages: list[str], save: Path | None) -> list[dict[str, Any]]:
+def measure(url: str, runs: int, pages: list[str], candidates: list[str], save: Path | None) -> list[dict[str, Any]]:
     env = dict(child_env(url), ALLOWED_HOSTS="testserver,localhost")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "results.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--database-url", url]
         command += ["--runs", str(runs), "--json", str(path), *(["--pages", *pages] if pages else [])]
+        command += [argument for name in candidates for argument in ("--candidate", name)]
         subprocess.run(command, cwd=ROOT, env=env, check=True)
         results: list[dict[str, Any]] = json.loads(path.read_text())
         if save is not None:
@@ -873,14 +885,21 @@ def verdict(result: dict[str, Any]) -> tuple[bool, list[str]]:
 
 
 def render(
-    results: list[dict[str, Any]], facts: dict[str, Any], url: str, runs: int, load_seconds: float | None
+    results: list[dict[str, Any]],
+    facts: dict[str, Any],
+    url: str,
+    runs: int,
+    load_seconds: float | None,
+    candidates: list[str],
 ) -> str:
     loaded = f"; loading took {load_seconds:.0f}s" if load_seconds else ""
+    loads = [float(result.get("load", 0.0)) for result in results]
     status = ", ".join(f"{name} {count:,}" for name, count in facts["touchpoint_status"].items())
     cards = ", ".join(f"{name} {count:,}" for name, count in facts["card_status"].items())
     lines = [
-        f"Run on {dt.date.today().isoformat()} (`{' '.join(['python', 'bench/admin_benchmark.py', *sys.argv[1:]])}`)"
-        f"{loaded}; 1-minute load average before measuring {os.getloadavg()[0]:.1f} (other work on the machine).",
+        f"Run on {dt.date.today().isoformat()} (`{' '.join(['python', 'bench/admin_benchmark.py', *shown_args()])}`)"
+        f"{loaded}; 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the start of each page's "
+        "measurement (2 cores, shared with other work).",
         "",
         "| | |",
         "|---|---|",
@@ -892,22 +911,37 @@ def render(
         f"{facts['manager_touchpoints']:,} touchpoints assigned, {facts['manager_overdue_calls']:,} overdue calls, "
         f"{facts['manager_draft_cards']:,} draft cards |",
         "",
-        f"Median of {runs} runs after one warm-up, server-side (`client.get`, the whole Django request and response); "
+        *(
+            [
+                "Candidate fixes applied for this run (the application's code patched in the child process, the "
+                "indexes built in the bench database):",
+                "",
+                *(f"- `{name}`: {CANDIDATES[name].change}" for name in candidates),
+                "",
+            ]
+            if candidates
+            else ["The application as it is (no candidate fix).", ""]
+        ),
+        f"Median of {runs} runs after one warm-up, server-side (`client.get`, the whole Django request and response; "
+        "'of which CPU': the Django process's own CPU time in it, which other work on the machine does not stretch); "
         "the main query (the statement selecting the listed rows; on Today the slowest one) timed bare through psycopg "
         "in the same rounds; all SQL: every statement of the page bare, median of 5 each, summed.",
         "",
-        "| user | page | median ms | main query bare ms | all SQL bare ms | slowest statement ms | queries "
-        "(at page size 10) | COUNTs | seq scans of big tables | largest select | result |",
-        "|---|---|---:|---:|---:|---:|---|---|---|---:|---|",
+        "| user | page | median ms | of which CPU ms | main query bare ms | all SQL bare ms | slowest statement ms "
+        "| queries (at page size 10) | COUNTs | seq scans of big tables | largest select | result |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|---|---:|---|",
     ]
     for result in results:
         ok, problems = verdict(result)
-        outcome = ("PASS" if ok else "FAIL: " + "; ".join(problems)) if result["in_target"] else "(not in the target)"
+        outcome = "PASS" if ok else "FAIL: " + "; ".join(problems)
+        if not result["in_target"]:
+            outcome = f"({outcome}; not in the target)"
         counts = ", ".join(result["counts"]) or "none"
         scans = ", ".join(sorted({table for scan in result["seq_scans"] for table in scan["tables"]})) or "none"
         lines.append(
             f"| {result['who']} | {result['label']} (`{result['url']}`) | {result['page_ms']:.0f} | "
-            f"{result['main_ms']:.1f} | {result['sql_total_ms']:.1f} | {result['slowest_ms']:.1f} | "
+            f"{result.get('cpu_ms', 0):.0f} | {result['main_ms']:.1f} | {result['sql_total_ms']:.1f} | "
+            f"{result['slowest_ms']:.1f} | "
             f"{result['queries']} ({result['queries_small_page']}) | {counts} | {scans} | "
             f"{result['largest_select']} | {outcome} |"
         )
@@ -926,8 +960,26 @@ def render(
                 f"{', '.join(statement['seq_scans'])} |"
             )
         lines += ["", "Slowest statement, EXPLAIN (ANALYZE, BUFFERS):", "", "```"]
-        lines += [result["slowest_explain"] or result["main_explain"], "```", "", "</details>", ""]
+        plan = result["slowest_explain"] or result["main_explain"]
+        lines += [short_line(line) for line in plan.splitlines()]
+        lines += ["```", "", "</details>", ""]
     return "\n".join(lines) + "\n"
+
+
+def short_line(line: str, width: int = 240) -> str:
+    """A plan line cut short (the time zone lists of the Today filters run to thousands of characters)."""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def shown_args() -> list[str]:
+    """The command line, without where the raw measurements were saved."""
+    shown, skip = [], False
+    for argument in sys.argv[1:]:
+        if skip or argument == "--save-json":
+            skip = not skip
+            continue
+        shown.append(argument)
+    return shown
 
 
 def write_output(path: Path, section: str, body: str) -> None:
@@ -959,6 +1011,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write the results into this Markdown file")
     parser.add_argument("--section", default=SECTION_DEFAULT, help="the section of --output to (re)write")
     parser.add_argument("--save-json", type=Path, help="also keep the raw measurements (every statement) here")
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        help=f"apply a candidate fix for the measurement (repeat; 'all' for every one): {', '.join(CANDIDATES)}",
+    )
+    parser.add_argument("--keep-indexes", action="store_true", help="keep the candidates' indexes afterwards")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -983,8 +1042,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{facts['manager']} has {facts['manager_customers']:,} customers"
     )
     log("measuring the pages (child process, Django test client)")
-    results = measure(url, runs, args.pages, args.save_json)
-    section = render(results, facts, url, runs, load_seconds)
+    candidates = list(CANDIDATES) if args.candidate == ["all"] else args.candidate
+    unknown = [name for name in candidates if name not in CANDIDATES]
+    if unknown:
+        raise SystemExit(f"unknown candidate(s) {unknown}; known: {', '.join(CANDIDATES)}")
+    indexes = create_candidate_indexes(url, candidates)
+    if candidates:
+        log(f"candidate fixes: {', '.join(candidates)}")
+    try:
+        results = measure(url, runs, args.pages, candidates, args.save_json)
+    finally:
+        if not args.keep_indexes:
+            drop_indexes(url, indexes)
+    section = render(results, facts, url, runs, load_seconds, candidates)
     print()
     print(section)
     if args.output:

@@ -132,6 +132,27 @@ def worker_env(url: str, redis_url: str, var_dir: Path) -> dict[str, str]:
     return env
 
 
+# Niceness for the processes the benchmark starts (--nice).
+NICE = 0
+
+
+def prioritise(pid: int) -> None:
+    """Give a process we started, and its session, the --nice weight.
+
+    With the kernel's autogroup scheduling (Debian's default) CPU is shared between sessions
+    first: a process's own nice value only counts against its own session. So the weight is set
+    on the session's autogroup too, or a PostgreSQL server whose backends all share one session
+    could never get more than one session's share of a busy machine, however many workers it serves.
+    """
+    if not NICE:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, NICE)
+        Path(f"/proc/{pid}/autogroup").write_text(str(NICE))
+    except OSError as exc:
+        log(f"  could not prioritise process {pid}: {exc}")
+
+
 def start_workers(n: int, env: dict[str, str], log_dir: Path, label: str) -> list[tuple[subprocess.Popen[bytes], Path]]:
     started = []
     for index in range(1, n + 1):
@@ -146,6 +167,7 @@ def start_workers(n: int, env: dict[str, str], log_dir: Path, label: str) -> lis
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        prioritise(process.pid)
         started.append((process, log_path))
     deadline = time.monotonic() + 120
     for process, log_path in started:
@@ -338,6 +360,7 @@ def own_postgres() -> Any:
         raise SystemExit("--own-postgres: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
     server = PostgresServer(bin_dir, durable=True)
     server.init().start()
+    prioritise(int((server.data / "postmaster.pid").read_text().split()[0]))
     log(f"started a PostgreSQL of our own on port {server.port} ({server.root})")
     return server
 
@@ -356,10 +379,15 @@ def main(argv: list[str] | None = None) -> int:
         "--own-postgres", action="store_true", help="run a PostgreSQL of the benchmark's own (removed at the end)"
     )
     parser.add_argument(
-        "--nice", type=int, default=0, help="run at this niceness (e.g. -10 as root): the server and workers inherit it"
+        "--nice",
+        type=int,
+        default=0,
+        help="run the workers (and --own-postgres's server) at this niceness, e.g. -10 as root",
     )
     args = parser.parse_args(argv)
     if args.nice:
+        global NICE
+        NICE = args.nice
         os.nice(args.nice)
     server = own_postgres() if args.own_postgres else None
     try:
