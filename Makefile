@@ -25,7 +25,8 @@ header = @printf '\n==== %s ====\n' "$(1)"
 PLANNERS ?= 2
 RENDERERS ?= 1
 
-.PHONY: help install system-deps services run workers test lint format bench clean
+.PHONY: help install system-deps services run workers test lint format bench bench-services bench-planner \
+	bench-workers bench-batches bench-admin clean
 
 help:
 	@echo "make run      install, migrate, seed demo data and start web, worker and beat (embedded default"
@@ -36,7 +37,8 @@ help:
 	@echo "make install  system packages (only missing ones), $(VENV), Python dependencies"
 	@echo "make lint     ruff check, ruff format --check, mypy"
 	@echo "make format   ruff format and ruff check --fix"
-	@echo "make bench    bench/run.py against the local PostgreSQL"
+	@echo "make bench    every benchmark against the local PostgreSQL and Redis (about an hour), results in docs/;"
+	@echo "              make bench-planner, bench-workers, bench-batches or bench-admin runs one"
 	@echo "make clean    remove var/, staticfiles/ and the install stamp"
 
 install: system-deps $(STAMP)
@@ -122,10 +124,25 @@ test: install
 		printf '\n==== make test FAILED: %s\n' "$$(IFS=','; echo "$${failed[*]}" | sed 's/,/, /g')"; exit 1; \
 	fi
 
-bench: install
+# `make bench` runs the four benchmarks one after the other (about an hour) and writes their
+# results into docs/; `make bench-planner` (and -workers, -batches, -admin) runs one.
+bench: bench-planner bench-workers bench-batches bench-admin
+
+bench-services: install
 	@if [[ -z "$${DATABASE_URL:-}" || -z "$${REDIS_URL:-}" ]]; then scripts/ensure-services; fi
+
+bench-planner: bench-services
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
-		$(PY) bench/run.py $(BENCH_ARGS)
+		$(PY) bench/run.py --output docs/benchmarks.md $(BENCH_ARGS)
+
+bench-workers: bench-services
+	$(PY) bench/workers_benchmark.py --output docs/benchmarks-workers.md $(BENCH_ARGS)
+
+bench-batches: bench-services
+	$(PY) bench/batch_benchmark.py --output docs/benchmarks-batches.md $(BENCH_ARGS)
+
+bench-admin: bench-services
+	$(PY) bench/admin_benchmark.py --output docs/benchmarks-admin.md --section results $(BENCH_ARGS)
 
 clean:
 	rm -rf var staticfiles $(STAMP)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from campaigns import calendar
+from campaigns.forms import RuleForm
 from campaigns.models import Cadence, DigestDelivery, PlannerChunk, PlannerRun, Rule, Touchpoint
 from campaigns.querysets import TouchpointQuerySet
 from campaigns.services.touchpoints import (
@@ -57,7 +58,7 @@ RULE_FIELDSETS: _FieldsetSpec = [
             "the pending touchpoints and plans them again.",
         },
     ),
-    ("Card", {"fields": ["card_design", "message_template", "auto_approve"], "classes": ["collapse"]}),
+    ("Card", {"fields": ["card_design", "message_template", "celebratory", "auto_approve"], "classes": ["collapse"]}),
 ]
 
 
@@ -81,6 +82,7 @@ def describe_schedule(rule: Rule) -> str:
 
 class RuleInline(admin.StackedInline[Rule, Cadence]):
     model = Rule
+    form = RuleForm
     fieldsets = RULE_FIELDSETS
     prepopulated_fields = {"slug": ["name"]}
     extra = 0
@@ -94,7 +96,20 @@ class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
     list_filter = ["active", "anchor_kind", "tag"]
     list_select_related = ["anchor_kind", "tag"]
     search_fields = ["name", "description"]
-    fields = ["name", "description", "anchor_kind", "tag", "active"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "anchor_kind", "tag", "active"]}),
+        (
+            "Reacting to call outcomes",
+            {
+                "fields": [
+                    ("no_answer_retry_days", "no_answer_max_retries"),
+                    ("at_risk_follow_up_days", "at_risk_quiet_days"),
+                ],
+                "description": "What an outcome logged on one of this cadence's calls changes next. A rule that "
+                "counts from the last contact (anchor kind last_contact) restarts when a call reaches the customer.",
+            },
+        ),
+    ]
     inlines = [RuleInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Cadence]:
@@ -108,6 +123,7 @@ class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
 @admin.register(Rule)
 class RuleAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Rule]):
     show_auditlog_history_link = True
+    form = RuleForm
     list_display = ["name", "slug", "cadence", "action", "schedule", "business_day_policy", "active", "version"]
     list_filter = ["cadence", "action", "active"]
     list_select_related = ["cadence"]
@@ -233,10 +249,11 @@ class TouchpointAdmin(ScopedAdmin[Touchpoint]):
     form = TouchpointForm
     list_display = ["due_on", "customer", "rule", "kind", "status", "outcome", "late", "assignee"]
     list_display_links = ["due_on", "customer"]
-    list_filter = [QueueFilter, "status", "kind", "late", "rule"]
+    list_filter = [QueueFilter, "status", "kind", "late", ("due_on", admin.DateFieldListFilter), "rule"]
     list_select_related = ["customer", "rule", "assignee"]
     search_fields = ["customer__first_name", "customer__last_name", "customer__company", "=customer__external_id"]
-    date_hierarchy = "due_on"
+    # No date_hierarchy: its MIN/MAX and DISTINCT year read every touchpoint of the list
+    # (docs/benchmarks-admin.md); the due date filter above runs no query.
     show_full_result_count = False
     list_per_page = 50
     actions = ["log_reached", "log_voicemail", "log_no_answer", "snooze", "skip", export_selected_csv]

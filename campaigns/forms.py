@@ -32,6 +32,7 @@ class RuleForm(forms.ModelForm[Rule]):
             "card_lead_days",
             "card_design",
             "message_template",
+            "celebratory",
             "auto_approve",
             "active",
         ]

@@ -17,10 +17,21 @@ if TYPE_CHECKING:
 
 def _local_date_q(now: dt.datetime, lookup: str) -> models.Q:
     """due_on compared with each customer's local date at `now` (PRODUCT.md rule 4)."""
+    groups = zones_by_local_date(now)
     q = models.Q()
-    for day, zones in zones_by_local_date(now).items():
+    for day, zones in groups.items():
         q |= models.Q(customer__time_zone__in=zones, **{f"due_on__{lookup}": day})
-    return q
+    # The same condition on due_on alone, ANDed: it changes no result, and lets the
+    # (assignee, status, due_on) index bound the scan instead of reading every pending touchpoint.
+    first, last = min(groups), max(groups)
+    bounds = {
+        "exact": models.Q(due_on__range=(first, last)),
+        "lt": models.Q(due_on__lt=last),
+        "lte": models.Q(due_on__lte=last),
+        "gt": models.Q(due_on__gt=first),
+        "gte": models.Q(due_on__gte=first),
+    }
+    return bounds[lookup] & q
 
 
 class TouchpointQuerySet(models.QuerySet[Any]):

@@ -33,12 +33,18 @@ def plan_sweep() -> int:
     max_retries=5,
 )
 def plan_chunk(run_id: int, index: int) -> tuple[int, int]:
-    return planning.run_chunk(run_id=run_id, index=index)
+    result = planning.run_chunk(run_id=run_id, index=index)
+    # The chunk's card touchpoints get their cards in a task of their own, so a slow draft never
+    # holds up the sweep (and a re-run of the chunk drafts nothing twice: one card per touchpoint).
+    transaction.on_commit(partial(draft_cards.delay, run_id, index))
+    return result
 
 
 @shared_task(name="campaigns.tasks.replan_customers", autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def replan_customers(customer_ids: list[int]) -> int:
-    return planning.plan_customers(customer_ids).created
+    created = planning.plan_customers(customer_ids).created
+    transaction.on_commit(partial(draft_cards_for_customers.delay, list(customer_ids)))
+    return created
 
 
 @shared_task(name="campaigns.tasks.send_digests")

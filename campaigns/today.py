@@ -27,6 +27,8 @@ from django.utils import timezone
 from campaigns import calendar
 from campaigns.models import Batch, Card, Touchpoint
 from campaigns.querysets import TouchpointQuerySet
+from nurture.paginators import CAP
+from nurture.querysets import sees_all_customers
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -64,6 +66,10 @@ def works_print_room(user: User) -> bool:
     return _perm(user, "campaigns.add_batch")
 
 
+# Counts stop here (nurture.paginators.CAP, the admin lists' cap).
+COUNT_CAP = CAP
+
+
 @dataclass(frozen=True)
 class Bounded(Generic[T]):
     """The first rows of a list, how many there are in all, and where to see them all."""
@@ -76,11 +82,24 @@ class Bounded(Generic[T]):
     def truncated(self) -> bool:
         return self.total > len(self.rows)
 
+    @property
+    def capped(self) -> bool:
+        """More rows than COUNT_CAP: the total says "more than 1,000", not a number."""
+        return self.total > COUNT_CAP
+
+    @property
+    def total_label(self) -> str:
+        return f"more than {COUNT_CAP:,}" if self.capped else f"{self.total:,}"
+
 
 def bounded(queryset: QuerySet[Any], *, limit: int, row: Callable[[Any], T], see_all_url: str) -> Bounded[T]:
-    """At most `limit` rows; the total is counted only when there are more (same query, so it matches)."""
+    """At most `limit` rows; the total is counted only when there are more (same query, so it matches).
+
+    Like the admin's paginator, the count stops at COUNT_CAP + 1 rows, unordered: no COUNT
+    without a LIMIT, whatever the size of the lists.
+    """
     objects = list(queryset[: limit + 1])
-    total = len(objects) if len(objects) <= limit else queryset.count()
+    total = len(objects) if len(objects) <= limit else queryset.order_by()[: COUNT_CAP + 1].count()
     return Bounded(rows=[row(obj) for obj in objects[:limit]], total=total, see_all_url=see_all_url)
 
 
@@ -222,12 +241,16 @@ def _draft_row(card: Card) -> DraftCardRow:
 def cards_section(*, user: AbstractBaseUser, limit: int | None = None) -> CardsSection:
     """Draft cards of the user's customers (every customer's for those who see all), soonest mail-by first."""
     limit = limit or CARDS_SHOWN
-    drafts = (
-        Card.objects.visible_to(user)
-        .drafts()
-        .select_related("touchpoint", "touchpoint__rule")
-        .order_by("touchpoint__due_on", "id")
-    )
+    if sees_all_customers(user):
+        scope = Card.objects.visible_to(user).filter(touchpoint__status=Touchpoint.Status.PENDING)
+    else:
+        # Open touchpoints follow their customer's account manager (planning.reassign, queued by the
+        # customer's post_save), so "pending and assigned to me" is "my customers' open cards", on
+        # the (assignee, status, due_on) index and without walking every touchpoint by date to
+        # probe its customer's manager (2.5 s at a million customers: docs/benchmarks-admin.md).
+        # visible_to() still guards each card's own page.
+        scope = Card.objects.filter(touchpoint__assignee_id=user.pk, touchpoint__status=Touchpoint.Status.PENDING)
+    drafts = scope.drafts().select_related("touchpoint", "touchpoint__rule").order_by("touchpoint__due_on", "id")
     url = f"{reverse('admin:campaigns_card_changelist')}?{urlencode({'status__exact': Card.Status.DRAFT})}"
     return CardsSection(
         drafts=bounded(drafts, limit=limit, row=_draft_row, see_all_url=url),
@@ -325,12 +348,10 @@ def mail_by_groups(*, today: dt.date, limit: int | None = None) -> tuple[list[Ma
         )
         .order_by("touchpoint__due_on")
     )
-    rows = list(counts[: limit + 1])
-    if len(rows) <= limit:
-        date_total, card_total = len(rows), sum(row["cards"] for row in rows)
-    else:
-        totals = Card.objects.printable().aggregate(dates=Count("touchpoint__due_on", distinct=True), cards=Count("pk"))
-        date_total, card_total = int(totals["dates"]), int(totals["cards"])
+    # One row per mail-by date: a few dozen (the planning horizon and what is late), so one query
+    # gives the shown dates and both totals.
+    rows = list(counts)
+    date_total, card_total = len(rows), sum(row["cards"] for row in rows)
     groups = [
         MailByGroup(
             mail_by=row["touchpoint__due_on"],

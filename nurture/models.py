@@ -131,6 +131,12 @@ class Customer(models.Model):
             # The planner's incremental pass: CustomerQuerySet.changed_since().
             models.Index(fields=["updated_at"], name="customer_updated_at"),
             models.Index(Upper("last_name"), name="customer_last_name_upper"),
+            # The customer list in its order (Meta.ordering), for everyone and per account manager.
+            models.Index(fields=["last_name", "first_name", "id"], name="customer_name_order"),
+            models.Index(fields=["account_manager", "last_name", "first_name", "id"], name="customer_manager_name"),
+            # The country filter's choices (nurture.admin_filters.countries_in_use).
+            models.Index(fields=["country"], name="customer_country"),
+            models.Index(fields=["account_manager", "country"], name="customer_manager_country"),
         ]
 
     def __str__(self) -> str:

@@ -62,6 +62,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "nurture.context_processors.planner_health",
             ],
         },
     },
@@ -131,7 +132,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "nurture@localhost")
 
 # Celery: Redis when REDIS_URL is set, kombu's filesystem transport under var/ otherwise.
 REDIS_URL = env_str("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if not REDIS_URL:
     _queue_dir = VAR_DIR / "broker"
@@ -163,6 +164,7 @@ CELERY_TASK_ROUTES = {
     "campaigns.tasks.draft_*": {"queue": "planning"},
     "campaigns.tasks.render_*": {"queue": "rendering"},
     "campaigns.tasks.finish_batch": {"queue": "rendering"},
+    "campaigns.tasks.check_card_fits": {"queue": "rendering"},
 }
 # A worker consumes every queue listed here unless started with -Q.
 CELERY_TASK_QUEUES = [Queue("celery"), Queue("planning"), Queue("rendering")]
@@ -177,6 +179,8 @@ NURTURE_PLAN_CHUNK_SIZE = env_int("NURTURE_PLAN_CHUNK_SIZE", 20000, minimum=1)
 NURTURE_PLANNER_STALE_HOURS = env_int("NURTURE_PLANNER_STALE_HOURS", 3, minimum=1)
 # At most N touchpoints per customer in M days ("N/M", e.g. "3/30"); empty for no cap.
 NURTURE_FREQUENCY_CAP = env_ratio("NURTURE_FREQUENCY_CAP")
+# Print batches: cards per rendering chunk (one task each; rounded to whole sheets).
+NURTURE_BATCH_CHUNK_SIZE = env_int("NURTURE_BATCH_CHUNK_SIZE", 50, minimum=1)
 # A 29 February milestone in a non-leap year: "feb28" (default) or "mar1".
 NURTURE_LEAP_DAY = env_str("NURTURE_LEAP_DAY", "feb28")
 if NURTURE_LEAP_DAY not in ("feb28", "mar1"):

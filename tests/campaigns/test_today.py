@@ -12,7 +12,7 @@ from campaigns import admin_cards  # noqa: F401  (registers the card admin until
 from campaigns import today as today_module
 from campaigns.models import Batch, Card, CardDesign, Touchpoint
 from campaigns.today import calls_section, cards_section, mail_by_groups, today_page
-from nurture.models import CalendarFeed
+from nurture.models import CalendarFeed, Customer
 from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint, make_user
 
 D = dt.date
@@ -159,6 +159,40 @@ def test_the_see_all_links_list_the_same_calls(alice, bob, alice_client):
         assert listed == ids(bounded)
 
 
+def test_a_count_past_the_cap_says_more_than_and_never_counts_further(alice, alice_client, monkeypatch):
+    monkeypatch.setattr(today_module, "CALLS_SHOWN", 2)
+    monkeypatch.setattr(today_module, "COUNT_CAP", 4)
+    for _ in range(6):
+        call(alice, due_on=D(2025, 3, 10))
+    for _ in range(3):
+        call(alice, due_on=D(2025, 3, 5))
+
+    section = calls_section(user=alice)
+    html = " ".join(alice_client.get(TODAY).content.decode().split())
+
+    # Six due today: the count stops at the cap + 1 and the page says so; three overdue: counted.
+    assert (section.due_today.total, section.due_today.capped) == (5, True)
+    assert (section.overdue.total, section.overdue.capped) == (3, False)
+    assert 'id="count-due-today">more than 4<' in html
+    assert 'id="count-overdue">3<' in html
+
+
+def test_the_counts_have_a_limit_and_no_order(alice, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(today_module, "CALLS_SHOWN", 1)
+    for _ in range(3):
+        call(alice, due_on=D(2025, 3, 5))
+
+    with CaptureQueriesContext(connection) as queries:
+        calls_section(user=alice)
+
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts, "the overdue list is longer than shown, so it was counted"
+    assert all(f"LIMIT {today_module.COUNT_CAP + 1}" in sql and "ORDER BY" not in sql for sql in counts), counts
+
+
 def test_counts_are_not_queried_when_the_list_is_short(alice, django_assert_num_queries):
     call(alice, due_on=D(2025, 3, 10))
     call(alice, due_on=D(2025, 3, 1))
@@ -286,6 +320,19 @@ def test_an_account_manager_sees_their_draft_cards_soonest_first(card_manager, b
 
     assert [row.card_id for row in drafts.rows] == [sooner.pk, later.pk]
     assert drafts.total == 2
+
+
+def test_an_account_managers_cards_are_those_of_their_open_touchpoints(card_manager, bob):
+    mine = card(card_manager, due_on=D(2025, 3, 12))
+    done = card(card_manager, due_on=D(2025, 3, 13))
+    Touchpoint.objects.filter(pk=done.touchpoint_id).update(status="done")
+    # A customer who moved to bob: planning.reassign hands bob the open touchpoint with the customer.
+    moved = card(card_manager, due_on=D(2025, 3, 14))
+    Customer.objects.filter(pk=moved.touchpoint.customer_id).update(account_manager=bob)
+    Touchpoint.objects.filter(pk=moved.touchpoint_id).update(assignee=bob)
+
+    assert [row.card_id for row in cards_section(user=card_manager).drafts.rows] == [mine.pk]
+    assert [row.card_id for row in cards_section(user=bob).drafts.rows] == [moved.pk]
 
 
 def test_a_card_is_approved_from_today(card_manager, client):

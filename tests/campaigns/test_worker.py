@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from campaigns import tasks
-from campaigns.models import DigestDelivery, PlannerRun, Touchpoint
+from campaigns.models import Card, DigestDelivery, PlannerRun, Touchpoint
 from campaigns.signals import replans_paused
 from nurture.models import Customer, Milestone, MilestoneKind
 from tests.support.worker import wait_until
@@ -109,6 +109,37 @@ def test_do_not_contact_cancels_pending_through_the_worker(worker_factory):
 
     wait_until(lambda: not Touchpoint.objects.filter(customer=c, status="pending").exists(), what="cancellation")
     assert set(Touchpoint.objects.values_list("cancel_reason", flat=True)) == {"customer is do-not-contact"}
+
+
+def test_a_sweep_drafts_and_checks_each_card_and_do_not_contact_withdraws_it(worker_factory):
+    today = dt.date.today()
+    kind = MilestoneKind.objects.get(slug="became_customer")
+    with replans_paused():
+        ada = Customer.objects.create(
+            first_name="Ada", last_name="Lovelace", country="GB", time_zone="Europe/London", address_line1="1 Road"
+        )
+        # Five months a customer: the six-month card falls inside the 60-day horizon.
+        Milestone.objects.create(customer=ada, kind=kind, date=today - dt.timedelta(days=150))
+    worker_factory(concurrency=2)
+
+    tasks.plan_sweep.delay()
+    wait_until(lambda: Card.objects.filter(touchpoint__customer=ada).exists(), what="the drafted card")
+    card = Card.objects.select_related("touchpoint__rule").get(touchpoint__customer=ada)
+    assert card.touchpoint.rule.slug == "six-month-follow-up"
+    assert (card.status, card.recipient_name, card.address_line1) == ("draft", "Ada Lovelace", "1 Road")
+    assert "Ada" in card.message
+    # The fit check ran on the rendering queue.
+    wait_until(lambda: Card.objects.get(pk=card.pk).fits is not None, what="the card's fit check")
+    assert Card.objects.get(pk=card.pk).fits is True
+
+    # A second sweep drafts nothing twice.
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(2), what="the second sweep")
+    assert Card.objects.filter(touchpoint__customer=ada).count() == 1
+
+    ada.status = Customer.Status.DO_NOT_CONTACT
+    ada.save()
+    wait_until(lambda: Card.objects.get(pk=card.pk).status == "cancelled", what="the card withdrawn")
 
 
 def test_a_rolled_back_transaction_never_runs_its_task(worker_factory):

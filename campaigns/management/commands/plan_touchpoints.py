@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from campaigns import planning
 from campaigns.models import Touchpoint
+from campaigns.services.cards import cards_cancel_for_inactive_touchpoints, cards_draft_missing
 
 
 class Command(BaseCommand):
@@ -39,3 +40,8 @@ class Command(BaseCommand):
             f"Planned as of {timezone.localdate(now).isoformat()} up to {result.window_end}: "
             f"{result.created} created, {result.cancelled} cancelled, {left_alone} left alone."
         )
+        # As the workers do after each chunk: a card for every new card touchpoint, and the cards
+        # of cancelled touchpoints withdrawn. The fit checks are queued for the rendering workers.
+        withdrawn = cards_cancel_for_inactive_touchpoints()
+        drafted = cards_draft_missing(today=timezone.localdate(now))
+        self.stdout.write(f"Cards: {drafted} drafted, {withdrawn} withdrawn.")

@@ -288,7 +288,25 @@ class Command(BaseCommand):
             earlier = planning.plan(now=timezone.now() - dt.timedelta(days=21))
             created, cancelled = earlier.created, earlier.cancelled
         result = planning.plan()
+        from campaigns.services.cards import cards_draft_missing
+
+        drafted = cards_draft_missing()
+        approved = self.approve_soon_due_cards()
         self.stdout.write(
             f"Planner: {created + result.created} touchpoints created, {cancelled + result.cancelled} cancelled "
-            f"(planned up to {result.window_end})."
+            f"(planned up to {result.window_end}); {drafted} cards drafted, {approved} approved for the print room."
         )
+
+    def approve_soon_due_cards(self) -> int:
+        """As the account managers would: approve the drafts due within a week, so that the print
+        room has a batch to build while the later ones wait on the managers' Today pages."""
+        from campaigns.models import Card
+        from campaigns.services.cards import card_bulk_approve
+
+        week = timezone.localdate() + dt.timedelta(days=7)
+        soon = Card.objects.drafts().filter(touchpoint__due_on__lte=week, touchpoint__assignee__isnull=False)
+        approved = 0
+        for manager_id in sorted(set(soon.order_by().values_list("touchpoint__assignee_id", flat=True))):
+            manager = get_user_model().objects.get(pk=manager_id)
+            approved += card_bulk_approve(cards=soon.filter(touchpoint__assignee_id=manager_id), by=manager).approved
+        return approved
