@@ -242,7 +242,9 @@ def cards_section(*, user: AbstractBaseUser, limit: int | None = None) -> CardsS
     """Draft cards of the user's customers (every customer's for those who see all), soonest mail-by first."""
     limit = limit or CARDS_SHOWN
     if sees_all_customers(user):
-        scope = Card.objects.visible_to(user).filter(touchpoint__status=Touchpoint.Status.PENDING)
+        # Every draft (drafts are withdrawn when their touchpoint is cancelled or skipped): the
+        # (status, batch) index, no join.
+        scope = Card.objects.visible_to(user)
     else:
         # Open touchpoints follow their customer's account manager (planning.reassign, queued by the
         # customer's post_save), so "pending and assigned to me" is "my customers' open cards", on
