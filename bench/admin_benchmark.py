@@ -26,8 +26,8 @@ What it does, in one run (docs/benchmarks-admin.md has the method and the result
    the HTML; times every statement of the page bare (median of 5) and keeps EXPLAIN ANALYZE of the
    main and the slowest query;
 4. prints the table and PASS/FAIL (median <= 300 ms), and with ``--output`` writes it into a
-   section of a Markdown file (``--section`` names it, so a run with a candidate index can sit
-   next to the plain one).
+   section of a Markdown file (``--section`` names it, so that runs of different versions can sit
+   side by side).
 
 The database URL comes from ``--database-url`` only, never from DATABASE_URL.
 """
@@ -82,8 +82,6 @@ CALL_SHARE = 0.4
 BIG_TABLES = ("nurture_customer", "nurture_milestone", "campaigns_touchpoint", "campaigns_card")
 # A select box with more options than this lists a table, not a handful of choices.
 SELECT_LIMIT = 500
-# today-capped-counts: the most a Today list counts.
-TODAY_COUNT_CAP = 1_000
 
 
 # --- Loading ---------------------------------------------------------------------------------
@@ -418,233 +416,6 @@ def data_facts(url: str, today: dt.date) -> dict[str, Any]:
 # --- Candidate fixes (measured here; the lead applies them to the application) ----------------
 
 
-@dataclass(frozen=True)
-class Candidate:
-    name: str
-    change: str  # the change to the application, in words
-    indexes: tuple[str, ...] = ()  # created in the bench database only, for the measurement
-
-
-CANDIDATES = {
-    candidate.name: candidate
-    for candidate in [
-        Candidate(
-            "count-unordered",
-            "nurture/paginators.py: count `self.object_list.order_by()[: self.cap + 1]`: the capped COUNT "
-            "keeps no ORDER BY, so it stops at the first cap + 1 rows in any order instead of sorting or "
-            "walking the list's order",
-        ),
-        Candidate(
-            "no-date-hierarchy",
-            "campaigns/admin.py TouchpointAdmin: drop `date_hierarchy = 'due_on'` (its MIN/MAX and "
-            "DISTINCT DATE_TRUNC('year') read every row of the list) and add `('due_on', "
-            "admin.DateFieldListFilter)` to list_filter (fixed choices, no query)",
-        ),
-        Candidate(
-            "customer-order-index",
-            "nurture/models.py Customer.Meta.indexes: `Index(fields=['last_name', 'first_name', 'id'], "
-            "name='customer_name_order')` and `Index(fields=['account_manager', 'last_name', 'first_name', 'id'], "
-            "name='customer_manager_name')`: the list's order (Meta.ordering) straight from an index",
-            indexes=(
-                "CREATE INDEX customer_name_order ON nurture_customer (last_name, first_name, id)",
-                "CREATE INDEX customer_manager_name ON nurture_customer "
-                "(account_manager_id, last_name, first_name, id)",
-            ),
-        ),
-        Candidate(
-            "customer-filters",
-            "nurture/admin.py CustomerAdmin.list_filter: the country filter's choices by a loose index scan "
-            "(recursive CTE, one index probe per country, on a new `Index(fields=['country'], "
-            "name='customer_country')`) instead of SELECT DISTINCT country over the list, and the account "
-            "manager filter listing the staff users (RelatedFieldListFilter.field_choices -> staff_users()) "
-            "instead of RelatedOnlyFieldListFilter's SELECT DISTINCT account_manager_id over the list",
-            indexes=("CREATE INDEX customer_country ON nurture_customer (country)",),
-        ),
-        Candidate(
-            "today-cards",
-            "campaigns/today.py cards_section: the drafts of pending touchpoints only, and for a user who does "
-            "not see every customer those *assigned to them* (`Card.objects.filter(touchpoint__assignee_id=user.pk, "
-            "touchpoint__status='pending')`) instead of visible_to()'s join on the customer's account manager: "
-            "open touchpoints follow their customer's manager (planning.reassign), and the (assignee, status, "
-            "due_on) index then gives the drafts in mail-by order; for those who see all, "
-            "`visible_to(user).filter(touchpoint__status='pending')` (walks touchpoint_pending_due)",
-        ),
-        Candidate(
-            "local-date-bounds",
-            "campaigns/querysets.py _local_date_q: AND the per-zone conditions with the same bound on due_on "
-            "alone (exact: between the first and last local date, lt/lte: below the last, gt: above the "
-            "first), so that the (assignee, status, due_on) index bounds the scan",
-        ),
-        Candidate(
-            "pending-due-index",
-            "campaigns/models/touchpoints.py Touchpoint.Meta.indexes: `Index(fields=['due_on', 'id'], "
-            "condition=Q(status='pending'), name='touchpoint_pending_due')` for the queues across all "
-            "account managers (Queue: overdue, due today, upcoming)",
-            indexes=(
-                "CREATE INDEX touchpoint_pending_due ON campaigns_touchpoint (due_on, id) WHERE status = 'pending'",
-            ),
-        ),
-        Candidate(
-            "paginator-cap-1000",
-            "nurture/paginators.py: CAP = 1_000 instead of 10_000 ('more than 1,000 touchpoints', 20 pages of 50)",
-        ),
-        Candidate(
-            "today-capped-counts",
-            f"campaigns/today.py bounded(): count at most {TODAY_COUNT_CAP:,} + 1 rows "
-            f"(`queryset.order_by()[: {TODAY_COUNT_CAP} + 1].count()`, 'more than {TODAY_COUNT_CAP:,}'), like the "
-            "changelists' paginator",
-        ),
-    ]
-}
-
-
-def apply_candidates(names: list[str]) -> None:
-    """Patch the running application (child process) the way each candidate would change its code."""
-    import datetime as dt_
-    from functools import cached_property
-    from urllib.parse import urlencode
-
-    from django.contrib import admin
-    from django.db import connection
-    from django.db.models import Q, QuerySet
-    from django.urls import reverse
-
-    import campaigns.querysets
-    import campaigns.today
-    from campaigns.localdates import zones_by_local_date
-    from campaigns.models import Card, Touchpoint
-    from nurture.admin import staff_users
-    from nurture.models import Customer
-    from nurture.paginators import CappedCountPaginator
-    from nurture.querysets import sees_all_customers
-
-    for name in names:
-        if name == "count-unordered":
-
-            def count(self: Any) -> int:
-                window = self.object_list
-                if hasattr(window, "order_by"):
-                    window = window.order_by()
-                window = window[: self.cap + 1]
-                return int(window.count() if not isinstance(window, list) else len(window))
-
-            prop = cached_property(count)
-            prop.__set_name__(CappedCountPaginator, "count")
-            setattr(CappedCountPaginator, "count", prop)  # noqa: B010
-        elif name == "no-date-hierarchy":
-            touchpoints = admin.site._registry[Touchpoint]
-            setattr(touchpoints, "date_hierarchy", None)  # noqa: B010
-            filters = [*touchpoints.list_filter, ("due_on", admin.DateFieldListFilter)]
-            setattr(touchpoints, "list_filter", filters)  # noqa: B010
-        elif name == "customer-filters":
-
-            class CountryFilter(admin.SimpleListFilter):
-                title = "country"
-                parameter_name = "country"
-
-                def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            """
-                            WITH RECURSIVE countries (country) AS (
-                                SELECT min(country) FROM nurture_customer
-                                UNION ALL
-                                SELECT (SELECT min(c.country) FROM nurture_customer c
-                                    WHERE c.country > countries.country)
-                                FROM countries WHERE countries.country IS NOT NULL
-                            )
-                            SELECT country FROM countries WHERE country IS NOT NULL
-                            """
-                        )
-                        return [(row[0], row[0] or "(none)") for row in cursor.fetchall()]
-
-                def queryset(self, request: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
-                    value = self.value()
-                    return queryset if value is None else queryset.filter(country=value)
-
-            class AccountManagerFilter(admin.RelatedFieldListFilter):
-                def field_choices(self, field: Any, request: Any, model_admin: Any) -> Any:
-                    return [(str(user.pk), str(user)) for user in staff_users()]
-
-            customers = admin.site._registry[Customer]
-            filters = ["status", CountryFilter, ("account_manager", AccountManagerFilter), "tags"]
-            setattr(customers, "list_filter", filters)  # noqa: B010
-        elif name == "today-cards":
-
-            def cards_section(*, user: Any, limit: int | None = None) -> Any:
-                limit = limit or campaigns.today.CARDS_SHOWN
-                if sees_all_customers(user):
-                    scope = Card.objects.visible_to(user).filter(touchpoint__status="pending")
-                else:
-                    scope = Card.objects.filter(touchpoint__assignee_id=user.pk, touchpoint__status="pending")
-                drafts = (
-                    scope.drafts().select_related("touchpoint", "touchpoint__rule").order_by("touchpoint__due_on", "id")
-                )
-                url = f"{reverse('admin:campaigns_card_changelist')}?{urlencode({'status__exact': Card.Status.DRAFT})}"
-                return campaigns.today.CardsSection(
-                    drafts=campaigns.today.bounded(
-                        drafts, limit=limit, row=campaigns.today._draft_row, see_all_url=url
-                    ),
-                    can_approve=campaigns.today._perm(user, "campaigns.change_card"),
-                )
-
-            setattr(campaigns.today, "cards_section", cards_section)  # noqa: B010
-        elif name == "local-date-bounds":
-
-            def _local_date_q(now: dt_.datetime, lookup: str) -> Q:
-                groups = zones_by_local_date(now)
-                q = Q()
-                for day, zones in groups.items():
-                    q |= Q(customer__time_zone__in=zones, **{f"due_on__{lookup}": day})
-                first, last = min(groups), max(groups)
-                bound = {
-                    "exact": Q(due_on__range=(first, last)),
-                    "lt": Q(due_on__lt=last),
-                    "lte": Q(due_on__lte=last),
-                    "gt": Q(due_on__gt=first),
-                }[lookup]
-                return bound & q
-
-            setattr(campaigns.querysets, "_local_date_q", _local_date_q)  # noqa: B010
-        elif name == "paginator-cap-1000":
-            setattr(CappedCountPaginator, "cap", 1_000)  # noqa: B010
-        elif name == "today-capped-counts":
-
-            def bounded(queryset: QuerySet[Any], *, limit: int, row: Any, see_all_url: str) -> Any:
-                objects = list(queryset[: limit + 1])
-                capped = queryset.order_by()[: TODAY_COUNT_CAP + 1]
-                total = len(objects) if len(objects) <= limit else capped.count()
-                return campaigns.today.Bounded(
-                    rows=[row(obj) for obj in objects[:limit]], total=total, see_all_url=see_all_url
-                )
-
-            setattr(campaigns.today, "bounded", bounded)  # noqa: B010
-        elif name not in CANDIDATES:
-            raise SystemExit(f"unknown candidate {name!r}")
-
-
-def create_candidate_indexes(url: str, names: list[str]) -> list[str]:
-    created = []
-    with connect(url, autocommit=True) as conn:
-        conn.execute("SET maintenance_work_mem = '512MB'")
-        for name in names:
-            for statement in CANDIDATES[name].indexes:
-                index = statement.split()[2]
-                conn.execute(pgsql.SQL("DROP INDEX IF EXISTS {}").format(pgsql.Identifier(index)))
-                started = time.perf_counter()
-                conn.execute(statement)
-                log(f"  candidate index {index} built in {time.perf_counter() - started:.1f}s")
-                created.append(index)
-        conn.execute("ANALYZE nurture_customer, campaigns_touchpoint")
-    return created
-
-
-def drop_indexes(url: str, indexes: list[str]) -> None:
-    with connect(url, autocommit=True) as conn:
-        for index in indexes:
-            conn.execute(pgsql.SQL("DROP INDEX IF EXISTS {}").format(pgsql.Identifier(index)))
-
-
 # --- Measuring (in the child process, with Django) -------------------------------------------
 
 
@@ -727,7 +498,6 @@ def child_main(args: argparse.Namespace) -> int:
     from campaigns.models import Touchpoint
     from nurture.models import Customer
 
-    apply_candidates(args.candidate)
     users = get_user_model().objects
     clients = {"manager": Client(), "superuser": Client()}
     clients["manager"].force_login(users.get(username="bench-am-01"))
@@ -852,13 +622,12 @@ def child_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure(url: str, runs: int, pages: list[str], candidates: list[str], save: Path | None) -> list[dict[str, Any]]:
+def measure(url: str, runs: int, pages: list[str], save: Path | None) -> list[dict[str, Any]]:
     env = dict(child_env(url), ALLOWED_HOSTS="testserver,localhost")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "results.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--database-url", url]
         command += ["--runs", str(runs), "--json", str(path), *(["--pages", *pages] if pages else [])]
-        command += [argument for name in candidates for argument in ("--candidate", name)]
         subprocess.run(command, cwd=ROOT, env=env, check=True)
         results: list[dict[str, Any]] = json.loads(path.read_text())
         if save is not None:
@@ -890,7 +659,6 @@ def render(
     url: str,
     runs: int,
     load_seconds: float | None,
-    candidates: list[str],
 ) -> str:
     loaded = f"; loading took {load_seconds:.0f}s" if load_seconds else ""
     loads = [float(result.get("load", 0.0)) for result in results]
@@ -911,17 +679,6 @@ def render(
         f"{facts['manager_touchpoints']:,} touchpoints assigned, {facts['manager_overdue_calls']:,} overdue calls, "
         f"{facts['manager_draft_cards']:,} draft cards |",
         "",
-        *(
-            [
-                "Candidate fixes applied for this run (the application's code patched in the child process, the "
-                "indexes built in the bench database):",
-                "",
-                *(f"- `{name}`: {CANDIDATES[name].change}" for name in candidates),
-                "",
-            ]
-            if candidates
-            else ["The application as it is (no candidate fix).", ""]
-        ),
         f"Median of {runs} runs after one warm-up, server-side (`client.get`, the whole Django request and response; "
         "'of which CPU': the Django process's own CPU time in it, which other work on the machine does not stretch); "
         "the main query (the statement selecting the listed rows; on Today the slowest one) timed bare through psycopg "
@@ -1011,13 +768,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write the results into this Markdown file")
     parser.add_argument("--section", default=SECTION_DEFAULT, help="the section of --output to (re)write")
     parser.add_argument("--save-json", type=Path, help="also keep the raw measurements (every statement) here")
-    parser.add_argument(
-        "--candidate",
-        action="append",
-        default=[],
-        help=f"apply a candidate fix for the measurement (repeat; 'all' for every one): {', '.join(CANDIDATES)}",
-    )
-    parser.add_argument("--keep-indexes", action="store_true", help="keep the candidates' indexes afterwards")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1042,19 +792,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{facts['manager']} has {facts['manager_customers']:,} customers"
     )
     log("measuring the pages (child process, Django test client)")
-    candidates = list(CANDIDATES) if args.candidate == ["all"] else args.candidate
-    unknown = [name for name in candidates if name not in CANDIDATES]
-    if unknown:
-        raise SystemExit(f"unknown candidate(s) {unknown}; known: {', '.join(CANDIDATES)}")
-    indexes = create_candidate_indexes(url, candidates)
-    if candidates:
-        log(f"candidate fixes: {', '.join(candidates)}")
-    try:
-        results = measure(url, runs, args.pages, candidates, args.save_json)
-    finally:
-        if not args.keep_indexes:
-            drop_indexes(url, indexes)
-    section = render(results, facts, url, runs, load_seconds, candidates)
+    results = measure(url, runs, args.pages, args.save_json)
+    section = render(results, facts, url, runs, load_seconds)
     print()
     print(section)
     if args.output:

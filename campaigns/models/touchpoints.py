@@ -40,12 +40,17 @@ class Touchpoint(models.Model):
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # No index of its own on these three: the planner inserts ~200,000 rows a sweep, and an index
+    # with a handful of values (or only NULLs) is one hot page that concurrent chunks fight over
+    # (docs/benchmarks-workers.md). touchpoint_queue starts with assignee; the unique
+    # touchpoint_one_follow_up_per_attempt starts with follow_up_of; completed_by has a partial one.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="touchpoints",
+        db_index=False,
     )
     late = models.BooleanField(
         default=False, help_text="Planned after its due date had begun (the planner was behind)."
@@ -58,6 +63,7 @@ class Touchpoint(models.Model):
         blank=True,
         related_name="follow_ups",
         help_text="The call whose outcome asked for this one (a retry, or a follow-up of a customer at risk).",
+        db_index=False,
     )
     attempt = models.PositiveSmallIntegerField(default=0, help_text="1 for the first follow-up of a call, and so on.")
     hold_reason = models.CharField(max_length=200, blank=True)
@@ -73,7 +79,7 @@ class Touchpoint(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
 
     objects = TouchpointQuerySet.as_manager()
@@ -125,6 +131,10 @@ class Touchpoint(models.Model):
             ),
             # export_touchpoints and the admin's date filters.
             models.Index(fields=["due_on"], name="touchpoint_due_on"),
+            # Deleting a user sets completed_by to NULL: only the rows that have one.
+            models.Index(
+                fields=["completed_by"], condition=models.Q(completed_by__isnull=False), name="touchpoint_completed_by"
+            ),
         ]
 
     def __str__(self) -> str:
