@@ -6,31 +6,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0009_stay_in_touch_cadence'),
-        ('nurture', '0010_customer_list_indexes'),
+        ("campaigns", "0009_stay_in_touch_cadence"),
+        ("nurture", "0010_customer_list_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='touchpoint',
-            name='assignee',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='touchpoints', to=settings.AUTH_USER_MODEL),
+            model_name="touchpoint",
+            name="assignee",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="touchpoints",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='touchpoint',
-            name='completed_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="touchpoint",
+            name="completed_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='touchpoint',
-            name='follow_up_of',
-            field=models.ForeignKey(blank=True, db_index=False, help_text='The call whose outcome asked for this one (a retry, or a follow-up of a customer at risk).', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='follow_ups', to='campaigns.touchpoint'),
+            model_name="touchpoint",
+            name="follow_up_of",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                help_text="The call whose outcome asked for this one (a retry, or a follow-up of a customer at risk).",
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="follow_ups",
+                to="campaigns.touchpoint",
+            ),
         ),
         migrations.AddIndex(
-            model_name='touchpoint',
-            index=models.Index(condition=models.Q(('completed_by__isnull', False)), fields=['completed_by'], name='touchpoint_completed_by'),
+            model_name="touchpoint",
+            index=models.Index(
+                condition=models.Q(("completed_by__isnull", False)),
+                fields=["completed_by"],
+                name="touchpoint_completed_by",
+            ),
         ),
     ]
