@@ -175,6 +175,7 @@ def test_a_count_past_the_cap_says_more_than_and_never_counts_further(alice, ali
     assert (section.overdue.total, section.overdue.capped) == (3, False)
     assert 'id="count-due-today">more than 4<' in html
     assert 'id="count-overdue">3<' in html
+    assert 'class="see-all">See all &rsaquo;' in html and "See all more than" not in html
 
 
 def test_the_counts_have_a_limit_and_no_order(alice, monkeypatch):
