@@ -29,7 +29,6 @@ def _local_date_q(now: dt.datetime, lookup: str) -> models.Q:
         "lt": models.Q(due_on__lt=last),
         "lte": models.Q(due_on__lte=last),
         "gt": models.Q(due_on__gt=first),
-        "gte": models.Q(due_on__gte=first),
     }
     return bounds[lookup] & q
 

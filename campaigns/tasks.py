@@ -88,24 +88,25 @@ class _BatchTask(Task[Any, Any]):
 def draft_cards(run_id: int, index: int) -> int:
     """Draft the cards of one planner chunk's customers (and cancel those that lost their basis)."""
     from campaigns.models import PlannerChunk
-    from campaigns.services.cards import cards_cancel_for_inactive_touchpoints, cards_draft_missing
+    from campaigns.services.cards import cards_follow_touchpoints
 
     chunk = PlannerChunk.objects.filter(run_id=run_id, index=index).first()
     if chunk is None:
         return 0
-    first, last = chunk.first_customer_id, chunk.last_customer_id
-    cards_cancel_for_inactive_touchpoints(first_customer_id=first, last_customer_id=last)
-    return cards_draft_missing(first_customer_id=first, last_customer_id=last)
+    _, drafted = cards_follow_touchpoints(
+        first_customer_id=chunk.first_customer_id, last_customer_id=chunk.last_customer_id
+    )
+    return drafted
 
 
 @shared_task(
     name="campaigns.tasks.draft_cards_for_customers", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
 )
 def draft_cards_for_customers(customer_ids: list[int]) -> int:
-    from campaigns.services.cards import cards_cancel_for_inactive_touchpoints, cards_draft_missing
+    from campaigns.services.cards import cards_follow_touchpoints
 
-    cards_cancel_for_inactive_touchpoints(customer_ids=customer_ids)
-    return cards_draft_missing(customer_ids=customer_ids)
+    _, drafted = cards_follow_touchpoints(customer_ids=customer_ids)
+    return drafted
 
 
 @shared_task(name="campaigns.tasks.check_card_fits", autoretry_for=(Exception,), retry_backoff=True, max_retries=3)

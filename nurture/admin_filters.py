@@ -15,10 +15,10 @@ from django.db.models import Field, QuerySet
 from django.http import HttpRequest
 
 from nurture.models import Customer
+from nurture.querysets import sees_all_customers
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
-from nurture.querysets import sees_all_customers
 
 # A loose index scan: one probe of the (account_manager, country) or (country) index per
 # country in use, however many customers there are. Plain SQL that SQLite runs too.

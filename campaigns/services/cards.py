@@ -506,3 +506,23 @@ def cards_cancel_for_inactive_touchpoints(
             status=Card.Status.CANCELLED, updated_at=timezone.now()
         )
     return cancelled
+
+
+def cards_follow_touchpoints(
+    *,
+    first_customer_id: int | None = None,
+    last_customer_id: int | None = None,
+    customer_ids: Sequence[int] | None = None,
+    today: dt.date | None = None,
+) -> tuple[int, int]:
+    """After planning: withdraw the cards that lost their basis, draft the missing ones.
+
+    Returns (withdrawn, drafted). Scope as in cards_draft_missing (none: every customer).
+    """
+    scope: dict[str, Any] = {
+        "first_customer_id": first_customer_id,
+        "last_customer_id": last_customer_id,
+        "customer_ids": customer_ids,
+    }
+    withdrawn = cards_cancel_for_inactive_touchpoints(**scope)
+    return withdrawn, cards_draft_missing(**scope, today=today)

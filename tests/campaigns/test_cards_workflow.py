@@ -25,6 +25,7 @@ from campaigns.services.cards import (
     cards_check_fit,
     cards_design_changed,
     cards_draft_missing,
+    cards_follow_touchpoints,
     rule_validate_message_template,
 )
 from nurture.models import Customer
@@ -412,6 +413,21 @@ def test_cards_of_cancelled_or_skipped_touchpoints_and_uncontactable_customers_a
         paused.pk: "approved",
         fine.pk: "approved",
     }
+
+
+def test_after_planning_cards_follow_their_touchpoints_in_scope():
+    withdrawn = make_card(status="draft")
+    Touchpoint.objects.filter(pk=withdrawn.touchpoint_id).update(status="cancelled", cancel_reason="rule edited")
+    undrafted = card_touchpoint()
+    elsewhere = card_touchpoint()
+    scope = [withdrawn.touchpoint.customer_id, undrafted.customer_id]
+
+    assert cards_follow_touchpoints(customer_ids=scope) == (1, 1)
+
+    assert Card.objects.get(pk=withdrawn.pk).status == "cancelled"
+    assert Card.objects.filter(touchpoint=undrafted).count() == 1
+    assert not Card.objects.filter(touchpoint=elsewhere).exists()
+    assert cards_follow_touchpoints(customer_ids=scope) == (0, 0)  # a second run changes nothing
 
 
 def test_cancelling_is_scoped_and_leaves_batched_cards_to_the_print_room():

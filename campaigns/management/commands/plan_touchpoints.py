@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from campaigns import planning
 from campaigns.models import Touchpoint
-from campaigns.services.cards import cards_cancel_for_inactive_touchpoints, cards_draft_missing
+from campaigns.services.cards import cards_follow_touchpoints
 
 
 class Command(BaseCommand):
@@ -42,6 +42,5 @@ class Command(BaseCommand):
         )
         # As the workers do after each chunk: a card for every new card touchpoint, and the cards
         # of cancelled touchpoints withdrawn. The fit checks are queued for the rendering workers.
-        withdrawn = cards_cancel_for_inactive_touchpoints()
-        drafted = cards_draft_missing(today=timezone.localdate(now))
+        withdrawn, drafted = cards_follow_touchpoints(today=timezone.localdate(now))
         self.stdout.write(f"Cards: {drafted} drafted, {withdrawn} withdrawn.")
