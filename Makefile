@@ -33,9 +33,9 @@ help:
 	@echo "              unless DATABASE_URL / REDIS_URL are set); log in at http://localhost:$(PORT)/admin/"
 	@echo "make workers  web, beat, PLANNERS=2 planning workers and RENDERERS=1 rendering worker against the local"
 	@echo "              PostgreSQL and Redis (or DATABASE_URL / REDIS_URL): a scaled-out deployment on one machine"
-	@echo "make test     ruff, mypy, then pytest against PostgreSQL + Redis and on the embedded default"
+	@echo "make test     ruff, mypy, import contracts, then pytest against PostgreSQL + Redis and on the embedded default"
 	@echo "make install  system packages (only missing ones), $(VENV), Python dependencies"
-	@echo "make lint     ruff check, ruff format --check, mypy"
+	@echo "make lint     ruff check, ruff format --check, mypy, import contracts (.importlinter)"
 	@echo "make format   ruff format and ruff check --fix"
 	@echo "make bench    every benchmark against the local PostgreSQL and Redis (about an hour), results in docs/;"
 	@echo "              make bench-planner, bench-workers, bench-batches or bench-admin runs one"
@@ -94,6 +94,8 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(call header,mypy)
 	$(VENV)/bin/mypy .
+	$(call header,import contracts)
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -110,6 +112,7 @@ test: install
 	stage "ruff check" $(VENV)/bin/ruff check .; \
 	stage "ruff format --check" $(VENV)/bin/ruff format --check .; \
 	stage "mypy" $(VENV)/bin/mypy .; \
+	stage "import contracts" $(VENV)/bin/lint-imports --no-cache; \
 	if [[ -z "$${DATABASE_URL:-}" || -z "$${REDIS_URL:-}" ]]; then stage "services" scripts/ensure-services; fi; \
 	stage "pytest: PostgreSQL + Redis" env \
 		DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \

@@ -494,7 +494,7 @@ def child_main(args: argparse.Namespace) -> int:
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
-    import campaigns.today
+    import campaigns.selectors.today
     from campaigns.models import Touchpoint
     from nurture.models import Customer
 
@@ -524,8 +524,8 @@ def child_main(args: argparse.Namespace) -> int:
     def page_size(page: Page, size: int | None) -> None:
         """The list's page size (None: back to the default)."""
         if page.view == "today":
-            campaigns.today.CALLS_SHOWN = size or 50
-            campaigns.today.CARDS_SHOWN = size or 25
+            campaigns.selectors.today.CALLS_SHOWN = size or 50
+            campaigns.selectors.today.CARDS_SHOWN = size or 25
         else:
             setattr(admins[page.view], "list_per_page", size or 50)  # noqa: B010 (a ClassVar in the stubs)
 

@@ -85,7 +85,7 @@ def recreate_database(url: str) -> None:
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="nurture.settings", DEBUG="0", LOG_LEVEL="WARNING")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="0", LOG_LEVEL="WARNING")
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
     env.update(extra or {})
     return env
@@ -209,7 +209,7 @@ class Worker:
     def start(self) -> Worker:
         self.process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "celery", "-A", "nurture", "worker", "--loglevel", "INFO"),
+                *(sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO"),
                 *("--pool", "prefork", "--concurrency", str(self.concurrency)),
                 *(
                     "--hostname",
@@ -355,8 +355,8 @@ def bare_render(batch_id: int) -> dict[str, Any]:
     from pypdf import PdfReader
     from weasyprint import HTML
 
-    from campaigns.cards import render
     from campaigns.models import Batch
+    from campaigns.printing import render
     from campaigns.services.batches import print_cards
 
     cards = print_cards(Batch.objects.get(pk=batch_id))
@@ -375,7 +375,7 @@ def bare_render(batch_id: int) -> dict[str, Any]:
     started, cpu_started = time.perf_counter(), time.process_time()
     if captured:
         method = "HTML(string=...).write_pdf() of the renderer's HTML"
-        from campaigns.cards.fetcher import STATIC_DIR, card_asset_fetcher
+        from campaigns.printing.fetcher import STATIC_DIR, card_asset_fetcher
 
         document = HTML(string=captured["html"], base_url=STATIC_DIR.as_uri() + "/", url_fetcher=card_asset_fetcher())
         pdf = document.write_pdf(
@@ -524,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bare_batch is None:
         os.environ["DATABASE_URL"] = args.database_url
     os.environ["REDIS_URL"] = args.redis_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nurture.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
 
     if args.bare_batch is not None:  # the child of run_bare(): same environment as the parent
@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     settings.NURTURE_BATCH_CHUNK_SIZE = args.chunk_size
-    from nurture.celery import app
+    from config.celery import app
 
     app.control.purge()
     # Due dates keep the groups apart: the small batch takes its cards, the large ones theirs; the

@@ -39,14 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nurture.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from campaigns import planning
+    from campaigns.services import planning
 
     now = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(args.date), dt.time.min))
     recorded: list[tuple[str, Any, float]] = []

@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://... python bench/plan_once.py --date 2026-04-01
 
-Runs ``campaigns.planning.plan(now=<date at midnight>)`` exactly as ``manage.py plan_touchpoints``
+Runs ``campaigns.services.planning.plan(now=<date at midnight>)`` exactly as ``manage.py plan_touchpoints``
 does, and prints one JSON line on stdout: the seconds spent in ``plan()`` (Django start-up
 excluded), rows created and cancelled, chunks, the process's peak RSS, and where the time went
 (start_sweep, reconcile, materialise, the rest of each chunk's bookkeeping), measured by wrapping
@@ -51,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nurture.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
     from django.utils import timezone
 
-    from campaigns import planning
+    from campaigns.services import planning
 
     totals: dict[str, float] = {}
     for name in ("start_sweep", "compute_slots", "reconcile", "materialise", "finish_run_if_complete"):

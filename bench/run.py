@@ -122,7 +122,7 @@ ORDER BY c.id
 """
 
 # The bare baseline: the three default rules with plain date arithmetic (PostgreSQL's month
-# arithmetic clamps to the month's end like campaigns.calendar.add_months), weekends only for the
+# arithmetic clamps to the month's end like nurture.lib.calendar.add_months), weekends only for the
 # business days (no public holidays), due dates in [start, end + extra], and only the rows up to
 # the (customer, rule) cut, so that it writes exactly the planner's number of rows (see
 # docs/benchmarks.md, "The bare SQL").
@@ -210,7 +210,7 @@ def recreate_database(url: str) -> None:
 
 
 def child_env(url: str) -> dict[str, str]:
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="nurture.settings", DEBUG="0")
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="0")
     env.setdefault("LOG_LEVEL", "WARNING")
     return env
 

@@ -14,7 +14,7 @@ What it does, in one run (docs/benchmarks-workers.md has the method and the resu
    tables and the Redis queues, starts N ``celery -A nurture worker --concurrency 1 -Q planning,celery``
    processes and waits until they are ready, sends ``campaigns.tasks.plan_sweep`` and waits for
    the sweep's PlannerRun to finish. Wall time: from sending the sweep to its ``finished_at``;
-3. reads the job runs (nurture/jobs.py) for where the time went: the serial part (the sweep task:
+3. reads the job runs (nurture/services/job_runs.py) for where the time went: the serial part (the sweep task:
    window, slots, chunk rows) and how many chunks each worker took;
 4. prints medians, the ratio (2 workers / 1 worker: the median of each round's ratio) and PASS/FAIL
    against the target (<= 0.7), and with ``--output`` writes them into a Markdown file's results.
@@ -69,7 +69,7 @@ QUEUE_KEYS = ["celery", "planning", "rendering", "unacked", "unacked_index", "un
 LOAD_STEP = 250_000
 # One process each: "two workers" are two single-process workers, as on two small machines.
 WORKER_COMMAND = [
-    sys.executable, "-m", "celery", "-A", "nurture", "worker", "--loglevel", "INFO", "--pool", "prefork",
+    sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--pool", "prefork",
     "--concurrency", "1", "-Q", "planning,celery", "--without-gossip", "--without-mingle",
 ]  # fmt: skip
 
@@ -124,7 +124,7 @@ def worker_env(url: str, redis_url: str, var_dir: Path) -> dict[str, str]:
         DATABASE_URL=url,
         REDIS_URL=redis_url,
         VAR_DIR=str(var_dir),
-        DJANGO_SETTINGS_MODULE="nurture.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="0",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",

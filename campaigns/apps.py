@@ -6,6 +6,6 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
-        from campaigns import audit, signals  # noqa: F401
+        from campaigns import audit, receivers  # noqa: F401 (receivers connects the signal receivers)
 
         audit.register()

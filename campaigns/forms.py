@@ -8,8 +8,8 @@ from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 from django.utils import timezone
 
-from campaigns.cards.messages import MessageTemplateError
 from campaigns.models import Batch, Card, Rule
+from campaigns.printing.messages import MessageTemplateError
 from campaigns.services.cards import rule_validate_message_template
 
 

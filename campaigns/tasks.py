@@ -12,7 +12,7 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.db import transaction
 
-from campaigns import digest, planning
+from campaigns.services import digests, planning
 
 
 @shared_task(name="campaigns.tasks.plan_sweep")
@@ -50,8 +50,8 @@ def replan_customers(customer_ids: list[int]) -> int:
 @shared_task(name="campaigns.tasks.send_digests")
 def send_digests() -> int:
     """Fan out one digest per account manager with something due."""
-    today = digest.digest_date()
-    user_ids = digest.recipients()
+    today = digests.digest_date()
+    user_ids = digests.recipients()
     for user_id in user_ids:
         transaction.on_commit(partial(send_digest.delay, user_id, today.isoformat()))
     return len(user_ids)
@@ -59,7 +59,7 @@ def send_digests() -> int:
 
 @shared_task(name="campaigns.tasks.send_digest", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def send_digest(user_id: int, date: str) -> bool:
-    return digest.send_digest(user_id=user_id, date=dt.date.fromisoformat(date))
+    return digests.send_digest(user_id=user_id, date=dt.date.fromisoformat(date))
 
 
 # --- Cards and print batches -----------------------------------------------------------------
@@ -168,6 +168,6 @@ def resume_batches_on_start(sender: Any = None, **kwargs: Any) -> None:
 
 @shared_task(name="campaigns.tasks.send_at_risk_alert", autoretry_for=(ConnectionError,), retry_backoff=True)
 def send_at_risk_alert(touchpoint_id: int) -> bool:
-    from campaigns.alerts import send_at_risk_alert as send
+    from campaigns.services.alerts import send_at_risk_alert as send
 
     return send(touchpoint_id=touchpoint_id)

@@ -1,3 +1,1 @@
-from nurture.celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""The customer side: customers, milestones, kinds, tags, their import and export, and the pure libraries below it."""

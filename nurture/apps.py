@@ -6,8 +6,9 @@ class NurtureConfig(AppConfig):
     verbose_name = "Customers"
 
     def ready(self) -> None:
+        from nurture import receivers  # noqa: F401 (connects the model signal receivers)
+        from nurture.services import job_runs
+
         # Celery's task signals fire in the process that runs the task: a worker's pool process
         # sets Django up, so this runs there too.
-        from nurture import admin_jobs, jobs  # noqa: F401 (admin_jobs registers the JobRun admin)
-
-        jobs.connect_signals()
+        job_runs.connect_signals()

@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
 
-from campaigns.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
-from nurture.querysets import CustomerQuerySet, MilestoneQuerySet
-from nurture.querysets_jobs import JobRunQuerySet
+from nurture.lib.address import Address
+from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
+from nurture.querysets import CustomerQuerySet, JobRunQuerySet, MilestoneQuerySet
 
 
 def new_external_id() -> str:
@@ -134,7 +134,7 @@ class Customer(models.Model):
             # The customer list in its order (Meta.ordering), for everyone and per account manager.
             models.Index(fields=["last_name", "first_name", "id"], name="customer_name_order"),
             models.Index(fields=["account_manager", "last_name", "first_name", "id"], name="customer_manager_name"),
-            # The country filter's choices (nurture.admin_filters.countries_in_use).
+            # The country filter's choices (nurture.admin.filters.countries_in_use).
             models.Index(fields=["country"], name="customer_country"),
             models.Index(fields=["account_manager", "country"], name="customer_manager_country"),
         ]
@@ -151,6 +151,10 @@ class Customer(models.Model):
         except UnknownRegion as exc:
             field = "region" if self.region and "region" in str(exc).lower() else "country"
             raise ValidationError({field: str(exc)}) from None
+
+    @property
+    def address(self) -> Address:
+        return Address.of(self)
 
     @property
     def full_name(self) -> str:
@@ -191,7 +195,7 @@ class Milestone(models.Model):
 
 
 class JobRun(models.Model):
-    """One run of a background job, recorded by the Celery signal handlers in nurture/jobs.py."""
+    """One run of a background job, recorded by the Celery signal handlers in nurture/services/job_runs.py."""
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"

@@ -5,7 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from campaigns.models.touchpoints import Touchpoint
-from campaigns.querysets_cards import BatchQuerySet, CardQuerySet
+from campaigns.querysets import BatchQuerySet, CardQuerySet
+from campaigns.statuses import BatchStatus, CardStatus
 
 
 class CardDesign(models.Model):
@@ -79,13 +80,7 @@ class CardDesign(models.Model):
 
 
 class Card(models.Model):
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        APPROVED = "approved", "Approved"
-        BATCHED = "batched", "In a batch"
-        PRINTED = "printed", "Printed"
-        MAILED = "mailed", "Mailed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = CardStatus
 
     touchpoint = models.OneToOneField(Touchpoint, on_delete=models.CASCADE, related_name="card")
     design = models.ForeignKey(CardDesign, on_delete=models.PROTECT, related_name="cards")
@@ -153,13 +148,7 @@ class Card(models.Model):
 
 
 class Batch(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RENDERING = "rendering", "Rendering"
-        READY = "ready", "Ready to print"
-        FAILED = "failed", "Failed"
-        PRINTED = "printed", "Printed"
-        MAILED = "mailed", "Mailed"
+    Status = BatchStatus
 
     class Sheet(models.TextChoices):
         CARD = "card", "One card per sheet, on card stock"

@@ -3,6 +3,7 @@
 from django.db import models
 
 from campaigns.models.rules import Rule
+from campaigns.querysets import PlannerRunQuerySet
 
 
 class PlannerRun(models.Model):
@@ -28,10 +29,12 @@ class PlannerRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = PlannerRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at"]
         indexes = [
-            # planning.last_completed_sweep()
+            # PlannerRun.objects.completed_sweeps(): the planner's last sweep and the planner health check
             models.Index(fields=["scope", "finished_at"], name="plannerrun_scope_finished"),
         ]
 

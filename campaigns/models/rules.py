@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import models
 
-from campaigns import calendar
+from nurture.lib import calendar
 
 # The fields of a rule that decide when its touchpoints fall. Changing any of them bumps
 # Rule.version, which cancels the pending touchpoints planned by the old version.

@@ -5,6 +5,7 @@ from django.db import models
 
 from campaigns.models.rules import Rule
 from campaigns.querysets import TouchpointQuerySet
+from campaigns.statuses import TouchpointStatus
 
 
 class Touchpoint(models.Model):
@@ -12,13 +13,7 @@ class Touchpoint(models.Model):
         CALL = "call", "Call"
         CARD = "card", "Card"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DONE = "done", "Done"
-        SKIPPED = "skipped", "Skipped"
-        CANCELLED = "cancelled", "Cancelled"
-        # Planned but held back: by the frequency cap, or a quiet period after a customer at risk.
-        HELD = "held", "Held back"
+    Status = TouchpointStatus
 
     class Outcome(models.TextChoices):
         REACHED = "reached", "Reached"

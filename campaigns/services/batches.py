@@ -47,8 +47,10 @@ from django.db.models import Case, F, Max, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns.cards.formats import imposition, label_stock
-from campaigns.cards.render import (
+from campaigns import signals
+from campaigns.models import Batch, BatchChunk, Card, Touchpoint
+from campaigns.printing.formats import imposition, label_stock
+from campaigns.printing.render import (
     CardDoesNotFit,
     DesignSpec,
     PrintCard,
@@ -57,16 +59,15 @@ from campaigns.cards.render import (
     render_labels_pdf,
     render_manifest_csv,
 )
-from campaigns.models import Batch, BatchChunk, Card, Touchpoint
-from campaigns.querysets_cards import RENDERING_STATUSES
 from campaigns.services.cards import cards_check_fit, listing, spec_for
+from campaigns.statuses import BATCH_DOWNLOADABLE, BATCH_RENDERING
 
 log = logging.getLogger(__name__)
 
 QUEUED = Batch.Status.QUEUED
 RENDERING = Batch.Status.RENDERING
 READY = Batch.Status.READY
-DOWNLOADABLE = (Batch.Status.READY, Batch.Status.PRINTED, Batch.Status.MAILED)
+
 # Cards per cards chunk (NURTURE_BATCH_CHUNK_SIZE): see chunk_size().
 DEFAULT_CHUNK_SIZE = 50
 # Labels per labels chunk, rounded to whole sheets: a run that takes about as long to render as
@@ -396,7 +397,7 @@ def _selection_problems(card_ids: Sequence[int], due_by: dt.date | None) -> list
     for card in rows:
         who = f"the card for {card.recipient_name}"
         customer = card.touchpoint.customer
-        if card.batch_id is not None:
+        if card.batch is not None:
             problems.append(f"{who} is already in batch {card.batch.code} ({card.sequence_code})")
         elif card.status != Card.Status.APPROVED:
             problems.append(f"{who} is {card.get_status_display().lower()}, not approved")
@@ -521,16 +522,11 @@ def _chunks(cards: int, size: int, labels_size: int) -> list[BatchChunk]:
 
 
 def enqueue_chunks(batch_id: int, indexes: Iterable[int]) -> None:
-    from campaigns.tasks import render_batch_chunk
-
-    for index in indexes:
-        render_batch_chunk.delay(batch_id, index)
+    signals.batch_chunks_to_render.send(sender=Batch, batch_id=batch_id, indexes=list(indexes))
 
 
 def enqueue_finish(batch_id: int) -> None:
-    from campaigns.tasks import finish_batch
-
-    finish_batch.delay(batch_id)
+    signals.batch_to_finish.send(sender=Batch, batch_id=batch_id)
 
 
 def batch_rerender(*, batch: Batch, by: AbstractBaseUser | None, enqueue: bool = True) -> Batch:
@@ -598,7 +594,7 @@ def batch_render_chunk(*, batch_id: int, index: int) -> bool:
         log.info("batch %s chunk %s: gone (the batch failed or was deleted)", batch_id, index)
         return False
     batch = chunk.batch
-    if batch.status not in RENDERING_STATUSES or chunk.rendered_at is not None:
+    if batch.status not in BATCH_RENDERING or chunk.rendered_at is not None:
         return False
     Batch.objects.filter(pk=batch_id, status=QUEUED).update(status=RENDERING)
     name = _store(chunk_file_name(chunk), render_chunk(batch, chunk))
@@ -609,7 +605,7 @@ def batch_render_chunk(*, batch_id: int, index: int) -> bool:
             rendered_at=timezone.now(), pdf=name
         )
         if claimed:
-            claimed = Batch.objects.filter(pk=batch_id, status__in=RENDERING_STATUSES).update(
+            claimed = Batch.objects.filter(pk=batch_id, status__in=BATCH_RENDERING).update(
                 chunks_done=F("chunks_done") + 1, status=RENDERING
             )
             if not claimed:  # the batch failed meanwhile
@@ -684,7 +680,7 @@ def batch_fail(*, batch_id: int, error: str) -> bool:
     """
     now = timezone.now()
     with transaction.atomic():
-        claimed = Batch.objects.filter(pk=batch_id, status__in=RENDERING_STATUSES).update(
+        claimed = Batch.objects.filter(pk=batch_id, status__in=BATCH_RENDERING).update(
             status=Batch.Status.FAILED, error=error.strip()[:_ERROR_MAX] or "Rendering failed.", rendered_at=None
         )
         if not claimed:
@@ -738,7 +734,7 @@ def batch_reprint(*, batch: Batch) -> Batch:
     the bytes it had.
     """
     batch.refresh_from_db()
-    if batch.status not in DOWNLOADABLE:
+    if batch.status not in BATCH_DOWNLOADABLE:
         raise BatchError(f"Batch {batch.code} is {batch.get_status_display().lower()}: it has no files to print.")
     missing = [key for key in ("cards_pdf", "labels_pdf", "manifest_csv") if not _file_exists(getattr(batch, key))]
     if not missing:

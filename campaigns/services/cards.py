@@ -33,14 +33,15 @@ from django.db import models, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from campaigns.cards.messages import MessageTemplateError, check_template, merge_fields, render_message
+from campaigns import signals
 from campaigns.models import Card, CardDesign, Rule, Touchpoint
-from campaigns.querysets_cards import OPEN_STATUSES
+from campaigns.printing.messages import MessageTemplateError, check_template, merge_fields, render_message
+from campaigns.statuses import CARD_OPEN
 from nurture.models import Customer, Milestone
 
 if TYPE_CHECKING:
-    from campaigns.cards.fit import FitResult
-    from campaigns.cards.render import DesignSpec
+    from campaigns.printing.fit import FitResult
+    from campaigns.printing.render import DesignSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ APPROVED = Card.Status.APPROVED
 DEFAULT_MESSAGE_TEMPLATE = "Dear {{ first_name }},\n\nthank you for being with us.\n\n{{ signature }}"
 # Touchpoints loaded (with their customer, rule, design and milestone) and drafted per query.
 DRAFT_PAGE_SIZE = 500
-# Cards per check_card_fits task.
-FIT_TASK_SIZE = 100
 # How many offending cards a message names before it says "and N more".
 _NAMED_IN_ERRORS = 5
 _FIT_PROBLEM_MAX = Card._meta.get_field("fit_problem").max_length or 300
@@ -122,7 +121,7 @@ def fallback_design() -> CardDesign | None:
 
 
 def spec_for(design: CardDesign, cache: dict[int, DesignSpec] | None = None) -> DesignSpec:
-    from campaigns.cards.render import DesignSpec
+    from campaigns.printing.render import DesignSpec
 
     if cache is None:
         return DesignSpec.from_design(design)
@@ -132,7 +131,7 @@ def spec_for(design: CardDesign, cache: dict[int, DesignSpec] | None = None) -> 
 
 
 def _check_fit(message: str, spec: DesignSpec) -> FitResult:
-    from campaigns.cards.fit import check_fit
+    from campaigns.printing.fit import check_fit
 
     return check_fit(message, spec)
 
@@ -210,12 +209,7 @@ def _draft(
         approved_at=now if approve else None,
         recipient_name=customer.full_name,
         recipient_company=customer.company,
-        address_line1=customer.address_line1,
-        address_line2=customer.address_line2,
-        city=customer.city,
-        region=customer.region,
-        postal_code=customer.postal_code,
-        country=customer.country,
+        **customer.address.as_dict(),
     )
 
 
@@ -322,16 +316,13 @@ def enqueue_fit_checks(
     customer_ids: Sequence[int] | None = None,
 ) -> int:
     """Queue check_card_fits tasks for the unchecked open cards in scope. Returns how many cards."""
-    from campaigns.tasks import check_card_fits
-
     ids = list(
         Card.objects.unchecked()
         .in_scope(first_customer_id=first_customer_id, last_customer_id=last_customer_id, customer_ids=customer_ids)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    for start in range(0, len(ids), FIT_TASK_SIZE):
-        check_card_fits.delay(ids[start : start + FIT_TASK_SIZE])
+    signals.cards_need_fit_check.send(sender=Card, card_ids=ids)
     return len(ids)
 
 
@@ -360,7 +351,7 @@ def cards_check_fit(*, card_ids: Sequence[int], recheck: bool = False) -> int:
     for card in qs.order_by("pk"):
         result = _check_fit(card.message, spec_for(card.design, specs))
         checked += Card.objects.filter(
-            pk=card.pk, status__in=OPEN_STATUSES, message=card.message, design_id=card.design_id
+            pk=card.pk, status__in=CARD_OPEN, message=card.message, design_id=card.design_id
         ).update(**_fit_fields(result.fits, result.problem, timezone.now()))
     return checked
 
@@ -380,10 +371,7 @@ def cards_design_changed(*, design: CardDesign) -> int:
 
 
 def _enqueue_ids(ids: Sequence[int]) -> None:
-    from campaigns.tasks import check_card_fits
-
-    for start in range(0, len(ids), FIT_TASK_SIZE):
-        check_card_fits.delay(list(ids[start : start + FIT_TASK_SIZE]))
+    signals.cards_need_fit_check.send(sender=Card, card_ids=list(ids))
 
 
 # --- One card ---------------------------------------------------------------------------------
@@ -399,12 +387,12 @@ def card_update_message(*, card: Card, message: str, by: AbstractBaseUser) -> Ca
     if not message:
         raise CardError("The message is empty.")
     current = _fresh(card.pk)
-    if current.status not in OPEN_STATUSES:
+    if current.status not in CARD_OPEN:
         raise CardError(f"The {describe(current)} is {_state(current)}: its message can no longer change.")
     result = _check_fit(message, spec_for(current.design))
     now = timezone.now()
     fields = {"message": message, "message_edited": True, **_fit_fields(result.fits, result.problem, now)}
-    updated = Card.objects.filter(pk=card.pk, status__in=OPEN_STATUSES, batch__isnull=True).update(**fields)
+    updated = Card.objects.filter(pk=card.pk, status__in=CARD_OPEN, batch__isnull=True).update(**fields)
     if not updated:
         current = _fresh(card.pk)
         raise CardError(f"The {describe(current)} is {_state(current)}: its message was not changed.")
@@ -502,7 +490,7 @@ def cards_cancel_for_inactive_touchpoints(
     cancelled = 0
     for start in range(0, len(ids), 5000):
         # status again: a card batched meanwhile is left to the print room.
-        cancelled += Card.objects.filter(pk__in=ids[start : start + 5000], status__in=OPEN_STATUSES).update(
+        cancelled += Card.objects.filter(pk__in=ids[start : start + 5000], status__in=CARD_OPEN).update(
             status=Card.Status.CANCELLED, updated_at=timezone.now()
         )
     return cancelled

@@ -21,9 +21,9 @@ from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns import calendar
 from campaigns.models import Touchpoint
-from campaigns.reactions import react_to_outcome
+from campaigns.services.reactions import react_to_outcome
+from nurture.lib import calendar
 
 PENDING = Touchpoint.Status.PENDING
 # How many offending touchpoints an error message names before it says "and N more".

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from campaigns import admin_cards  # noqa: F401  (registers the card admin until campaigns/admin.py imports it)
 from tests.conftest import require_service
 from tests.factories import ACCOUNT_MANAGER_PERMISSIONS, make_user
 

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import calendar
 from campaigns.models import Cadence, Touchpoint
+from nurture.lib import calendar
 from tests.browser.conftest import log_in
 from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from campaigns.models import Batch, Card, CardDesign
-from nurture.celery import app as celery_app
+from config.celery import app as celery_app
 from tests.browser.conftest import log_in
 from tests.factories import make_account_manager, make_customer, make_touchpoint
 

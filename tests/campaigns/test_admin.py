@@ -382,7 +382,7 @@ def test_the_change_page_reports_an_outcome_someone_else_logged_meanwhile(alice_
         Touchpoint.objects.filter(pk=touchpoint.pk).update(status="done", outcome="voicemail", completed_by=bob)
         return real(**kwargs)
 
-    monkeypatch.setattr("campaigns.admin.touchpoint_log_outcome", bob_first)
+    monkeypatch.setattr("campaigns.admin.touchpoints.touchpoint_log_outcome", bob_first)
     url = reverse("admin:campaigns_touchpoint_change", args=[touchpoint.pk])
 
     response = alice_client.post(url, {"log_outcome": "reached", "log_notes": ""}, follow=True)

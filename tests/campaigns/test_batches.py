@@ -18,9 +18,9 @@ from django.db import connection
 from django.urls import reverse
 from pypdf import PdfReader
 
-from campaigns.cards.formats import imposition
-from campaigns.cards.render import DesignSpec, PrintCard, Recipient, render_cards_pdf
 from campaigns.models import Batch, BatchChunk, Card, Touchpoint
+from campaigns.printing.formats import imposition
+from campaigns.printing.render import DesignSpec, PrintCard, Recipient, render_cards_pdf
 from campaigns.services import batches as batches_service
 from campaigns.services.batches import (
     BatchError,

@@ -10,10 +10,9 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from campaigns import admin_cards  # noqa: F401  (registers the card admin until campaigns/admin.py imports it)
-from campaigns.cards.messages import MessageTemplateError
 from campaigns.forms import RuleForm
 from campaigns.models import Card, CardDesign, Rule, Touchpoint
+from campaigns.printing.messages import MessageTemplateError
 from campaigns.services import cards as cards_service
 from campaigns.services.cards import (
     DEFAULT_MESSAGE_TEMPLATE,

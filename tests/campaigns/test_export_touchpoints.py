@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from nurture.csvsafe import neutralise
+from nurture.lib.csvsafe import neutralise
 from tests.factories import make_customer, make_rule, make_touchpoint, make_user
 
 D = dt.date

@@ -10,8 +10,8 @@ from django.db.models import Count
 from django.test import override_settings
 from django.utils import timezone
 
-from campaigns import planning
 from campaigns.models import PlannerRun, PlanSlot, Rule, Touchpoint
+from campaigns.services import planning
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
 
 UTC = dt.UTC

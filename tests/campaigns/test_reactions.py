@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 from django.test import override_settings
 
-from campaigns import planning
 from campaigns.models import Cadence, Rule, Touchpoint
+from campaigns.services import planning
 from campaigns.services.touchpoints import touchpoint_log_outcome
 from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile
 
@@ -72,7 +72,7 @@ def test_no_retry_when_the_cadence_has_none(manager):
 def test_at_risk_alerts_the_lead_follows_up_and_holds_celebrations(manager, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    from nurture.celery import app
+    from config.celery import app
 
     app.conf.task_always_eager = True
     try:
@@ -104,7 +104,7 @@ def test_at_risk_alerts_the_lead_follows_up_and_holds_celebrations(manager, sett
 
 def test_the_alert_goes_to_the_lead_once(manager, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    from campaigns.alerts import send_at_risk_alert
+    from campaigns.services.alerts import send_at_risk_alert
 
     call = planned_call(manager)
     log(call, "at_risk", manager)
@@ -205,7 +205,7 @@ def test_held_touchpoints_are_cancelled_when_their_basis_goes():
 
 
 def test_the_frequency_cap_setting_is_parsed_loudly(monkeypatch):
-    from nurture.env import ImproperEnvironment, env_ratio
+    from config.env import ImproperEnvironment, env_ratio
 
     monkeypatch.setenv("CAP", "3/30")
     assert env_ratio("CAP") == (3, 30)

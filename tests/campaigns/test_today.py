@@ -8,10 +8,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from campaigns import admin_cards  # noqa: F401  (registers the card admin until campaigns/admin.py imports it)
-from campaigns import today as today_module
 from campaigns.models import Batch, Card, CardDesign, Touchpoint
-from campaigns.today import calls_section, cards_section, mail_by_groups, today_page
+from campaigns.selectors import today as today_module
+from campaigns.selectors.today import calls_section, cards_section, mail_by_groups, today_page
 from nurture.models import CalendarFeed, Customer
 from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint, make_user
 

@@ -14,8 +14,8 @@ from django.db.models import Count
 
 from campaigns import tasks
 from campaigns.models import Card, DigestDelivery, PlannerRun, Touchpoint
-from campaigns.signals import replans_paused
 from nurture.models import Customer, Milestone, MilestoneKind
+from nurture.signals import bulk_changes
 from tests.support.worker import wait_until
 
 pytestmark = [
@@ -27,7 +27,7 @@ pytestmark = [
 
 def make_customers(n: int, *, today: dt.date) -> list[Customer]:
     kind = MilestoneKind.objects.get(slug="became_customer")
-    with replans_paused():
+    with bulk_changes():
         return _make_customers(n, today=today, kind=kind)
 
 
@@ -114,7 +114,7 @@ def test_do_not_contact_cancels_pending_through_the_worker(worker_factory):
 def test_a_sweep_drafts_and_checks_each_card_and_do_not_contact_withdraws_it(worker_factory):
     today = dt.date.today()
     kind = MilestoneKind.objects.get(slug="became_customer")
-    with replans_paused():
+    with bulk_changes():
         ada = Customer.objects.create(
             first_name="Ada", last_name="Lovelace", country="GB", time_zone="Europe/London", address_line1="1 Road"
         )

@@ -42,13 +42,13 @@ QUEUES = ("celery", "planning", "rendering")
 SEED_SCRIPT = """
 import datetime as dt
 from django.utils import timezone
-from campaigns.signals import replans_paused
+from nurture.signals import bulk_changes
 from nurture.models import Customer, Milestone, MilestoneKind
 
 today = timezone.localdate()
 kind = MilestoneKind.objects.get(slug="became_customer")
 days = {days!r}
-with replans_paused():
+with bulk_changes():
     customers = Customer.objects.bulk_create([
         Customer(external_id=f"F-{{i:05d}}", first_name=f"C{{i}}", last_name="Fault", country="GB",
                  time_zone="UTC", address_line1="1 Test Street", city="London", postal_code="N1 1AA")
@@ -76,7 +76,7 @@ def base_env(database_url: str, redis_url: str, var_dir: Path, **extra: str) -> 
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         VAR_DIR=str(var_dir),
-        DJANGO_SETTINGS_MODULE="nurture.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         NURTURE_PLAN_CHUNK_SIZE=str(CHUNK_SIZE),
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
@@ -309,7 +309,7 @@ class Deployment:
 
     def worker(self, name: str, *, concurrency: int = 1, queues: str | None = None, **env: str) -> Process:
         args = [
-            sys.executable, "-m", "celery", "-A", "nurture", "worker", "--loglevel", "INFO", "--pool", "prefork",
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--pool", "prefork",
             "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         if queues:
@@ -320,7 +320,7 @@ class Deployment:
 
     def beat(self, name: str) -> Process:
         args = [
-            sys.executable, "-m", "celery", "-A", "nurture", "beat", "--loglevel", "INFO",
+            sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
             "--schedule", str(self.root / f"{name}-schedule"), "--pidfile", str(self.root / f"{name}.pid"),
             "--max-interval", "1",
         ]  # fmt: skip

@@ -9,7 +9,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from campaigns.calendar import is_business_day
+from nurture.lib.calendar import is_business_day
 from tests.faults.deployment import (
     Deployment,
     assert_cards_consistent,

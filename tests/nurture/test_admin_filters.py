@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from nurture.admin_filters import countries_in_use
+from nurture.admin.filters import countries_in_use
 from tests.factories import make_account_manager, make_customer, make_user
 
 pytestmark = pytest.mark.django_db

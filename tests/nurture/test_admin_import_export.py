@@ -13,9 +13,9 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from nurture.importing import import_customers
+from nurture.admin.imports import upload_token
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
-from nurture.views_admin import upload_token
+from nurture.services.importing import import_customers
 from tests.factories import make_account_manager, make_customer, make_touchpoint, make_user
 
 pytestmark = pytest.mark.django_db
@@ -256,7 +256,7 @@ def test_export_all_does_not_count_the_rows(admin_client):
 
 
 def test_a_big_export_is_streamed_in_pieces(admin_client, monkeypatch):
-    monkeypatch.setattr("nurture.views_admin.EXPORT_CHUNK", 2)
+    monkeypatch.setattr("nurture.admin.exports.EXPORT_CHUNK", 2)
     for _ in range(5):
         make_customer()
 

@@ -5,8 +5,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from campaigns.models import Touchpoint
-from nurture.importing import ImportFailed, import_customers
 from nurture.models import Customer, Milestone
+from nurture.services.importing import ImportFailed, import_customers
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +142,7 @@ def test_the_command_imports_and_fails_loudly(alice, tmp_path: Path, capsys):
 
 
 def test_imported_customers_are_planned_by_the_next_sweep(alice):
-    from campaigns import planning
+    from campaigns.services import planning
 
     planning.plan()
     today = dt.date.today()

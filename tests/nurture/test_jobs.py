@@ -1,4 +1,4 @@
-"""Job runs: the signal handlers record every task run (nurture/jobs.py), and the admin shows them."""
+"""Job runs: the signal handlers record every task run (nurture/services/job_runs.py), and the admin shows them."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from campaigns import tasks
 from campaigns.models import PlannerRun
-from campaigns.signals import replans_paused
-from nurture import jobs
 from nurture.models import JobRun
+from nurture.services import job_runs as jobs
+from nurture.signals import bulk_changes
 from tests.factories import make_customer, make_user
 from tests.support.worker import Worker, purge_broker, wait_until
 
@@ -101,11 +101,11 @@ def test_a_retried_or_redelivered_task_updates_its_one_row():
 
 @pytest.mark.django_db
 def test_it_logs_one_json_line_per_run(caplog):
-    with caplog.at_level(logging.INFO, logger="nurture.jobs"):
+    with caplog.at_level(logging.INFO, logger="nurture.services.job_runs"):
         run("id-4", fake_task(), retval=(3, 0))
         run("id-5", fake_task("campaigns.tasks.send_digest"), state="FAILURE", error=ValueError("nope"))
 
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "nurture.jobs"]
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "nurture.services.job_runs"]
     assert [(line["id"], line["status"]) for line in lines] == [("id-4", "succeeded"), ("id-5", "failed")]
     ok, failed = lines
     assert ok["event"] == "job_run"
@@ -114,7 +114,7 @@ def test_it_logs_one_json_line_per_run(caplog):
     assert ok["worker"] == "w1@host"
     assert isinstance(ok["duration_ms"], int)
     assert failed["error"] == "ValueError: nope"
-    assert [r.levelname for r in caplog.records if r.name == "nurture.jobs"] == ["INFO", "ERROR"]
+    assert [r.levelname for r in caplog.records if r.name == "nurture.services.job_runs"] == ["INFO", "ERROR"]
 
 
 @pytest.mark.django_db
@@ -123,10 +123,10 @@ def test_a_database_error_while_recording_never_fails_the_task(monkeypatch, capl
         raise OperationalError("the database system is shutting down")
 
     monkeypatch.setattr(JobRun.objects, "update_or_create", broken)
-    with caplog.at_level(logging.INFO, logger="nurture.jobs"):
+    with caplog.at_level(logging.INFO, logger="nurture.services.job_runs"):
         run("id-6", fake_task(), retval=(1, 0))  # raises nothing
 
-    messages = [r.getMessage() for r in caplog.records if r.name == "nurture.jobs"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "nurture.services.job_runs"]
     assert any("could not record job run id-6" in m for m in messages)
     assert json.loads(messages[-1])["status"] == "succeeded"  # the log line is still written
 
@@ -232,7 +232,7 @@ def worker(transactional_db, broker_url, tmp_path) -> Iterator[Worker]:
 @pytest.mark.timeout(180)
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_worker_records_its_runs(worker):
-    with replans_paused():
+    with bulk_changes():
         customer = make_customer(country="GB")
         customer.milestones.create(kind_id=_became_customer(), date=timezone.localdate() - dt.timedelta(days=3))
 

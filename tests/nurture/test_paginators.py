@@ -3,8 +3,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from nurture.admin.paginators import CappedCountPaginator
 from nurture.models import Customer
-from nurture.paginators import CappedCountPaginator
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db

@@ -37,7 +37,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def purge_broker() -> None:
-    from nurture.celery import app
+    from config.celery import app
 
     app.control.purge()
 
@@ -57,7 +57,7 @@ class Worker:
                 "-m",
                 "celery",
                 "-A",
-                "nurture",
+                "config",
                 "worker",
                 "--loglevel",
                 "INFO",

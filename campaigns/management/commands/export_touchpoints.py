@@ -8,35 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import ExitStack
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from campaigns.models import Touchpoint
-from campaigns.querysets import TouchpointQuerySet
-from nurture.csvsafe import write_csv
+from campaigns.selectors.touchpoint_export import FIELDS, records, touchpoints
+from nurture.lib.csvsafe import write_csv
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
-
-CHUNK_SIZE = 2000
-FIELDS = [
-    "customer",
-    "customer_name",
-    "rule",
-    "kind",
-    "occurs_on",
-    "due_on",
-    "status",
-    "outcome",
-    "assignee",
-    "late",
-    "cancel_reason",
-]
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 
 
 def parse_date(option: str, value: str | None) -> dt.date | None:
@@ -46,48 +29,6 @@ def parse_date(option: str, value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def touchpoints(date_from: dt.date | None, date_to: dt.date | None) -> TouchpointQuerySet:
-    queryset = Touchpoint.objects.for_export()
-    if date_from is not None:
-        queryset = queryset.filter(due_on__gte=date_from)
-    if date_to is not None:
-        queryset = queryset.filter(due_on__lte=date_to)
-    # Rule is loaded whole: its __init__ reads its schedule fields, deferring them would
-    # cost a query per row.
-    return queryset.only(
-        "customer__external_id",
-        "customer__first_name",
-        "customer__last_name",
-        "rule",
-        "assignee__username",
-        "kind",
-        "occurs_on",
-        "due_on",
-        "status",
-        "outcome",
-        "late",
-        "cancel_reason",
-    )
-
-
-def records(queryset: TouchpointQuerySet) -> Iterator[dict[str, Any]]:
-    """One plain dict per touchpoint: dates as ISO strings, no assignee as None."""
-    for touchpoint in queryset.iterator(chunk_size=CHUNK_SIZE):
-        yield {
-            "customer": touchpoint.customer.external_id,
-            "customer_name": touchpoint.customer.full_name,
-            "rule": touchpoint.rule.slug,
-            "kind": touchpoint.kind,
-            "occurs_on": touchpoint.occurs_on.isoformat(),
-            "due_on": touchpoint.due_on.isoformat(),
-            "status": touchpoint.status,
-            "outcome": touchpoint.outcome,
-            "assignee": touchpoint.assignee.get_username() if touchpoint.assignee else None,
-            "late": touchpoint.late,
-            "cancel_reason": touchpoint.cancel_reason,
-        }
 
 
 def write_json(rows: Iterable[dict[str, Any]], out: SupportsWrite[str]) -> int:

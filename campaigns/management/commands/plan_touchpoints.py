@@ -4,8 +4,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from campaigns import planning
 from campaigns.models import Touchpoint
+from campaigns.services import planning
 from campaigns.services.cards import cards_follow_touchpoints
 
 

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from nurture.importing import ImportFailed, import_customers
+from nurture.services.importing import ImportFailed, import_customers
 
 
 class Command(BaseCommand):

@@ -1,0 +1,305 @@
+"""Demo data: users, customers in six places, milestones over the last four years.
+
+Deterministic (customer number n is always the same person, whatever --customers says) and
+idempotent: customers are keyed on external IDs DEMO-0001, DEMO-0002, ...; running again adds only
+the customers that are missing and never duplicates a milestone. The demo users' passwords are set
+on every run, so the printed ones always work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from faker import Faker
+
+from campaigns.models import Card
+from campaigns.services import planning
+from campaigns.services.cards import card_bulk_approve, cards_draft_missing
+from nurture import roles
+from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile, Tag
+from nurture.roles import ensure_roles
+
+LOGIN_URL = "http://localhost:8000/admin/"
+BATCH_SIZE = 1000
+
+SUPERUSER = "superuser"
+# Demo credentials, printed at the end of every run; not for production.
+DEMO_USERS = [
+    # username, password, first name, last name, role
+    ("admin", "nurture-admin", "Ada", "Admin", SUPERUSER),
+    ("alice", "nurture-alice", "Alice", "Archer", roles.ACCOUNT_MANAGERS),
+    ("bob", "nurture-bob", "Bob", "Baker", roles.ACCOUNT_MANAGERS),
+    ("pat", "nurture-pat", "Pat", "Printer", roles.PRINT_ROOM),
+]
+ACCOUNT_MANAGERS = ["alice", "bob"]
+
+MILESTONE_KINDS = {
+    "became_customer": "Became a customer",
+    "job_placement": "Placed in a job",
+    "renewal": "Renewal date",
+    "birthday": "Birthday",
+}
+TAGS = {"vip": "VIP", "referral": "Referral", "enterprise": "Enterprise"}
+
+
+@dataclass(frozen=True)
+class Place:
+    country: str
+    region: str
+    time_zone: str
+    locale: str
+    cities: tuple[str, ...]
+    postcodes: tuple[int, int, int]  # first, last, digits; (0, 0, 0): the locale's own postcodes
+    weight: int
+
+
+US_CA = ("Los Angeles", "San Francisco", "San Diego", "Oakland")
+US_NY = ("New York", "Brooklyn", "Buffalo", "Rochester", "Albany")
+PLACES = [
+    Place("US", "CA", "America/Los_Angeles", "en_US", US_CA, (90001, 96162, 5), 4),
+    Place("US", "NY", "America/New_York", "en_US", US_NY, (10001, 14925, 5), 4),
+    Place("GB", "", "Europe/London", "en_GB", ("London", "Manchester", "Bristol", "Leeds"), (0, 0, 0), 3),
+    Place(
+        "DE", "BY", "Europe/Berlin", "de_DE", ("München", "Nürnberg", "Augsburg", "Regensburg"), (80331, 97909, 5), 3
+    ),
+    Place(
+        "AU", "NSW", "Australia/Sydney", "en_AU", ("Sydney", "Newcastle", "Wollongong", "Penrith"), (2000, 2999, 4), 2
+    ),
+    Place(
+        "NZ", "", "Pacific/Auckland", "en_NZ", ("Auckland", "Wellington", "Christchurch", "Hamilton"), (600, 9999, 4), 1
+    ),
+]
+STATUSES = [
+    (Customer.Status.ACTIVE, 88),
+    (Customer.Status.PAUSED, 5),
+    (Customer.Status.DO_NOT_CONTACT, 4),
+    (Customer.Status.CHURNED, 3),
+]
+
+
+@dataclass
+class CustomerSpec:
+    """One demo customer, computed from its number and today's date alone."""
+
+    external_id: str
+    fields: dict[str, Any]
+    account_manager: str
+    tags: list[str]
+    milestones: list[tuple[str, dt.date]] = field(default_factory=list)
+
+
+def external_id(number: int) -> str:
+    return f"DEMO-{number:04d}"
+
+
+def _ascii(text: str) -> str:
+    """ "Müller-Lüdenscheidt, Inc." -> "muller-ludenscheidtinc": a plausible e-mail address part."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return "".join(char for char in plain if char.isalnum() or char == "-").strip("-") or "x"
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def customer_spec(number: int, today: dt.date) -> CustomerSpec:
+    rng = random.Random(f"nurture-demo-{number}")
+    place = rng.choices(PLACES, weights=[p.weight for p in PLACES])[0]
+    fake = Faker(place.locale)
+    fake.seed_instance(rng.getrandbits(32))
+
+    first_name, last_name = fake.first_name(), fake.last_name()
+    company = fake.company() if rng.random() < 0.7 else ""
+    domain = _ascii(company.split()[0]) + ".example" if company else "mail.example"
+    street = fake.street_address().replace("\r", "").split("\n")
+    first, last, digits = place.postcodes
+    postal_code = str(rng.randint(first, last)).zfill(digits) if digits else fake.postcode()
+    status = rng.choices([s for s, _ in STATUSES], weights=[w for _, w in STATUSES])[0]
+
+    # Every customer became one in the last four years. Some did so recently, so that the demo has
+    # welcome calls (14 days after) to make: every 15th exactly 14 days ago, for calls due today.
+    roll = rng.random()
+    if number % 15 == 0:
+        days_ago = 14
+    elif roll < 0.15:
+        days_ago = rng.randint(0, 21)
+    elif roll < 0.25:
+        days_ago = rng.randint(22, 200)
+    else:
+        days_ago = rng.randint(201, 4 * 365)
+    became = today - dt.timedelta(days=days_ago)
+    milestones = [("became_customer", became)]
+    if rng.random() < 0.35:
+        placed = became + dt.timedelta(days=rng.randint(14, 400))
+        if placed <= today:
+            milestones.append(("job_placement", placed))
+    if rng.random() < 0.3:
+        years = max(1, (today - became).days // 365)
+        milestones.append(("renewal", _add_years(became, years)))
+    if rng.random() < 0.4:
+        milestones.append(("birthday", dt.date(rng.randint(1955, 2001), rng.randint(1, 12), rng.randint(1, 28))))
+
+    tags = [slug for slug, share in (("vip", 0.15), ("referral", 0.2)) if rng.random() < share]
+    if company and rng.random() < 0.15:
+        tags.append("enterprise")
+
+    return CustomerSpec(
+        external_id=external_id(number),
+        fields={
+            "first_name": first_name,
+            "last_name": last_name,
+            "company": company,
+            "email": f"{_ascii(first_name)}.{_ascii(last_name)}@{domain}",
+            "phone": fake.phone_number(),
+            "address_line1": street[0],
+            "address_line2": ", ".join(street[1:]),
+            "city": rng.choice(place.cities),
+            "region": place.region,
+            "postal_code": postal_code,
+            "country": place.country,
+            "time_zone": place.time_zone,
+            "status": status,
+        },
+        account_manager=rng.choice(ACCOUNT_MANAGERS),
+        tags=tags,
+        milestones=milestones,
+    )
+
+
+def ensure_users() -> dict[str, Any]:
+    """The demo users in their roles (the groups come from nurture/migrations/0009_roles.py)."""
+    ensure_roles(Group, Permission)
+    User = get_user_model()
+    users = {}
+    for username, password, first_name, last_name, role in DEMO_USERS:
+        user, _ = User.objects.get_or_create(username=username)
+        user.first_name, user.last_name = first_name, last_name
+        user.email = f"{username}@example.com"
+        user.is_staff = user.is_active = True
+        user.is_superuser = role == SUPERUSER
+        user.set_password(password)
+        user.save()
+        if role != SUPERUSER:
+            user.groups.add(Group.objects.get(name=role))
+        StaffProfile.objects.get_or_create(
+            user=user, defaults={"signature": f"Warm regards,\n{first_name} {last_name}"}
+        )
+        users[username] = user
+    for username in ACCOUNT_MANAGERS:
+        StaffProfile.objects.filter(user=users[username], lead__isnull=True).update(lead=users["admin"])
+    return users
+
+
+def ensure_reference_data() -> tuple[dict[str, MilestoneKind], dict[str, Tag]]:
+    kinds = {
+        slug: MilestoneKind.objects.get_or_create(slug=slug, defaults={"name": name})[0]
+        for slug, name in MILESTONE_KINDS.items()
+    }
+    tags = {slug: Tag.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in TAGS.items()}
+    return kinds, tags  # fmt: skip
+
+
+def create_customers(
+    specs: list[CustomerSpec], *, users: dict[str, Any], kinds: dict[str, MilestoneKind], tags: dict[str, Tag]
+) -> tuple[int, int]:
+    """Create the customers that do not exist yet, with their milestones and tags.
+
+    Returns (customers created, milestones created). Existing customers are left as they are.
+    """
+    keys = [spec.external_id for spec in specs]
+    existing = set(Customer.objects.filter(external_id__in=keys).values_list("external_id", flat=True))
+    new = [spec for spec in specs if spec.external_id not in existing]
+    if not new:
+        return 0, 0
+    # bulk_create sends no signals: the planner runs once at the end instead of per customer.
+    Customer.objects.bulk_create(
+        [
+            Customer(external_id=spec.external_id, account_manager=users[spec.account_manager], **spec.fields)
+            for spec in new
+        ]
+    )
+    ids = dict(Customer.objects.filter(external_id__in=[s.external_id for s in new]).values_list("external_id", "pk"))
+    milestones = [
+        Milestone(customer_id=ids[spec.external_id], kind=kinds[kind], date=day)
+        for spec in new
+        for kind, day in spec.milestones
+    ]
+    Milestone.objects.bulk_create(milestones)
+    Through = Customer.tags.through
+    Through.objects.bulk_create(
+        [Through(customer_id=ids[spec.external_id], tag_id=tags[slug].pk) for spec in new for slug in spec.tags]
+    )
+    return len(new), len(milestones)
+
+
+class Command(BaseCommand):
+    help = "Create demo users, customers and milestones (idempotent), then plan their touchpoints."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--customers", type=int, default=60, help="How many demo customers (default 60).")
+        parser.add_argument("--no-plan", action="store_true", help="Do not run the planner afterwards.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        count: int = options["customers"]
+        if count < 0:
+            raise CommandError(f"--customers {count} must not be negative")
+        today = timezone.localdate()
+        created = milestones = 0
+        with transaction.atomic():
+            users = ensure_users()
+            kinds, tags = ensure_reference_data()
+            for start in range(1, count + 1, BATCH_SIZE):
+                numbers = range(start, min(count, start + BATCH_SIZE - 1) + 1)
+                batch = create_customers(
+                    [customer_spec(n, today) for n in numbers], users=users, kinds=kinds, tags=tags
+                )
+                created += batch[0]
+                milestones += batch[1]
+                if count > BATCH_SIZE:
+                    self.stdout.write(f"  {numbers[-1]}/{count} customers")
+        self.stdout.write(
+            f"Demo customers: {created} created, {count - created} already there; {milestones} milestones created."
+        )
+        if not options["no_plan"]:
+            self.plan()
+        self.stdout.write(f"\nLog in at {LOGIN_URL} as:")
+        for username, password, _, _, role in DEMO_USERS:
+            self.stdout.write(f"  {username:<6} password {password:<14} ({role.lower()})")
+
+    def plan(self) -> None:
+        created = cancelled = 0
+        if planning.last_completed_sweep() is None:
+            # A first plan three weeks back, as if nurture had been running: the demo then has
+            # overdue calls and cards waiting, not only a future.
+            earlier = planning.plan(now=timezone.now() - dt.timedelta(days=21))
+            created, cancelled = earlier.created, earlier.cancelled
+        result = planning.plan()
+        drafted = cards_draft_missing()
+        approved = self.approve_soon_due_cards()
+        self.stdout.write(
+            f"Planner: {created + result.created} touchpoints created, {cancelled + result.cancelled} cancelled "
+            f"(planned up to {result.window_end}); {drafted} cards drafted, {approved} approved for the print room."
+        )
+
+    def approve_soon_due_cards(self) -> int:
+        """As the account managers would: approve the drafts due within a week, so that the print
+        room has a batch to build while the later ones wait on the managers' Today pages."""
+        week = timezone.localdate() + dt.timedelta(days=7)
+        soon = Card.objects.drafts().filter(touchpoint__due_on__lte=week, touchpoint__assignee__isnull=False)
+        approved = 0
+        for manager_id in sorted(set(soon.order_by().values_list("touchpoint__assignee_id", flat=True))):
+            manager = get_user_model().objects.get(pk=manager_id)
+            approved += card_bulk_approve(cards=soon.filter(touchpoint__assignee_id=manager_id), by=manager).approved
+        return approved

@@ -1,0 +1,164 @@
+"""Admin of the customer side: customers, their milestones, tags and milestone kinds.
+
+Scoped to the account manager like every admin (nurture.admin.base.ScopedAdmin). The campaign
+side extends the customer page with the customer's touchpoints and journey
+(campaigns.admin.customers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
+
+from auditlog.mixins import AuditlogHistoryAdminMixin
+from django import forms
+from django.contrib import admin
+from django.db.models import ForeignKey, ManyToManyField, QuerySet
+from django.http import HttpRequest
+from django.urls import URLPattern
+
+from nurture.admin.base import ScopedAdmin, acting_user, staff_users
+from nurture.admin.exports import CsvExportMixin
+from nurture.admin.filters import AccountManagerFilter, CountryFilter
+from nurture.admin.imports import import_urls
+from nurture.admin.paginators import CappedCountPaginator
+from nurture.models import Customer, Milestone, MilestoneKind, Tag
+from nurture.querysets import CustomerQuerySet, MilestoneQuerySet, sees_all_customers
+from nurture.selectors import customer_export
+
+
+class MilestoneInline(admin.TabularInline[Milestone, Customer]):
+    model = Milestone
+    fields = ["kind", "date", "note"]
+    extra = 1
+    verbose_name_plural = "milestones"
+
+
+class CustomerForm(forms.ModelForm[Customer]):
+    def clean_country(self) -> str:
+        return str(self.cleaned_data.get("country", "")).upper()
+
+    def clean_region(self) -> str:
+        return str(self.cleaned_data.get("region", "")).upper()
+
+
+@admin.register(Customer)
+class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedAdmin[Customer]):
+    paginator = CappedCountPaginator
+    show_auditlog_history_link = True
+    form = CustomerForm
+    list_display = ["name", "company", "country", "account_manager", "status", "tag_list"]
+    list_display_links = ["name"]
+    # Filters whose choices come from the indexes, not a DISTINCT over every customer.
+    list_filter = ["status", CountryFilter, ("account_manager", AccountManagerFilter), "tags"]
+    list_select_related = ["account_manager"]
+    search_fields = ["first_name", "last_name", "company", "email", "=external_id"]
+    show_full_result_count = False
+    list_per_page = 50
+    csv_name = "customers"
+    # "Import CSV" (nurture/admin/imports.py) and "Export all (filtered)" (nurture/admin/exports.py) buttons.
+    change_list_template = "admin/nurture/import/change_list.html"
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["external_id", ("first_name", "last_name"), "company", "status", "account_manager", "tags"]},
+        ),
+        ("Contact", {"fields": ["email", "phone"]}),
+        (
+            "Address",
+            {
+                "fields": [
+                    "address_line1",
+                    "address_line2",
+                    ("postal_code", "city"),
+                    ("region", "country"),
+                    "time_zone",
+                ],
+                "description": "Country and region select the public holidays; the time zone decides the customer's "
+                "'today'.",
+            },
+        ),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+    inlines = [MilestoneInline]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [*import_urls(self), *super().get_urls()]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
+        customers = cast(CustomerQuerySet, super().get_queryset(request))
+        return customers.visible_to(request.user).prefetch_related("tags")
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        if sees_all_customers(request.user):
+            return list(self.list_filter)
+        # An account manager's list is their own customers: no filter by account manager.
+        return [f for f in self.list_filter if not (isinstance(f, tuple) and f[0] == "account_manager")]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not sees_all_customers(request.user):
+            # An account manager cannot hand a customer to someone else (and lose sight of it).
+            fields.append("account_manager")
+        return fields
+
+    def formfield_for_manytomany(self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tags":
+            kwargs["widget"] = forms.CheckboxSelectMultiple  # a handful of segments, not thousands
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "account_manager":
+            kwargs["queryset"] = staff_users()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        if not change and obj.account_manager_id is None and not sees_all_customers(request.user):
+            obj.account_manager = acting_user(request)  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="name", ordering="last_name")
+    def name(self, obj: Customer) -> str:
+        return obj.full_name
+
+    @admin.display(description="tags")
+    def tag_list(self, obj: Customer) -> str:
+        return ", ".join(tag.name for tag in obj.tags.all())
+
+    def csv_rows(self, queryset: QuerySet[Customer]) -> tuple[list[str], Iterator[Mapping[str, object]]]:
+        fields = customer_export.fields()
+        return fields, customer_export.rows(queryset, fields)
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Milestone]):
+    paginator = CappedCountPaginator
+    show_auditlog_history_link = True
+    list_display = ["date", "customer", "kind", "note"]
+    list_display_links = ["date"]
+    list_filter = ["kind", ("date", admin.DateFieldListFilter)]
+    list_select_related = ["customer", "kind"]
+    search_fields = ["customer__first_name", "customer__last_name", "customer__company", "=customer__external_id"]
+    # No date_hierarchy: its MIN/MAX and DISTINCT year read every milestone of the list.
+    autocomplete_fields = ["customer"]
+    show_full_result_count = False
+    readonly_fields = ["created_at", "updated_at"]
+    fields = ["customer", "kind", "date", "note", "created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
+        return cast(MilestoneQuerySet, super().get_queryset(request)).visible_to(request.user)
+
+
+@admin.register(MilestoneKind)
+class MilestoneKindAdmin(admin.ModelAdmin[MilestoneKind]):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin[Tag]):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}

@@ -1,0 +1,133 @@
+"""seed_demo: demo users and customers, deterministic and idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from campaigns.management.commands import seed_demo
+from campaigns.models import Touchpoint
+from campaigns.services import planning
+from nurture.lib.calendar import validate_country_region, validate_time_zone
+from nurture.models import Customer, Milestone
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed(**options):
+    out = StringIO()
+    call_command("seed_demo", no_plan=True, stdout=out, **options)
+    return out.getvalue()
+
+
+def counts():
+    return (
+        Customer.objects.count(),
+        Milestone.objects.count(),
+        Customer.tags.through.objects.count(),
+        get_user_model().objects.count(),
+        Group.objects.count(),
+    )
+
+
+def test_it_creates_the_demo_users(client):
+    output = seed(customers=3)
+
+    User = get_user_model()
+    admin, alice = User.objects.get(username="admin"), User.objects.get(username="alice")
+    assert admin.is_superuser and admin.is_staff
+    assert alice.is_staff and not alice.is_superuser
+    assert alice.groups.get().name == "Account managers"
+    assert alice.has_perm("nurture.change_customer") and alice.has_perm("campaigns.change_touchpoint")
+    assert not alice.has_perm("nurture.view_all_customers")
+    assert "http://localhost:8000/admin/" in output
+    assert "nurture-alice" in output
+    assert client.login(username="bob", password="nurture-bob")
+
+
+def test_it_creates_customers_with_milestones_and_managers():
+    seed(customers=30)
+
+    assert Customer.objects.count() == 30
+    assert set(Customer.objects.values_list("account_manager__username", flat=True)) == {"alice", "bob"}
+    assert Milestone.objects.filter(kind__slug="became_customer").count() == 30
+    four_years_ago = dt.date.today() - dt.timedelta(days=4 * 365 + 2)
+    assert not Milestone.objects.filter(kind__slug="became_customer", date__lt=four_years_ago).exists()
+    assert Milestone.objects.exclude(kind__slug="became_customer").exists()
+    assert Customer.objects.filter(external_id="DEMO-0001").exists()
+    for customer in Customer.objects.all():
+        customer.full_clean()  # valid time zone, country and region
+
+
+def test_running_it_twice_creates_nothing_new():
+    seed(customers=12)
+    first = counts()
+
+    output = seed(customers=12)
+
+    assert counts() == first
+    assert "0 created, 12 already there" in output
+
+
+def test_more_customers_later_adds_only_the_missing_ones():
+    seed(customers=5)
+    five = Customer.objects.get(external_id="DEMO-0005")
+
+    seed(customers=8)
+
+    assert Customer.objects.count() == 8
+    assert Customer.objects.get(external_id="DEMO-0005").last_name == five.last_name
+
+
+def test_a_customer_is_the_same_whatever_the_run():
+    today = dt.date(2025, 3, 10)
+    assert seed_demo.customer_spec(7, today) == seed_demo.customer_spec(7, today)
+    assert seed_demo.customer_spec(7, today) != seed_demo.customer_spec(8, today)
+
+
+@pytest.mark.parametrize("place", seed_demo.PLACES, ids=lambda p: f"{p.country}-{p.region}")
+def test_every_place_has_a_known_calendar(place):
+    validate_country_region(place.country, place.region)
+    validate_time_zone(place.time_zone)
+
+
+def test_it_plans_touchpoints_with_a_history_at_the_end():
+    out = StringIO()
+
+    call_command("seed_demo", customers=40, stdout=out)
+
+    created = Touchpoint.objects.count()
+    assert created > 0
+    assert f"Planner: {created} touchpoints created" in out.getvalue()
+    # The first plan ran three weeks back, so the demo starts with work already overdue.
+    assert Touchpoint.objects.overdue().exists()
+    last = planning.last_completed_sweep()
+    assert last is not None
+    assert last.as_of == timezone.localdate()
+
+
+def test_it_shows_progress_for_many_customers(monkeypatch):
+    monkeypatch.setattr(seed_demo, "BATCH_SIZE", 4)
+
+    output = seed(customers=10)
+
+    assert "  4/10 customers" in output
+    assert "  10/10 customers" in output
+    assert Customer.objects.count() == 10
+
+
+def test_it_refuses_a_negative_count():
+    with pytest.raises(CommandError, match="must not be negative"):
+        seed(customers=-1)
