@@ -359,6 +359,8 @@ class CardAdmin(ScopedAdmin[Card]):
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "changelist_url": reverse("admin:campaigns_card_changelist"),
+            "action": "build_batch_from_selection",
+            "submit": "Build the batch",
         }
         return TemplateResponse(request, "admin/campaigns/card/batch_form.html", context)
 

@@ -7,7 +7,6 @@ never cached. Every write goes through the services and comes back to Today with
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -19,13 +18,7 @@ from campaigns.models import Card, Touchpoint
 from campaigns.selectors.today import today_page
 from campaigns.services.cards import CardError, card_approve
 from campaigns.services.touchpoints import TouchpointError, touchpoint_log_outcome
-
-
-def _user(request: HttpRequest) -> AbstractBaseUser:
-    user = request.user
-    if not isinstance(user, AbstractBaseUser) or not user.is_authenticated:
-        raise PermissionDenied
-    return user
+from nurture.admin.base import acting_user
 
 
 def _back() -> HttpResponseRedirect:
@@ -34,7 +27,7 @@ def _back() -> HttpResponseRedirect:
 
 
 def today_view(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     page = today_page(user=user)
     context = {
         **admin.site.each_context(request),
@@ -48,7 +41,7 @@ def today_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def today_log_outcome_view(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     if not request.user.has_perm("campaigns.change_touchpoint"):
         raise PermissionDenied
     touchpoint = Touchpoint.objects.visible_to(user).select_related("customer").filter(pk=pk).first()
@@ -76,7 +69,7 @@ def today_log_outcome_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def today_approve_card_view(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     if not request.user.has_perm("campaigns.change_card"):
         raise PermissionDenied
     card = Card.objects.visible_to(user).select_related("touchpoint").filter(pk=pk).first()

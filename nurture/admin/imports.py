@@ -52,10 +52,6 @@ ERRORS_SHOWN = 1000
 _STORED_NAME = re.compile(r"^[0-9a-f]{32}\.csv$")
 
 
-def acting_user_pk(request: HttpRequest) -> int:
-    return int(acting_user(request).pk)
-
-
 # --- Import ------------------------------------------------------------------------------------
 
 
@@ -218,7 +214,7 @@ def import_view(request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> Htt
     """Upload (GET, POST file) -> preview (GET ?token=) -> confirm (POST token)."""
     if not can_import(request):
         raise PermissionDenied
-    user_pk = acting_user_pk(request)
+    user_pk = int(acting_user(request).pk)
     if request.method == "POST" and "token" in request.POST:
         return _confirm(request, model_admin, user_pk)
     token = request.GET.get("token")
