@@ -1,7 +1,9 @@
-"""Celery tasks: thin wrappers that load ids and call the services.
+"""Celery tasks: thin wrappers that take ids, call a service and own their retry policy.
 
 Every task is idempotent and acknowledged late (settings: CELERY_TASK_ACKS_LATE), so a worker
 killed half-way leaves the message to be delivered again and the re-run changes nothing twice.
+Each returns a small dict of counts, which the job log (nurture.services.job_runs) records as
+the run's summary. Task names are explicit: Beat's schedules in the database refer to them.
 """
 
 import datetime as dt
@@ -12,18 +14,30 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.db import transaction
 
-from campaigns.services import digests, planning
+from campaigns.models import PlannerChunk
+from campaigns.services import alerts, digests, planning
+from campaigns.services.batches import (
+    BatchError,
+    batch_chunks_complete,
+    batch_fail,
+    batch_finish,
+    batch_render_chunk,
+    batches_resume_stalled,
+)
+from campaigns.services.cards import cards_check_fit, cards_follow_touchpoints
+
+Summary = dict[str, Any]
 
 
 @shared_task(name="campaigns.tasks.plan_sweep")
-def plan_sweep() -> int:
+def plan_sweep() -> Summary:
     """Start a sweep and fan its chunks out to the workers."""
     run = planning.start_sweep()
     for index in range(run.chunk_count):
         transaction.on_commit(partial(plan_chunk.delay, run.pk, index))
     if run.chunk_count == 0:
         planning.finish_run_if_complete(run.pk)
-    return run.pk
+    return {"planner_run": run.pk}
 
 
 @shared_task(
@@ -32,42 +46,44 @@ def plan_sweep() -> int:
     retry_backoff=True,
     max_retries=5,
 )
-def plan_chunk(run_id: int, index: int) -> tuple[int, int]:
-    result = planning.run_chunk(run_id=run_id, index=index)
+def plan_chunk(run_id: int, index: int) -> Summary:
+    created, cancelled = planning.run_chunk(run_id=run_id, index=index)
     # The chunk's card touchpoints get their cards in a task of their own, so a slow draft never
     # holds up the sweep (and a re-run of the chunk drafts nothing twice: one card per touchpoint).
     transaction.on_commit(partial(draft_cards.delay, run_id, index))
-    return result
+    return {"created": created, "cancelled": cancelled}
 
 
 @shared_task(name="campaigns.tasks.replan_customers", autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def replan_customers(customer_ids: list[int]) -> int:
+def replan_customers(customer_ids: list[int]) -> Summary:
     created = planning.plan_customers(customer_ids).created
     transaction.on_commit(partial(draft_cards_for_customers.delay, list(customer_ids)))
-    return created
+    return {"created": created}
 
 
 @shared_task(name="campaigns.tasks.send_digests")
-def send_digests() -> int:
+def send_digests() -> Summary:
     """Fan out one digest per account manager with something due."""
     today = digests.digest_date()
     user_ids = digests.recipients()
     for user_id in user_ids:
         transaction.on_commit(partial(send_digest.delay, user_id, today.isoformat()))
-    return len(user_ids)
+    return {"digests": len(user_ids)}
 
 
 @shared_task(name="campaigns.tasks.send_digest", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
-def send_digest(user_id: int, date: str) -> bool:
-    return digests.send_digest(user_id=user_id, date=dt.date.fromisoformat(date))
+def send_digest(user_id: int, date: str) -> Summary:
+    return {"sent": digests.send_digest(user_id=user_id, date=dt.date.fromisoformat(date))}
+
+
+@shared_task(name="campaigns.tasks.send_at_risk_alert", autoretry_for=(ConnectionError,), retry_backoff=True)
+def send_at_risk_alert(touchpoint_id: int) -> Summary:
+    return {"sent": alerts.send_at_risk_alert(touchpoint_id=touchpoint_id)}
 
 
 # --- Cards and print batches -----------------------------------------------------------------
-# The services import WeasyPrint; they are imported in the task bodies so that processes that
-# never render (web, a planning-only worker) do not pay for it at start-up.
-#
-# Rendering is long: route render_batch_chunk, finish_batch and check_card_fits to their own
-# queue ("render", see CELERY_TASK_ROUTES in settings) so that they never hold up planning.
+# Rendering is long: render_batch_chunk, finish_batch and check_card_fits go to their own queue
+# ("rendering", see CELERY_TASK_ROUTES in settings) so that they never hold up planning.
 
 # A batch with no progress for this long while a worker is up has lost a message: queue it again.
 BATCH_STALL_AFTER = dt.timedelta(minutes=10)
@@ -77,43 +93,34 @@ class _BatchTask(Task[Any, Any]):
     """A batch task that, once its retries are spent, fails the batch and frees its cards."""
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        from campaigns.services.batches import batch_fail
-
         batch_id = kwargs.get("batch_id", args[0] if args else None)
         if batch_id is not None:
             batch_fail(batch_id=int(batch_id), error=f"{type(exc).__name__}: {exc}")
 
 
 @shared_task(name="campaigns.tasks.draft_cards", autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def draft_cards(run_id: int, index: int) -> int:
+def draft_cards(run_id: int, index: int) -> Summary:
     """Draft the cards of one planner chunk's customers (and cancel those that lost their basis)."""
-    from campaigns.models import PlannerChunk
-    from campaigns.services.cards import cards_follow_touchpoints
-
     chunk = PlannerChunk.objects.filter(run_id=run_id, index=index).first()
     if chunk is None:
-        return 0
-    _, drafted = cards_follow_touchpoints(
+        return {"drafted": 0}
+    withdrawn, drafted = cards_follow_touchpoints(
         first_customer_id=chunk.first_customer_id, last_customer_id=chunk.last_customer_id
     )
-    return drafted
+    return {"drafted": drafted, "withdrawn": withdrawn}
 
 
 @shared_task(
     name="campaigns.tasks.draft_cards_for_customers", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
 )
-def draft_cards_for_customers(customer_ids: list[int]) -> int:
-    from campaigns.services.cards import cards_follow_touchpoints
-
-    _, drafted = cards_follow_touchpoints(customer_ids=customer_ids)
-    return drafted
+def draft_cards_for_customers(customer_ids: list[int]) -> Summary:
+    withdrawn, drafted = cards_follow_touchpoints(customer_ids=customer_ids)
+    return {"drafted": drafted, "withdrawn": withdrawn}
 
 
 @shared_task(name="campaigns.tasks.check_card_fits", autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
-def check_card_fits(card_ids: list[int]) -> int:
-    from campaigns.services.cards import cards_check_fit
-
-    return cards_check_fit(card_ids=card_ids)
+def check_card_fits(card_ids: list[int]) -> Summary:
+    return {"checked": cards_check_fit(card_ids=card_ids)}
 
 
 @shared_task(
@@ -123,38 +130,32 @@ def check_card_fits(card_ids: list[int]) -> int:
     retry_backoff=True,
     max_retries=3,
 )
-def render_batch_chunk(batch_id: int, index: int) -> bool:
-    from campaigns.services.batches import BatchError, batch_chunks_complete, batch_fail, batch_render_chunk
-
+def render_batch_chunk(batch_id: int, index: int) -> Summary:
     try:
         rendered = batch_render_chunk(batch_id=batch_id, index=index)
     except BatchError as exc:
         # What no retry can mend (a message that does not fit): fail the batch now.
         batch_fail(batch_id=batch_id, error=str(exc))
-        return False
+        return {"rendered": False}
     # After the chunk's commit, like planning.finish_run_if_complete: the last chunk to commit
     # sees every other one rendered. Two may both see it; finishing twice is harmless.
     if batch_chunks_complete(batch_id):
         finish_batch.delay(batch_id)
-    return rendered
+    return {"rendered": rendered}
 
 
 @shared_task(
     name="campaigns.tasks.finish_batch", base=_BatchTask, autoretry_for=(Exception,), retry_backoff=True, max_retries=3
 )
-def finish_batch(batch_id: int) -> bool:
-    from campaigns.services.batches import batch_finish
-
-    return batch_finish(batch_id=batch_id)
+def finish_batch(batch_id: int) -> Summary:
+    return {"finished": batch_finish(batch_id=batch_id)}
 
 
 @shared_task(name="campaigns.tasks.resume_batches")
-def resume_batches(idle_seconds: float | None = None) -> int:
+def resume_batches(idle_seconds: float | None = None) -> Summary:
     """Queue again what a dead worker took with it (Beat, and every worker when it starts)."""
-    from campaigns.services.batches import batches_resume_stalled
-
     idle = BATCH_STALL_AFTER if idle_seconds is None else dt.timedelta(seconds=idle_seconds)
-    return batches_resume_stalled(idle_for=idle)
+    return {"resumed": batches_resume_stalled(idle_for=idle)}
 
 
 @worker_ready.connect
@@ -164,10 +165,3 @@ def resume_batches_on_start(sender: Any = None, **kwargs: Any) -> None:
     Chunks still waiting in the queue are queued twice; the second delivery finds them rendered.
     """
     resume_batches.delay(0)
-
-
-@shared_task(name="campaigns.tasks.send_at_risk_alert", autoretry_for=(ConnectionError,), retry_backoff=True)
-def send_at_risk_alert(touchpoint_id: int) -> bool:
-    from campaigns.services.alerts import send_at_risk_alert as send
-
-    return send(touchpoint_id=touchpoint_id)

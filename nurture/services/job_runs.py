@@ -34,21 +34,6 @@ log = logging.getLogger("nurture.services.job_runs")
 _SUMMARY_MAX_ITEMS = 20
 _ERROR_MAX_CHARS = 10_000
 
-# What a task's bare return value means, so that the admin says "created 120" and not "result 120".
-RESULT_NAMES: dict[str, tuple[str, ...]] = {
-    "campaigns.tasks.plan_sweep": ("planner_run",),
-    "campaigns.tasks.plan_chunk": ("created", "cancelled"),
-    "campaigns.tasks.replan_customers": ("created",),
-    "campaigns.tasks.send_digests": ("digests",),
-    "campaigns.tasks.send_digest": ("sent",),
-    "campaigns.tasks.draft_cards": ("drafted",),
-    "campaigns.tasks.draft_cards_for_customers": ("drafted",),
-    "campaigns.tasks.check_card_fits": ("checked",),
-    "campaigns.tasks.render_batch_chunk": ("rendered",),
-    "campaigns.tasks.finish_batch": ("finished",),
-    "campaigns.tasks.resume_batches": ("resumed",),
-}
-
 _STATUS_BY_STATE = {"SUCCESS": "succeeded", "IGNORED": "succeeded", "RETRY": "retrying", "FAILURE": "failed"}
 
 
@@ -68,20 +53,17 @@ _attempts: dict[str, _Attempt] = {}
 _lock = threading.Lock()
 
 
-def summarise(task_name: str, retval: Any) -> dict[str, Any]:
-    """A task's return value as a small JSON object of counts."""
+def summarise(retval: Any) -> dict[str, Any]:
+    """A task's return value as a small JSON object: the task's own dict of counts ("created": 120,
+    not "result": 120), or for a task of another kind its bare value under "result"."""
     if isinstance(retval, Mapping):
         items = list(retval.items())[:_SUMMARY_MAX_ITEMS]
         return {str(key): _jsonable(value) for key, value in items}
     if retval is None:
         return {}
-    names = RESULT_NAMES.get(task_name, ())
-    values = list(retval)[:_SUMMARY_MAX_ITEMS] if isinstance(retval, tuple | list) else [retval]
-    if len(names) == len(values):
-        return {name: _jsonable(value) for name, value in zip(names, values, strict=True)}
-    if len(values) == 1:
-        return {"result": _jsonable(values[0])}
-    return {"result": [_jsonable(value) for value in values]}
+    if isinstance(retval, tuple | list):
+        return {"result": [_jsonable(value) for value in list(retval)[:_SUMMARY_MAX_ITEMS]]}
+    return {"result": _jsonable(retval)}
 
 
 def _jsonable(value: Any) -> Any:
@@ -188,7 +170,7 @@ def on_task_postrun(
         )
     duration_ms = max(int((time.monotonic() - attempt.started) * 1000), 0)
     status = _STATUS_BY_STATE.get(state or "", "failed")
-    summary = summarise(attempt.task_name, retval) if status == "succeeded" else {}
+    summary = summarise(retval) if status == "succeeded" else {}
     if attempt.retries:
         summary["retries"] = attempt.retries
     error = attempt.error if status != "succeeded" else ""

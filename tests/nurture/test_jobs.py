@@ -41,9 +41,9 @@ def run(task_id: str, task: object, *, retval: object = None, state: str = "SUCC
 @pytest.mark.parametrize(
     ("task_name", "retval", "summary"),
     [
-        ("campaigns.tasks.plan_chunk", (120, 3), {"created": 120, "cancelled": 3}),
-        ("campaigns.tasks.plan_sweep", 7, {"planner_run": 7}),
-        ("campaigns.tasks.send_digest", True, {"sent": True}),
+        ("campaigns.tasks.plan_chunk", {"created": 120, "cancelled": 3}, {"created": 120, "cancelled": 3}),
+        ("campaigns.tasks.plan_sweep", {"planner_run": 7}, {"planner_run": 7}),
+        ("campaigns.tasks.send_digest", {"sent": True}, {"sent": True}),
         ("some.other.task", 5, {"result": 5}),
         ("some.other.task", (1, 2, 3), {"result": [1, 2, 3]}),
         ("some.other.task", {"drafted": 4, "when": dt.date(2025, 3, 10)}, {"drafted": 4, "when": "2025-03-10"}),
@@ -52,7 +52,7 @@ def run(task_id: str, task: object, *, retval: object = None, state: str = "SUCC
     ],
 )
 def test_it_summarises_return_values(task_name, retval, summary):
-    assert jobs.summarise(task_name, retval) == summary
+    assert jobs.summarise(retval) == summary
 
 
 # --- The handlers, called as Celery calls them ----------------------------------------
@@ -60,7 +60,7 @@ def test_it_summarises_return_values(task_name, retval, summary):
 
 @pytest.mark.django_db
 def test_it_records_a_successful_run():
-    run("id-1", fake_task(), retval=(12, 1))
+    run("id-1", fake_task(), retval={"created": 12, "cancelled": 1})
 
     job = JobRun.objects.get(task_id="id-1")
     assert (job.task_name, job.status, job.worker) == ("campaigns.tasks.plan_chunk", "succeeded", "w1@host")
@@ -91,7 +91,7 @@ def test_a_retried_or_redelivered_task_updates_its_one_row():
     # The retry (same id), then a redelivery after its worker died before acknowledging it.
     jobs.on_task_prerun(task_id="id-3", task=fake_task(retries=1))
     assert JobRun.objects.get(task_id="id-3").status == "running"
-    run("id-3", fake_task(retries=1), retval=(5, 0))
+    run("id-3", fake_task(retries=1), retval={"created": 5, "cancelled": 0})
 
     job = JobRun.objects.get(task_id="id-3")
     assert (job.status, job.error) == ("succeeded", "")
@@ -102,7 +102,7 @@ def test_a_retried_or_redelivered_task_updates_its_one_row():
 @pytest.mark.django_db
 def test_it_logs_one_json_line_per_run(caplog):
     with caplog.at_level(logging.INFO, logger="nurture.services.job_runs"):
-        run("id-4", fake_task(), retval=(3, 0))
+        run("id-4", fake_task(), retval={"created": 3, "cancelled": 0})
         run("id-5", fake_task("campaigns.tasks.send_digest"), state="FAILURE", error=ValueError("nope"))
 
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "nurture.services.job_runs"]
@@ -124,7 +124,7 @@ def test_a_database_error_while_recording_never_fails_the_task(monkeypatch, capl
 
     monkeypatch.setattr(JobRun.objects, "update_or_create", broken)
     with caplog.at_level(logging.INFO, logger="nurture.services.job_runs"):
-        run("id-6", fake_task(), retval=(1, 0))  # raises nothing
+        run("id-6", fake_task(), retval={"created": 1, "cancelled": 0})  # raises nothing
 
     messages = [r.getMessage() for r in caplog.records if r.name == "nurture.services.job_runs"]
     assert any("could not record job run id-6" in m for m in messages)
