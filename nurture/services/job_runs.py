@@ -8,7 +8,7 @@ whichever process runs the task (a worker's pool process, or the caller when tas
   "running" is a run whose worker died; the redelivery turns it into the real outcome.
 - When a run ends, one log line on the ``nurture.services.job_runs`` logger carries a JSON object: task, id,
   status, duration_ms, summary (counts, from the task's return value), worker, retries, error.
-  Filter a worker's output on ``"event": "job_run"`` (docs/operations.md, "Reading job logs").
+  Filter a worker's output on ``"event": "job_run"`` (docs/operations.md, "Job logs").
 - Recording never fails a task: a database error while recording (PostgreSQL restarting) is
   logged and the task goes on.
 """
