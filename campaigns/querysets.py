@@ -8,7 +8,7 @@ Status values come from campaigns.statuses (the models import this module, not t
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from django.db import models
 from django.utils import timezone
@@ -21,6 +21,7 @@ from campaigns.statuses import (
     CardStatus,
     TouchpointStatus,
 )
+from nurture.lib.customer_scope import CustomerScope
 from nurture.lib.localdates import zones_by_local_date
 from nurture.models import Customer
 from nurture.querysets import sees_all_customers, user_has_perm
@@ -94,22 +95,9 @@ class CardQuerySet(models.QuerySet["Card"]):
             return self
         return self.filter(touchpoint__customer__account_manager_id=user.pk)
 
-    def in_scope(
-        self,
-        *,
-        first_customer_id: int | None = None,
-        last_customer_id: int | None = None,
-        customer_ids: Any = None,
-    ) -> Self:
+    def in_scope(self, scope: CustomerScope) -> Self:
         """The cards of a planner chunk (a range of customer ids) or of some customers."""
-        qs = self
-        if customer_ids is not None:
-            qs = qs.filter(touchpoint__customer_id__in=list(customer_ids))
-        if first_customer_id is not None:
-            qs = qs.filter(touchpoint__customer_id__gte=first_customer_id)
-        if last_customer_id is not None:
-            qs = qs.filter(touchpoint__customer_id__lte=last_customer_id)
-        return qs
+        return self.filter(scope.q("touchpoint__customer_id"))
 
     def open(self) -> Self:
         """Cards whose message may still change: draft or approved."""

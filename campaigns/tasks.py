@@ -25,6 +25,7 @@ from campaigns.services.batches import (
     batches_resume_stalled,
 )
 from campaigns.services.cards import cards_check_fit, cards_follow_touchpoints
+from nurture.lib.customer_scope import CustomerScope
 
 Summary = dict[str, Any]
 
@@ -104,9 +105,7 @@ def draft_cards(run_id: int, index: int) -> Summary:
     chunk = PlannerChunk.objects.filter(run_id=run_id, index=index).first()
     if chunk is None:
         return {"drafted": 0}
-    withdrawn, drafted = cards_follow_touchpoints(
-        first_customer_id=chunk.first_customer_id, last_customer_id=chunk.last_customer_id
-    )
+    withdrawn, drafted = cards_follow_touchpoints(scope=chunk.customers)
     return {"drafted": drafted, "withdrawn": withdrawn}
 
 
@@ -114,7 +113,7 @@ def draft_cards(run_id: int, index: int) -> Summary:
     name="campaigns.tasks.draft_cards_for_customers", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
 )
 def draft_cards_for_customers(customer_ids: list[int]) -> Summary:
-    withdrawn, drafted = cards_follow_touchpoints(customer_ids=customer_ids)
+    withdrawn, drafted = cards_follow_touchpoints(scope=CustomerScope.of(customer_ids))
     return {"drafted": drafted, "withdrawn": withdrawn}
 
 

@@ -4,6 +4,7 @@ from django.db import models
 
 from campaigns.models.rules import Rule
 from campaigns.querysets import PlannerRunQuerySet
+from nurture.lib.customer_scope import CustomerScope
 
 
 class PlannerRun(models.Model):
@@ -57,6 +58,10 @@ class PlannerChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.index} of run {self.run_id}"
+
+    @property
+    def customers(self) -> CustomerScope:
+        return CustomerScope.id_range(self.first_customer_id, self.last_customer_id)
 
 
 class PlanSlot(models.Model):

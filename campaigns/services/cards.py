@@ -37,6 +37,7 @@ from campaigns import signals
 from campaigns.models import Card, CardDesign, Rule, Touchpoint
 from campaigns.printing.messages import MessageTemplateError, check_template, merge_fields, render_message
 from campaigns.statuses import CARD_OPEN
+from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Milestone
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 DRAFT = Card.Status.DRAFT
 APPROVED = Card.Status.APPROVED
 # The message of a card rule with no template of its own.
+# The default scope of the set-based card services.
+EVERYONE = CustomerScope.everyone()
 DEFAULT_MESSAGE_TEMPLATE = "Dear {{ first_name }},\n\nthank you for being with us.\n\n{{ signature }}"
 # Touchpoints loaded (with their customer, rule, design and milestone) and drafted per query.
 DRAFT_PAGE_SIZE = 500
@@ -220,44 +223,31 @@ def _fill(cache: dict[Any, Any], queryset: models.QuerySet[Any], pks: Iterable[i
         cache.update((row.pk, row) for row in queryset.filter(pk__in=missing))
 
 
-def _undrafted(
-    *, first_customer_id: int | None, last_customer_id: int | None, customer_ids: Sequence[int] | None
-) -> models.QuerySet[Touchpoint]:
-    qs = Touchpoint.objects.filter(
+def _undrafted(scope: CustomerScope) -> models.QuerySet[Touchpoint]:
+    return Touchpoint.objects.filter(
+        scope.q(),
         kind=Touchpoint.Kind.CARD,
         status=Touchpoint.Status.PENDING,
         customer__status=Customer.Status.ACTIVE,
         card__isnull=True,
     )
-    if customer_ids is not None:
-        qs = qs.filter(customer_id__in=list(customer_ids))
-    if first_customer_id is not None:
-        qs = qs.filter(customer_id__gte=first_customer_id)
-    if last_customer_id is not None:
-        qs = qs.filter(customer_id__lte=last_customer_id)
-    return qs
 
 
 def cards_draft_missing(
     *,
-    first_customer_id: int | None = None,
-    last_customer_id: int | None = None,
-    customer_ids: Sequence[int] | None = None,
+    scope: CustomerScope = EVERYONE,
     today: dt.date | None = None,
     check_fit_later: bool = True,
 ) -> int:
     """Draft a card for every pending card touchpoint in scope that has none. Returns how many.
 
-    Scope: customers with ids in [first_customer_id, last_customer_id] and/or in customer_ids
-    (no scope: every customer). Paused, churned and do-not-contact customers get no card.
+    Paused, churned and do-not-contact customers get no card.
     With check_fit_later, the new cards' fit checks are queued when the transaction commits.
     """
     today = today or timezone.localdate()
-    if customer_ids is not None and not customer_ids:
+    if scope.is_empty:
         return 0
-    undrafted = _undrafted(
-        first_customer_id=first_customer_id, last_customer_id=last_customer_id, customer_ids=customer_ids
-    ).select_related("customer")
+    undrafted = _undrafted(scope).select_related("customer")
     rules: dict[int, Rule] = {}
     managers: dict[int | None, Any] = {}
     default_design: CardDesign | None = None
@@ -298,30 +288,13 @@ def cards_draft_missing(
         Card.objects.bulk_create(cards, ignore_conflicts=True)
         created += Card.objects.filter(touchpoint_id__in=page_ids).count() - before
     if created and check_fit_later:
-        transaction.on_commit(
-            partial(
-                enqueue_fit_checks,
-                first_customer_id=first_customer_id,
-                last_customer_id=last_customer_id,
-                customer_ids=customer_ids,
-            )
-        )
+        transaction.on_commit(partial(enqueue_fit_checks, scope=scope))
     return created
 
 
-def enqueue_fit_checks(
-    *,
-    first_customer_id: int | None = None,
-    last_customer_id: int | None = None,
-    customer_ids: Sequence[int] | None = None,
-) -> int:
+def enqueue_fit_checks(*, scope: CustomerScope = EVERYONE) -> int:
     """Queue check_card_fits tasks for the unchecked open cards in scope. Returns how many cards."""
-    ids = list(
-        Card.objects.unchecked()
-        .in_scope(first_customer_id=first_customer_id, last_customer_id=last_customer_id, customer_ids=customer_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    ids = list(Card.objects.unchecked().in_scope(scope).order_by("pk").values_list("pk", flat=True))
     signals.cards_need_fit_check.send(sender=Card, card_ids=ids)
     return len(ids)
 
@@ -463,12 +436,7 @@ def card_bulk_approve(*, cards: Iterable[Card] | models.QuerySet[Card], by: Abst
 # --- Cancelling -------------------------------------------------------------------------------
 
 
-def cards_cancel_for_inactive_touchpoints(
-    *,
-    first_customer_id: int | None = None,
-    last_customer_id: int | None = None,
-    customer_ids: Sequence[int] | None = None,
-) -> int:
+def cards_cancel_for_inactive_touchpoints(*, scope: CustomerScope = EVERYONE) -> int:
     """Cancel draft and approved cards that must not be printed any more. Returns how many.
 
     Their touchpoint was cancelled or skipped, or their customer became do-not-contact or churned.
@@ -476,11 +444,11 @@ def cards_cancel_for_inactive_touchpoints(
     active again), because their touchpoints stay pending and would otherwise never get a card.
     Cards already in a batch are never changed here: see CardQuerySet.withdrawn().
     """
-    if customer_ids is not None and not customer_ids:
+    if scope.is_empty:
         return 0
     stale = (
         Card.objects.open()
-        .in_scope(first_customer_id=first_customer_id, last_customer_id=last_customer_id, customer_ids=customer_ids)
+        .in_scope(scope)
         .filter(
             models.Q(touchpoint__status__in=[Touchpoint.Status.CANCELLED, Touchpoint.Status.SKIPPED])
             | models.Q(touchpoint__customer__status__in=[Customer.Status.DO_NOT_CONTACT, Customer.Status.CHURNED])
@@ -498,19 +466,12 @@ def cards_cancel_for_inactive_touchpoints(
 
 def cards_follow_touchpoints(
     *,
-    first_customer_id: int | None = None,
-    last_customer_id: int | None = None,
-    customer_ids: Sequence[int] | None = None,
+    scope: CustomerScope = EVERYONE,
     today: dt.date | None = None,
 ) -> tuple[int, int]:
     """After planning: withdraw the cards that lost their basis, draft the missing ones.
 
-    Returns (withdrawn, drafted). Scope as in cards_draft_missing (none: every customer).
+    Returns (withdrawn, drafted).
     """
-    scope: dict[str, Any] = {
-        "first_customer_id": first_customer_id,
-        "last_customer_id": last_customer_id,
-        "customer_ids": customer_ids,
-    }
-    withdrawn = cards_cancel_for_inactive_touchpoints(**scope)
-    return withdrawn, cards_draft_missing(**scope, today=today)
+    withdrawn = cards_cancel_for_inactive_touchpoints(scope=scope)
+    return withdrawn, cards_draft_missing(scope=scope, today=today)

@@ -11,28 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
 
 from django.conf import settings
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 
 from campaigns.models import Touchpoint
+from nurture.lib.customer_scope import CustomerScope
 
 QUIET_PERIOD_REASON = "customer at risk: quiet period"
 
 
-def _scope(customer_ids: Sequence[int] | None, first_id: int, last_id: int) -> Q:
-    if customer_ids is not None:
-        return Q(customer_id__in=customer_ids)
-    return Q(customer_id__gte=first_id, customer_id__lte=last_id)
-
-
-def apply_quiet_periods(
-    *, now: dt.datetime, customer_ids: Sequence[int] | None = None, first_id: int = 0, last_id: int = 0
-) -> int:
+def apply_quiet_periods(*, now: dt.datetime, scope: CustomerScope) -> int:
     """Hold the pending celebratory cards of customers in a quiet period. Returns how many."""
     return (
-        Touchpoint.objects.filter(_scope(customer_ids, first_id, last_id))
+        Touchpoint.objects.filter(scope.q())
         .filter(
             status=Touchpoint.Status.PENDING,
             kind=Touchpoint.Kind.CARD,
@@ -52,16 +44,14 @@ def apply_frequency_cap(
     *,
     as_of: dt.date,
     now: dt.datetime,
-    customer_ids: Sequence[int] | None = None,
-    first_id: int = 0,
-    last_id: int = 0,
+    scope: CustomerScope,
 ) -> int:
     """Hold the pending touchpoints that would break the cap. Returns how many were held."""
     cap = frequency_cap()
     if cap is None:
         return 0
     limit, days = cap
-    counted = Touchpoint.objects.filter(_scope(customer_ids, first_id, last_id)).filter(
+    counted = Touchpoint.objects.filter(scope.q()).filter(
         status__in=[Touchpoint.Status.PENDING, Touchpoint.Status.DONE],
         due_on__gte=as_of - dt.timedelta(days=days),
     )

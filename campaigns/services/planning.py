@@ -35,6 +35,7 @@ from django.utils import timezone
 from campaigns.models import Cadence, PlannerChunk, PlannerRun, PlanSlot, Rule, Touchpoint
 from campaigns.services import holds
 from nurture.lib import calendar
+from nurture.lib.customer_scope import CustomerScope
 from nurture.lib.localdates import local_date_exceptions
 from nurture.models import Customer, Milestone
 
@@ -291,17 +292,6 @@ def _late_sql(planned_at: dt.datetime, as_of: dt.date) -> tuple[str, list[Any]]:
     return f"CASE {' '.join(parts)} ELSE %s END", [*params, as_of]
 
 
-def _customer_filter(
-    first_id: int, last_id: int, customer_ids: Sequence[int] | None, *, columns: Sequence[str]
-) -> tuple[str, list[Any]]:
-    """The chunk's customers on every joined table: PostgreSQL carries equalities across a join,
-    not ranges, so a range on c.id alone would read the whole milestone or touchpoint table."""
-    if customer_ids is not None:
-        placeholders = ", ".join(["%s"] * len(customer_ids))
-        return " AND ".join(f"{column} IN ({placeholders})" for column in columns), list(customer_ids) * len(columns)
-    return " AND ".join(f"{column} BETWEEN %s AND %s" for column in columns), [first_id, last_id] * len(columns)
-
-
 _RECONCILE_SQL = """
 SELECT id, reason FROM (
     SELECT t.id AS id, CASE
@@ -361,11 +351,9 @@ def _tables() -> dict[str, str]:
     }
 
 
-def reconcile(
-    *, now: dt.datetime, first_id: int = 0, last_id: int = 0, customer_ids: Sequence[int] | None = None
-) -> int:
+def reconcile(*, now: dt.datetime, scope: CustomerScope) -> int:
     """Cancel pending touchpoints whose basis changed (rule 6). Returns how many were cancelled."""
-    where, params = _customer_filter(first_id, last_id, customer_ids, columns=["t.customer_id", "c.id"])
+    where, params = scope.sql(["t.customer_id", "c.id"])
     with connection.cursor() as cursor:
         cursor.execute(_RECONCILE_SQL.format(customers=where, **_tables()), params)
         by_reason: dict[str, list[int]] = {}
@@ -381,16 +369,9 @@ def reconcile(
     return cancelled
 
 
-def materialise(
-    *,
-    run: PlannerRun,
-    now: dt.datetime,
-    first_id: int = 0,
-    last_id: int = 0,
-    customer_ids: Sequence[int] | None = None,
-) -> int:
+def materialise(*, run: PlannerRun, now: dt.datetime, scope: CustomerScope) -> int:
     """Insert the run's touchpoints for some customers. Returns how many rows were new."""
-    where, where_params = _customer_filter(first_id, last_id, customer_ids, columns=["c.id", "m.customer_id"])
+    where, where_params = scope.sql(["c.id", "m.customer_id"])
     local_today, today_params = _late_sql(run.planned_at, run.as_of)
     sql = _INSERT_SQL.format(customers=where, local_today=local_today, **_tables())
     changed_since = run.changed_since
@@ -410,30 +391,19 @@ WHERE status IN ('pending', 'held') AND {customers} AND assignee_id IS DISTINCT 
 """
 
 
-def reassign(
-    *, now: dt.datetime, first_id: int = 0, last_id: int = 0, customer_ids: Sequence[int] | None = None
-) -> int:
+def reassign(*, now: dt.datetime, scope: CustomerScope) -> int:
     """Open touchpoints follow their customer to a new account manager."""
     tables = _tables()
-    where, params = _customer_filter(first_id, last_id, customer_ids, columns=[f"{tables['touchpoint']}.customer_id"])
+    where, params = scope.sql([f"{tables['touchpoint']}.customer_id"])
     with connection.cursor() as cursor:
         cursor.execute(_REASSIGN_SQL.format(customers=where, **tables), [now, *params])
         return max(int(cursor.rowcount), 0)
 
 
-def hold(
-    *,
-    run: PlannerRun,
-    now: dt.datetime,
-    first_id: int = 0,
-    last_id: int = 0,
-    customer_ids: Sequence[int] | None = None,
-) -> int:
+def hold(*, run: PlannerRun, now: dt.datetime, scope: CustomerScope) -> int:
     """Hold back what the quiet periods and the frequency cap do not allow (campaigns/services/holds.py)."""
-    held = holds.apply_quiet_periods(now=now, customer_ids=customer_ids, first_id=first_id, last_id=last_id)
-    return held + holds.apply_frequency_cap(
-        as_of=run.as_of, now=now, customer_ids=customer_ids, first_id=first_id, last_id=last_id
-    )
+    held = holds.apply_quiet_periods(now=now, scope=scope)
+    return held + holds.apply_frequency_cap(as_of=run.as_of, now=now, scope=scope)
 
 
 def run_chunk(*, run_id: int, index: int) -> tuple[int, int]:
@@ -442,10 +412,10 @@ def run_chunk(*, run_id: int, index: int) -> tuple[int, int]:
     with transaction.atomic():
         chunk = PlannerChunk.objects.select_related("run").get(run_id=run_id, index=index)
         run = chunk.run
-        cancelled = reconcile(now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
-        reassign(now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
-        created = materialise(run=run, now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
-        hold(run=run, now=now, first_id=chunk.first_customer_id, last_id=chunk.last_customer_id)
+        cancelled = reconcile(now=now, scope=chunk.customers)
+        reassign(now=now, scope=chunk.customers)
+        created = materialise(run=run, now=now, scope=chunk.customers)
+        hold(run=run, now=now, scope=chunk.customers)
         # Only the first completion of a chunk counts its numbers.
         PlannerChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
             finished_at=now, created_count=created, cancelled_count=cancelled
@@ -532,12 +502,13 @@ def plan_customers(customer_ids: Sequence[int], *, now: dt.datetime | None = Non
         for slot in slots:
             slot.for_everyone = True  # "everyone" is the customers given
         PlanSlot.objects.bulk_create(slots, batch_size=5000)
-        cancelled = reconcile(now=now, customer_ids=ids) if ids else 0
-        if ids:
-            reassign(now=now, customer_ids=ids)
-        created = materialise(run=run, now=now, customer_ids=ids) if ids else 0
-        if ids:
-            hold(run=run, now=now, customer_ids=ids)
+        scope = CustomerScope.of(ids)
+        cancelled = created = 0
+        if not scope.is_empty:
+            cancelled = reconcile(now=now, scope=scope)
+            reassign(now=now, scope=scope)
+            created = materialise(run=run, now=now, scope=scope)
+            hold(run=run, now=now, scope=scope)
         PlanSlot.objects.filter(run=run).delete()
         run.created_count, run.cancelled_count, run.finished_at = created, cancelled, timezone.now()
         run.save(update_fields=["created_count", "cancelled_count", "finished_at"])

@@ -21,6 +21,7 @@ from campaigns import signals
 from campaigns.models import Touchpoint
 from campaigns.services.holds import apply_quiet_periods
 from nurture.lib import calendar
+from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Milestone, MilestoneKind
 
 LAST_CONTACT = "last_contact"
@@ -81,7 +82,7 @@ def hold_celebrations(*, customer_ids: list[int], quiet_until: dt.date, now: dt.
     Customer.objects.filter(pk__in=customer_ids).exclude(quiet_until__gte=quiet_until).update(
         quiet_until=quiet_until, updated_at=now
     )
-    return apply_quiet_periods(customer_ids=customer_ids, now=now)
+    return apply_quiet_periods(scope=CustomerScope.of(customer_ids), now=now)
 
 
 def record_contact(*, customer: Customer, day: dt.date) -> None:

@@ -27,6 +27,7 @@ from campaigns.services.cards import (
     cards_follow_touchpoints,
     rule_validate_message_template,
 )
+from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer
 from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint, make_user
 
@@ -169,8 +170,8 @@ def test_drafting_loads_touchpoints_a_page_at_a_time_not_one_query_per_card(djan
 def test_drafting_is_scoped_to_the_customers_given():
     first, second = card_touchpoint(), card_touchpoint()
 
-    assert cards_draft_missing(customer_ids=[second.customer_id]) == 1
-    assert cards_draft_missing(first_customer_id=first.customer_id, last_customer_id=first.customer_id) == 1
+    assert cards_draft_missing(scope=CustomerScope.of([second.customer_id])) == 1
+    assert cards_draft_missing(scope=CustomerScope.id_range(first.customer_id, first.customer_id)) == 1
     assert set(Card.objects.values_list("touchpoint_id", flat=True)) == {first.pk, second.pk}
 
 
@@ -421,12 +422,12 @@ def test_after_planning_cards_follow_their_touchpoints_in_scope():
     elsewhere = card_touchpoint()
     scope = [withdrawn.touchpoint.customer_id, undrafted.customer_id]
 
-    assert cards_follow_touchpoints(customer_ids=scope) == (1, 1)
+    assert cards_follow_touchpoints(scope=CustomerScope.of(scope)) == (1, 1)
 
     assert Card.objects.get(pk=withdrawn.pk).status == "cancelled"
     assert Card.objects.filter(touchpoint=undrafted).count() == 1
     assert not Card.objects.filter(touchpoint=elsewhere).exists()
-    assert cards_follow_touchpoints(customer_ids=scope) == (0, 0)  # a second run changes nothing
+    assert cards_follow_touchpoints(scope=CustomerScope.of(scope)) == (0, 0)  # a second run changes nothing
 
 
 def test_cancelling_is_scoped_and_leaves_batched_cards_to_the_print_room():
@@ -438,8 +439,8 @@ def test_cancelling_is_scoped_and_leaves_batched_cards_to_the_print_room():
     for card in (batched, other):
         Touchpoint.objects.filter(pk=card.touchpoint_id).update(status="cancelled", cancel_reason="x")
 
-    assert cards_cancel_for_inactive_touchpoints(customer_ids=[batched.touchpoint.customer_id]) == 0
-    assert cards_cancel_for_inactive_touchpoints(customer_ids=[other.touchpoint.customer_id]) == 1
+    assert cards_cancel_for_inactive_touchpoints(scope=CustomerScope.of([batched.touchpoint.customer_id])) == 0
+    assert cards_cancel_for_inactive_touchpoints(scope=CustomerScope.of([other.touchpoint.customer_id])) == 1
     assert Card.objects.get(pk=batched.pk).status == "batched"
 
 
