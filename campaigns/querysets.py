@@ -24,10 +24,10 @@ from campaigns.statuses import (
 from nurture.lib.customer_scope import CustomerScope
 from nurture.lib.localdates import zones_by_local_date
 from nurture.models import Customer
-from nurture.querysets import sees_all_customers, user_has_perm
+from nurture.querysets import CustomerScopedQuerySet
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AbstractBaseUser
 
     from campaigns.models import Batch, Card, PlannerRun, Touchpoint  # noqa: F401 (the QuerySets' type arguments)
 
@@ -50,14 +50,7 @@ def _local_date_q(now: dt.datetime, lookup: str) -> models.Q:
     return bounds[lookup] & q
 
 
-class TouchpointQuerySet(models.QuerySet["Touchpoint"]):
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> Self:
-        if not user.is_authenticated:
-            return self.none()
-        if sees_all_customers(user):
-            return self
-        return self.filter(customer__account_manager_id=user.pk)
-
+class TouchpointQuerySet(CustomerScopedQuerySet["Touchpoint"]):
     def assigned_to(self, user: AbstractBaseUser) -> Self:
         return self.filter(assignee_id=user.pk)
 
@@ -85,15 +78,11 @@ class TouchpointQuerySet(models.QuerySet["Touchpoint"]):
         return self.select_related("customer", "rule", "assignee").order_by("due_on", "id")
 
 
-class CardQuerySet(models.QuerySet["Card"]):
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> Self:
-        """Like touchpoints: an account manager sees the cards of their own customers; the print room
-        (campaigns.print_cards) sees every card, without seeing the customers themselves."""
-        if not user.is_authenticated:
-            return self.none()
-        if sees_all_customers(user) or user_has_perm(user, "campaigns.print_cards"):
-            return self
-        return self.filter(touchpoint__customer__account_manager_id=user.pk)
+class CardQuerySet(CustomerScopedQuerySet["Card"]):
+    # Like touchpoints: an account manager sees the cards of their own customers; the print room
+    # (campaigns.print_cards) sees every card, without seeing the customers themselves.
+    account_manager_lookup = "touchpoint__customer__account_manager_id"
+    sees_all_permissions = ("campaigns.print_cards",)
 
     def in_scope(self, scope: CustomerScope) -> Self:
         """The cards of a planner chunk (a range of customer ids) or of some customers."""

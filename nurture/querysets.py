@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.db import connections, models
 from django.db.models import Count, OuterRef, Q, Subquery
@@ -26,32 +26,40 @@ def sees_all_customers(user: AbstractBaseUser | AnonymousUser) -> bool:
     return user_has_perm(user, "nurture.view_all_customers")
 
 
-class CustomerQuerySet(models.QuerySet["Customer"]):
+_M = TypeVar("_M", bound=models.Model)
+
+
+class CustomerScopedQuerySet(models.QuerySet[_M]):
+    """Rows that belong to a customer: an account manager sees those of their own customers, a
+    user granted "view all customers" (or one of `sees_all_permissions`) sees every row."""
+
+    # From this model to the id of the customer's account manager.
+    account_manager_lookup = "customer__account_manager_id"
+    sees_all_permissions: tuple[str, ...] = ()
+
     def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> Self:
-        """The customers a user may see: their own unless granted 'see all'."""
         if not user.is_authenticated:
             return self.none()
-        if sees_all_customers(user):
+        if sees_all_customers(user) or any(user_has_perm(user, perm) for perm in self.sees_all_permissions):
             return self
-        return self.filter(account_manager_id=user.pk)
+        return self.filter(**{self.account_manager_lookup: user.pk})
+
+
+class CustomerQuerySet(CustomerScopedQuerySet["Customer"]):
+    account_manager_lookup = "account_manager_id"
 
     def managed_by(self, user: AbstractBaseUser) -> Self:
         return self.filter(account_manager_id=user.pk)
 
     def contactable(self) -> Self:
-        return self.filter(status="active")
+        return self.filter(status=self.model.Status.ACTIVE)
 
     def changed_since(self, moment: dt.datetime) -> Self:
         return self.filter(updated_at__gte=moment)
 
 
-class MilestoneQuerySet(models.QuerySet["Milestone"]):
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> Self:
-        if not user.is_authenticated:
-            return self.none()
-        if sees_all_customers(user):
-            return self
-        return self.filter(customer__account_manager_id=user.pk)
+class MilestoneQuerySet(CustomerScopedQuerySet["Milestone"]):
+    """A milestone is seen by whoever sees its customer."""
 
 
 class JobRunQuerySet(models.QuerySet["JobRun"]):
