@@ -7,11 +7,11 @@ bulk imports) are not per-row changes by a person and are not logged row by row.
 
 from auditlog.registry import auditlog  # type: ignore[import-untyped,unused-ignore]
 
+from campaigns.models import Batch, Cadence, Card, CardDesign, Rule
+from nurture.models import Customer, Milestone
+
 
 def register() -> None:
-    from campaigns.models import Batch, Cadence, Card, CardDesign, Rule
-    from nurture.models import Customer, Milestone
-
     auditlog.register(Customer, exclude_fields=["updated_at", "created_at"], m2m_fields={"tags"})
     auditlog.register(Milestone, exclude_fields=["updated_at", "created_at"])
     auditlog.register(Cadence, exclude_fields=["updated_at", "created_at"])

@@ -28,6 +28,8 @@ from celery import signals
 from django.db import DatabaseError, InterfaceError, connections, transaction
 from django.utils import timezone
 
+from nurture.models import JobRun
+
 log = logging.getLogger("nurture.services.job_runs")
 
 # The admin shows the summary: keep it small.
@@ -76,8 +78,6 @@ def _jsonable(value: Any) -> Any:
 
 def _record(task_id: str, *, create: Mapping[str, Any], update: Mapping[str, Any]) -> None:
     """Write the run's row; a failure is logged, never raised into the task."""
-    from nurture.models import JobRun
-
     try:
         # A savepoint when an eager task runs inside a transaction: a failed write here must not
         # break the caller's transaction.
