@@ -23,7 +23,8 @@ from nurture.admin.filters import AccountManagerFilter, CountryFilter
 from nurture.admin.imports import import_urls
 from nurture.admin.paginators import CappedCountPaginator
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
-from nurture.querysets import CustomerQuerySet, MilestoneQuerySet, sees_all_customers
+from nurture.models.customers import CustomerQuerySet, MilestoneQuerySet
+from nurture.querysets import sees_all_customers
 from nurture.selectors import customer_export
 
 

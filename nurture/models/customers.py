@@ -1,6 +1,14 @@
-"""The customer side: customers, their tags and their milestones."""
+"""The customer side: customers, their tags and their milestones, with their QuerySets.
 
+Each QuerySet stands beside its model, typed to it; who may see which rows is said once, in
+nurture.querysets.CustomerScopedQuerySet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
 import secrets
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,7 +17,10 @@ from django.db.models.functions import Upper
 
 from nurture.lib.address import Address
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
-from nurture.querysets import CustomerQuerySet, JobRunQuerySet, MilestoneQuerySet
+from nurture.querysets import CustomerScopedQuerySet
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 
 def new_external_id() -> str:
@@ -45,6 +56,19 @@ class MilestoneKind(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CustomerQuerySet(CustomerScopedQuerySet["Customer"]):
+    account_manager_lookup = "account_manager_id"
+
+    def managed_by(self, user: AbstractBaseUser) -> Self:
+        return self.filter(account_manager_id=user.pk)
+
+    def contactable(self) -> Self:
+        return self.filter(status=self.model.Status.ACTIVE)
+
+    def changed_since(self, moment: dt.datetime) -> Self:
+        return self.filter(updated_at__gte=moment)
 
 
 class Customer(models.Model):
@@ -165,6 +189,10 @@ class Customer(models.Model):
         return self.status == self.Status.ACTIVE
 
 
+class MilestoneQuerySet(CustomerScopedQuerySet["Milestone"]):
+    """A milestone is seen by whoever sees its customer."""
+
+
 class Milestone(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="milestones")
     kind = models.ForeignKey(
@@ -192,73 +220,3 @@ class Milestone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.date.isoformat()}"
-
-
-class JobRun(models.Model):
-    """One run of a background job, recorded by the Celery signal handlers in nurture/services/job_runs.py."""
-
-    class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        RETRYING = "retrying", "Retrying"
-
-    task_name = models.CharField(max_length=200)
-    task_id = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    worker = models.CharField(max_length=200, blank=True)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    summary = models.JSONField(default=dict, blank=True, help_text="What the job did, e.g. counts.")
-    error = models.TextField(blank=True)
-
-    objects = JobRunQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-started_at"]
-        indexes = [
-            # The jobs page: the latest run of each task (JobRunQuerySet.latest_per_task()).
-            models.Index(fields=["task_name", "-started_at"], name="jobrun_task_latest"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.task_name} at {self.started_at.isoformat()} ({self.status})"
-
-
-def new_feed_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-class CalendarFeed(models.Model):
-    """A private iCalendar URL with a user's upcoming calls. Resetting the token revokes the old URL."""
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
-    token = models.CharField(max_length=64, unique=True, default=new_feed_token)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_fetched_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"calendar feed of {self.user}"
-
-
-class StaffProfile(models.Model):
-    """What nurture needs to know about a member of staff beyond the login."""
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
-    lead = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="team_members",
-        help_text="Alerted by e-mail when one of this person's customers is at risk.",
-    )
-    signature = models.CharField(
-        max_length=200,
-        blank=True,
-        help_text="Signature line on cards, e.g. 'Warm regards, Alice Martin, Account Manager'.",
-    )
-
-    def __str__(self) -> str:
-        return f"profile of {self.user}"
