@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from campaigns.models import Batch, Card, Touchpoint
 from campaigns.querysets import TouchpointQuerySet
-from nurture.admin.paginators import CAP
+from nurture import querysets
 from nurture.lib import calendar
 from nurture.querysets import sees_all_customers
 
@@ -66,8 +66,8 @@ def works_print_room(user: User) -> bool:
     return _perm(user, "campaigns.add_batch")
 
 
-# Counts stop here (nurture.admin.paginators.CAP, the admin lists' cap).
-COUNT_CAP = CAP
+# Counts stop here, like the admin's lists.
+COUNT_CAP = querysets.COUNT_CAP
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def bounded(queryset: QuerySet[Any], *, limit: int, row: Callable[[Any], T], see
     without a LIMIT, whatever the size of the lists.
     """
     objects = list(queryset[: limit + 1])
-    total = len(objects) if len(objects) <= limit else queryset.order_by()[: COUNT_CAP + 1].count()
+    total = len(objects) if len(objects) <= limit else querysets.capped_count(queryset, COUNT_CAP)
     return Bounded(rows=[row(obj) for obj in objects[:limit]], total=total, see_all_url=see_all_url)
 
 
