@@ -43,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,23 +51,28 @@ from typing import Any
 
 from psycopg import sql as pgsql
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import (  # noqa: E402 (after the path is set)
-    Setup,
+from bench.common import (
+    ROOT,
+    Stopwatch,
+    add_database_url_argument,
+    argument_parser,
+    bench_database_name,
     child_env,
     connect,
-    database_name,
     execute,
-    load_customers,
     log,
     machine,
+    marked,
     migrate,
     postgres_facts,
     recreate_database,
+    setup_django,
     vacuum_analyze,
+    write_section,
 )
+from bench.run import Setup, load_customers
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_admin"
 SECTION_DEFAULT = "results"
@@ -271,12 +275,12 @@ def lookup_ids(url: str) -> dict[str, int]:
 
 def timed(label: str, url: str, query: str, params: dict[str, Any] | None = None) -> int:
     """One loading statement, foreign key triggers off (the rows are consistent by construction)."""
-    started = time.perf_counter()
+    watch = Stopwatch()
     with connect(url) as conn:
         conn.execute("SET session_replication_role = replica")
         conn.execute("SET work_mem = '256MB'")
         rows = conn.execute(query, params if params is not None else {}).rowcount
-    log(f"  {label}: {rows:,} rows in {time.perf_counter() - started:.1f}s")
+    log(f"  {label}: {rows:,} rows in {watch.seconds:.1f}s")
     return rows
 
 
@@ -296,16 +300,16 @@ def without_indexes(url: str, tables: list[str]) -> Iterator[None]:
             conn.execute(pgsql.SQL("DROP INDEX {}").format(pgsql.Identifier(name)))
     log(f"  dropped {len(rows)} plain indexes of {', '.join(tables)} for the load")
     yield
-    started = time.perf_counter()
+    watch = Stopwatch()
     with connect(url) as conn:
         conn.execute("SET maintenance_work_mem = '512MB'")
         for _name, definition in rows:
             conn.execute(definition)
-    log(f"  built the {len(rows)} indexes again in {time.perf_counter() - started:.1f}s")
+    log(f"  built the {len(rows)} indexes again in {watch.seconds:.1f}s")
 
 
 def load(url: str, plan: Plan) -> float:
-    started = time.perf_counter()
+    watch = Stopwatch()
     log("(re)creating the database and migrating")
     recreate_database(url)
     migrate(url)
@@ -322,7 +326,7 @@ def load(url: str, plan: Plan) -> float:
     with without_indexes(url, ["campaigns_touchpoint", "campaigns_card"]):
         load_touchpoints(url, plan, ids)
     vacuum_analyze(url)
-    seconds = time.perf_counter() - started
+    seconds = watch.seconds
     log(f"loaded in {seconds:.0f}s")
     return seconds
 
@@ -470,10 +474,10 @@ def largest_select(html: str) -> int:
 
 
 def bare_ms(cursor: Any, sql: str) -> float:
-    started = time.perf_counter()
+    watch = Stopwatch()
     cursor.execute(sql)
     cursor.fetchall()
-    return (time.perf_counter() - started) * 1000
+    return watch.seconds * 1000
 
 
 def short(sql: str, width: int = 160) -> str:
@@ -482,9 +486,7 @@ def short(sql: str, width: int = 160) -> str:
 
 
 def child_main(args: argparse.Namespace) -> int:
-    import django
-
-    django.setup()
+    setup_django()
 
     import psycopg
     from django.contrib import admin
@@ -569,10 +571,11 @@ def child_main(args: argparse.Namespace) -> int:
 
         page_ms, cpu_ms, main_ms = [], [], []
         for _ in range(runs):
-            started, cpu = time.perf_counter(), time.process_time()
+            watch = Stopwatch()
             clients[page.who].get(url)
-            page_ms.append((time.perf_counter() - started) * 1000)
-            cpu_ms.append((time.process_time() - cpu) * 1000)
+            wall, cpu = watch.elapsed()
+            page_ms.append(wall * 1000)
+            cpu_ms.append(cpu * 1000)
             main_ms.append(bare_ms(cursor, main["sql"]))
 
         def explain(sql: str) -> str:
@@ -623,7 +626,7 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 def measure(url: str, runs: int, pages: list[str], save: Path | None) -> list[dict[str, Any]]:
-    env = dict(child_env(url), ALLOWED_HOSTS="testserver,localhost")
+    env = child_env(url, ALLOWED_HOSTS="testserver,localhost")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "results.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--database-url", url]
@@ -741,28 +744,20 @@ def shown_args() -> list[str]:
 
 def write_output(path: Path, section: str, body: str) -> None:
     start, end = f"<!-- bench:admin:{section}:start -->", f"<!-- bench:admin:{section}:end -->"
-    block = f"{start}\n{body}{end}"
-    text = path.read_text() if path.exists() else "# The admin at scale\n"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: block, text, count=1)
-    else:
-        text = text.rstrip("\n") + f"\n\n## Results: {section}\n\n" + block + "\n"
-    path.write_text(text)
+    block = marked(start, body, end)
+    write_section(path, block, start, end, new_file="# The admin at scale\n", heading=f"## Results: {section}\n\n")
 
 
 # --- Main ------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__)
     parser.add_argument("--customers", type=int, default=None, help="customers to load (default 1,000,000)")
     parser.add_argument("--touchpoints", type=int, default=None, help="touchpoints to load (default 5 per customer)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 50,000 customers, 5 runs per page")
     parser.add_argument("--runs", type=int, default=None, help="timed runs per page (default 15, quick 5)")
-    parser.add_argument(
-        "--database-url", default=DEFAULT_URL, help=f"the bench database, dropped and created (default {DEFAULT_URL})"
-    )
+    add_database_url_argument(parser, DEFAULT_URL)
     parser.add_argument("--skip-load", action="store_true", help="measure the database as it is (loaded before)")
     parser.add_argument("--pages", nargs="*", default=[], help="measure only these pages (keys, e.g. am-today)")
     parser.add_argument("--output", type=Path, help="write the results into this Markdown file")
@@ -778,9 +773,7 @@ def main(argv: list[str] | None = None) -> int:
     touchpoints = args.touchpoints or 5 * customers
     runs = args.runs or (5 if args.quick else 15)
     url = args.database_url
-    name = database_name(url)
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop database {name!r}: the bench database's name must contain 'bench'")
+    name = bench_database_name(url)
     plan = Plan(customers=customers, touchpoints=touchpoints, today=dt.date.today())
     log(f"admin bench: {customers:,} customers, {touchpoints:,} touchpoints, database {name}, {runs} runs per page")
     load_seconds = None if args.skip_load else load(url, plan)

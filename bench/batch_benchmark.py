@@ -30,9 +30,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
-import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,8 +38,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    Stopwatch,
+    bench_database_name,
+    celery_worker_command,
+    cpu_seconds,
+    load_averages,
+    log_tail,
+    machine,
+    marked,
+    migrate,
+    own_peak_rss_kib,
+    peak_rss_mb,
+    process_tree,
+    recreate_database,
+    run_json,
+    setup_django,
+    start_logged,
+    stop_groups,
+    wait_for_log,
+    worker_env,
+    write_section,
+)
+from bench.common import log as _log
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_batches"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -65,36 +85,11 @@ CITIES = [("London", "", "SW1A 1AA", "GB"), ("Munich", "BY", "80331", "DE"), ("S
 
 
 def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    """Progress on stderr: stdout carries the results (and the bare render's JSON line)."""
+    _log(message, stderr=True)
 
 
 # --- Setting up ------------------------------------------------------------------------------
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    name = str(conninfo_to_dict(url).get("dbname") or "")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the bench database's name must contain 'bench'")
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="0", LOG_LEVEL="WARNING")
-    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
-    env.update(extra or {})
-    return env
-
-
-def migrate() -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"], cwd=ROOT, env=child_env(), check=True
-    )
 
 
 def load_cards(groups: list[tuple[int, dt.date]]) -> None:
@@ -106,7 +101,7 @@ def load_cards(groups: list[tuple[int, dt.date]]) -> None:
     from nurture.models import Customer, Milestone, MilestoneKind
     from tests.factories import make_rule
 
-    started = time.perf_counter()
+    watch = Stopwatch()
     manager = get_user_model().objects.create_user("bench-manager", first_name="Jordan", last_name="Reid")
     design = CardDesign.objects.get(slug="anniversary-a6")
     rule = make_rule(action="card", card_design=design, offset_amount=12, offset_unit="months")
@@ -175,29 +170,10 @@ def load_cards(groups: list[tuple[int, dt.date]]) -> None:
     unfit = Card.objects.exclude(fits=True).count()
     if unfit:
         raise SystemExit(f"{unfit} bench cards do not fit their design")
-    log(f"  loaded {total:,} approved cards in {time.perf_counter() - started:.1f}s")
+    log(f"  loaded {total:,} approved cards in {watch.seconds:.1f}s")
 
 
 # --- Workers ---------------------------------------------------------------------------------
-
-
-def process_tree(pid: int) -> list[int]:
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return pids
-    for child in children:
-        pids += process_tree(int(child))
-    return pids
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's high-water mark of resident memory (VmHWM), in MB (10^6 bytes, like the target)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024 / 1e6
-    return 0.0
 
 
 class Worker:
@@ -207,50 +183,24 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
-        self.process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO"),
-                *("--pool", "prefork", "--concurrency", str(self.concurrency)),
-                *(
-                    "--hostname",
-                    f"bench-{os.getpid()}-{time.monotonic_ns()}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                ),
-            ],
-            cwd=ROOT,
-            env=child_env(),
-            stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while b" ready." not in self.log_path.read_bytes():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the worker did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+        command = celery_worker_command(self.concurrency, f"bench-{os.getpid()}-{time.monotonic_ns()}@%h")
+        self.process = start_logged(command, self.log_path, worker_env())
+        if not wait_for_log(self.process, self.log_path, time.monotonic() + 60):
+            raise SystemExit(f"the worker did not start:\n{log_tail(self.log_path)}")
         return self
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the worker's processes so far."""
         assert self.process is not None
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in process_tree(self.process.pid):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+        return cpu_seconds(process_tree(self.process.pid))
 
     def peaks(self) -> dict[int, float]:
         assert self.process is not None
         return {pid: peak_rss_mb(pid) for pid in process_tree(self.process.pid)}
 
     def stop(self) -> None:
-        import signal
-
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(60)
+        if self.process is not None:
+            stop_groups([self.process], timeout=60)
 
 
 @dataclass
@@ -308,10 +258,10 @@ def run_batch(warm_up: list[int], due_by: dt.date, size: int, log_dir: Path, tim
         wait_ready(warm, timeout)
         release(warm)
         load_before, cpu_before = os.getloadavg()[0], worker.cpu_seconds()
-        started = time.perf_counter()
+        watch = Stopwatch()
         batch = batch_create(due_by=due_by, sheet="card", labels="l7160", by=None)
         wait_ready(batch, timeout)
-        seconds = time.perf_counter() - started
+        seconds = watch.seconds
         cpu, load_after = worker.cpu_seconds() - cpu_before, os.getloadavg()[0]
         peaks = worker.peaks()
     finally:
@@ -372,7 +322,7 @@ def bare_render(batch_id: int) -> dict[str, Any]:
     except _Captured:
         pass
     load_before = os.getloadavg()[0]
-    started, cpu_started = time.perf_counter(), time.process_time()
+    watch = Stopwatch()
     if captured:
         method = "HTML(string=...).write_pdf() of the renderer's HTML"
         from campaigns.printing.fetcher import STATIC_DIR, card_asset_fetcher
@@ -387,50 +337,32 @@ def bare_render(batch_id: int) -> dict[str, Any]:
     else:
         method = "render_cards_pdf() (the renderer's internals changed)"
         pdf = render.render_cards_pdf(cards, sheet="card")
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    seconds, cpu = watch.elapsed()
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,
         "load": (load_before, os.getloadavg()[0]),
         "method": method,
         "pages": len(PdfReader(io.BytesIO(pdf)).pages),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
+        "peak_rss_mb": own_peak_rss_kib() * 1024 / 1e6,
         "html_kb": len(captured.get("html", "")) / 1000,
     }
 
 
 def run_bare(batch_id: int) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--bare-batch", str(batch_id)],
-        cwd=ROOT,
-        env=child_env(),
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
+    return run_json([sys.executable, str(Path(__file__).resolve()), "--bare-batch", str(batch_id)], worker_env())
 
 
 # --- Report ----------------------------------------------------------------------------------
 
 
-def machine() -> list[tuple[str, str]]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    kib = int(Path("/proc/meminfo").read_text().split()[1])
+def machine_facts() -> list[tuple[str, str]]:
     import weasyprint
 
     return [
-        ("CPU", f"{os.cpu_count()} x {cpu}"),
-        ("RAM", f"{kib / 1024 / 1024:.1f} GiB"),
-        ("OS", platform.platform()),
-        ("Python", platform.python_version()),
+        *machine(),
         ("WeasyPrint", weasyprint.__version__),
-        ("Load average at the start", " ".join(f"{x:.2f}" for x in os.getloadavg())),
+        ("Load average at the start", load_averages()),
     ]
 
 
@@ -498,11 +430,7 @@ def _peaks(run: BatchRun) -> str:
 
 
 def write_output(path: Path, section: str) -> None:
-    block = f"{RESULTS_START}\n{section}{RESULTS_END}"
-    text = path.read_text() if path.exists() else ""
-    pattern = re.compile(re.escape(RESULTS_START) + ".*?" + re.escape(RESULTS_END), re.DOTALL)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
-    path.write_text(text)
+    write_section(path, marked(RESULTS_START, section, RESULTS_END), RESULTS_START, RESULTS_END)
 
 
 # --- Main ------------------------------------------------------------------------------------
@@ -528,24 +456,21 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LOG_LEVEL"] = "WARNING"
 
     if args.bare_batch is not None:  # the child of run_bare(): same environment as the parent
-        import django
-
-        django.setup()
+        setup_django()
         print(json.dumps(bare_render(args.bare_batch)))
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="nurture-bench-batches-"))
     os.environ["MEDIA_ROOT"] = str(work / "media")
     os.environ["VAR_DIR"] = str(work / "var")
-    facts = machine()
+    facts = machine_facts()
     log(f"recreating {args.database_url} and migrating")
+    bench_database_name(args.database_url, refusing="drop")
     recreate_database(args.database_url)
-    migrate()
-
-    import django
+    migrate(env=worker_env())
+    setup_django()
     from django.conf import settings
 
-    django.setup()
     settings.NURTURE_BATCH_CHUNK_SIZE = args.chunk_size
     from config.celery import app
 

@@ -15,21 +15,19 @@ incremental sweep.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Stopwatch, add_date_argument, argument_parser, setup_django, start_of_day
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--date", required=True, help="plan as of the start of this day (YYYY-MM-DD)")
+    parser = argument_parser(__doc__)
+    add_date_argument(parser)
     parser.add_argument("--chunk", type=int, default=0, help="the chunk's index (default 0)")
     parser.add_argument(
         "--constraints-immediate",
@@ -38,40 +36,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    setup_django()
     from django.db import connection, transaction
-    from django.utils import timezone
 
     from campaigns.services import planning
 
-    now = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(args.date), dt.time.min))
+    now = start_of_day(args.date)
     recorded: list[tuple[str, Any, float]] = []
 
     def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        started = time.perf_counter()
+        watch = Stopwatch()
         try:
             return execute(sql, params, many, context)
         finally:
-            recorded.append((sql, params, time.perf_counter() - started))
+            recorded.append((sql, params, watch.seconds))
 
     with transaction.atomic():
-        started = time.perf_counter()
+        watch = Stopwatch()
         run = planning.start_sweep(now=now)
-        print(f"-- start_sweep: {time.perf_counter() - started:.2f}s, {run.chunk_count} chunks")
+        print(f"-- start_sweep: {watch.seconds:.2f}s, {run.chunk_count} chunks")
         with connection.cursor() as cursor:
             if args.constraints_immediate:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         savepoint = transaction.savepoint()
-        started = time.perf_counter()
+        watch = Stopwatch()
         with connection.execute_wrapper(record):
             created, cancelled = planning.run_chunk(run_id=run.pk, index=args.chunk)
-        print(
-            f"-- run_chunk {args.chunk}: {time.perf_counter() - started:.2f}s, {created} created, {cancelled} cancelled"
-        )
+        print(f"-- run_chunk {args.chunk}: {watch.seconds:.2f}s, {created} created, {cancelled} cancelled")
         for sql, _params, seconds in recorded:
             print(f"--   {seconds:7.3f}s  {' '.join(sql.split())[:100]}")
         transaction.savepoint_rollback(savepoint)

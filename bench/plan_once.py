@@ -11,30 +11,27 @@ those module functions with timers. Progress lines go to stderr.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import functools
 import json
-import os
 import re
-import resource
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Stopwatch, add_date_argument, argument_parser, own_peak_rss_kib, setup_django, start_of_day
 
 
 def _timed(totals: dict[str, float], name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        watch = Stopwatch()
         try:
             return func(*args, **kwargs)
         finally:
-            totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
+            totals[name] = totals.get(name, 0.0) + watch.seconds
 
     return wrapper
 
@@ -45,26 +42,20 @@ def insert_columns(sql: str) -> list[str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--date", required=True, help="plan as of the start of this day (YYYY-MM-DD)")
+    parser = argument_parser(__doc__)
+    add_date_argument(parser)
     parser.add_argument("--label", default="plan", help="prefix of the progress lines")
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.utils import timezone
-
+    setup_django()
     from campaigns.services import planning
 
     totals: dict[str, float] = {}
     for name in ("start_sweep", "compute_slots", "reconcile", "materialise", "finish_run_if_complete"):
         setattr(planning, name, _timed(totals, name, getattr(planning, name)))
 
-    now = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(args.date), dt.time.min))
-    started = time.perf_counter()
+    now = start_of_day(args.date)
+    watch = Stopwatch()
     step = 1
 
     def progress(done: int, total: int) -> None:
@@ -72,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         if done == 1:
             step = max(1, total // 10)
         if done == total or done % step == 0:
-            print(f"    {args.label}: chunk {done}/{total}, {time.perf_counter() - started:.1f}s", file=sys.stderr)
+            print(f"    {args.label}: chunk {done}/{total}, {watch.seconds:.1f}s", file=sys.stderr)
 
     result = planning.plan(now=now, progress=progress)
-    seconds = time.perf_counter() - started
+    seconds = watch.seconds
     report = {
         "seconds": seconds,
         "created": result.created,
@@ -83,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "chunks": result.chunks,
         "window": [str(result.window_start), str(result.window_end)],
         # Linux reports ru_maxrss in KiB.
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": own_peak_rss_kib() / 1024,
         "breakdown": totals,
         # The column list of the planner's INSERT, so that run.py can check that the bare SQL writes the same.
         "insert_columns": insert_columns(getattr(planning, "_INSERT_SQL", "")),

@@ -23,16 +23,10 @@ test database, which this script must never drop.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import os
-import platform
-import re
 import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +34,30 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    ROOT,
+    Stopwatch,
+    add_database_url_argument,
+    argument_parser,
+    bench_database_name,
+    checkpoint,
+    child_env,
+    connect,
+    execute,
+    log,
+    machine,
+    marked,
+    migrate,
+    postgres_facts,
+    recreate_database,
+    run_json,
+    vacuum_analyze,
+    write_section,
+)
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench"
 # A Wednesday; the 60-day window holds Easter, May Day, Ascension, ANZAC Day, Memorial Day, Whit Monday
 # and the UK bank holidays, so the business-day rules have work to do.
@@ -174,54 +189,7 @@ BARE_INSERT_SQL = (
 PLANNER_TABLES = ["campaigns_touchpoint", "campaigns_plannerrun", "campaigns_plannerchunk", "campaigns_planslot"]
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    return psycopg.connect(url, **kwargs)
-
-
-def execute(url: str, query: str | sql.Composed, params: dict[str, Any] | None = None, autocommit: bool = False) -> int:
-    with connect(url, autocommit=autocommit) as conn:
-        cursor = conn.execute(query, params)
-        return cursor.rowcount
-
-
-def scalar(url: str, query: str, params: dict[str, Any] | None = None) -> Any:
-    with connect(url) as conn:
-        row = conn.execute(query, params).fetchone()
-        return row[0] if row else None
-
-
 # --- Setting up ------------------------------------------------------------------------------
-
-
-def database_name(url: str) -> str:
-    return str(conninfo_to_dict(url).get("dbname") or "")
-
-
-def recreate_database(url: str) -> None:
-    name = database_name(url)
-    admin = make_conninfo(url, dbname="postgres")
-    with connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def child_env(url: str) -> dict[str, str]:
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="0")
-    env.setdefault("LOG_LEVEL", "WARNING")
-    return env
-
-
-def migrate(url: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-        cwd=ROOT,
-        env=child_env(url),
-        check=True,
-    )
 
 
 @dataclass
@@ -270,7 +238,7 @@ def create_managers(url: str) -> list[int]:
 
 def load_customers(url: str, setup: Setup, first: int, last: int, as_of: dt.date) -> None:
     """Customers first..last (ids follow, in a fresh database), one became_customer milestone each."""
-    started = time.perf_counter()
+    watch = Stopwatch()
     with connect(url) as conn:
         conn.execute("SELECT setseed(%s)", [0.5 * first / (first + last)])
         after = conn.execute("SELECT coalesce(max(id), 0) FROM nurture_customer").fetchone()
@@ -293,21 +261,11 @@ def load_customers(url: str, setup: Setup, first: int, last: int, as_of: dt.date
             LOAD_MILESTONES_SQL,
             {"kind": setup.kind_id, "as_of": as_of, "days": HISTORY_DAYS, "after": after[0] if after else 0},
         )
-    log(f"  loaded customers {first:,}..{last:,} with their milestones in {time.perf_counter() - started:.1f}s")
-
-
-def vacuum_analyze(url: str) -> None:
-    started = time.perf_counter()
-    execute(url, "VACUUM ANALYZE", autocommit=True)
-    log(f"  VACUUM ANALYZE in {time.perf_counter() - started:.1f}s")
+    log(f"  loaded customers {first:,}..{last:,} with their milestones in {watch.seconds:.1f}s")
 
 
 def truncate_planner(url: str) -> None:
     execute(url, sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, PLANNER_TABLES))))
-
-
-def checkpoint(url: str) -> None:
-    execute(url, "CHECKPOINT", autocommit=True)
 
 
 # --- The bare table --------------------------------------------------------------------------
@@ -408,11 +366,11 @@ def run_bare(url: str, setup: Setup, as_of: dt.date, end: dt.date, bare: Bare) -
     execute(url, "TRUNCATE bench_bare_touchpoint RESTART IDENTITY")
     checkpoint(url)
     load = os.getloadavg()[0]
-    started = time.perf_counter()
+    watch = Stopwatch()
     with connect(url) as conn:
         params = bare_params(setup, as_of, end, bare.extra, (bare.cut_customer, bare.cut_rule))
         written = conn.execute(BARE_INSERT_SQL, params).rowcount
-    return {"seconds": time.perf_counter() - started, "rows": written, "load": load}
+    return {"seconds": watch.seconds, "rows": written, "load": load}
 
 
 # --- The planner -----------------------------------------------------------------------------
@@ -422,10 +380,9 @@ def run_planner(url: str, as_of: dt.date, label: str) -> dict[str, Any]:
     checkpoint(url)
     command = [sys.executable, str(ROOT / "bench" / "plan_once.py"), "--date", as_of.isoformat(), "--label", label]
     load = os.getloadavg()[0]
-    started = time.perf_counter()
-    completed = subprocess.run(command, cwd=ROOT, env=child_env(url), check=True, stdout=subprocess.PIPE, text=True)
-    report: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    report["process_seconds"] = time.perf_counter() - started
+    watch = Stopwatch()
+    report = run_json(command, child_env(url))
+    report["process_seconds"] = watch.seconds
     report["load"] = load
     return report
 
@@ -453,42 +410,6 @@ class Results:
     bare: list[dict[str, Any]] = field(default_factory=list)
     bare_plan: Bare | None = None
     load_seconds: float = 0.0
-
-
-def machine() -> list[tuple[str, str]]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = "unknown"
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{kib / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return [
-        ("CPU", f"{os.cpu_count()} x {cpu}"),
-        ("RAM", memory),
-        ("OS", platform.platform()),
-        ("Python", platform.python_version()),
-    ]
-
-
-def postgres_facts(url: str) -> list[tuple[str, str]]:
-    with connect(url) as conn:
-        version = conn.execute("SHOW server_version").fetchone()
-        settings = conn.execute(
-            """
-            SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings
-            WHERE name IN ('shared_buffers', 'work_mem', 'max_wal_size', 'synchronous_commit', 'fsync', 'jit',
-                'autovacuum')
-            """
-        ).fetchone()
-    return [("PostgreSQL", f"{version[0] if version else '?'} ({settings[0] if settings else ''})")]
 
 
 def verdict(ok: bool) -> str:
@@ -578,28 +499,19 @@ def render(results: Results, facts: list[tuple[str, str]]) -> str:
 
 
 def write_output(path: Path, section: str) -> None:
-    start, end = RESULTS_START, RESULTS_END
-    block = f"{start}\n{section}{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: block, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n## Results\n\n" + block + "\n"
-    path.write_text(text)
+    block = marked(RESULTS_START, section, RESULTS_END)
+    write_section(path, block, RESULTS_START, RESULTS_END, new_file="# Benchmarks\n", heading="## Results\n\n")
 
 
 # --- Main ------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__)
     parser.add_argument("--customers", type=int, default=None, help="customers to load (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 50,000 customers, 1 repetition")
     parser.add_argument("--repetitions", type=int, default=None, help="measurement rounds (default 3, quick 1)")
-    parser.add_argument(
-        "--database-url", default=DEFAULT_URL, help=f"the bench database, dropped and created (default {DEFAULT_URL})"
-    )
+    add_database_url_argument(parser, DEFAULT_URL)
     parser.add_argument("--date", default=DEFAULT_DATE, help=f"plan as of this date (default {DEFAULT_DATE})")
     parser.add_argument("--no-memory-check", action="store_true", help="skip the planner run at N/4 customers")
     parser.add_argument("--output", type=Path, help="write the results into this Markdown file's results section")
@@ -608,37 +520,35 @@ def main(argv: list[str] | None = None) -> int:
     customers = args.customers or (50_000 if args.quick else 1_000_000)
     repetitions = args.repetitions or (1 if args.quick else 3)
     url = args.database_url
-    name = database_name(url)
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop database {name!r}: the bench database's name must contain 'bench'")
+    name = bench_database_name(url)
     as_of = dt.date.fromisoformat(args.date)
     results = Results(customers=customers, as_of=as_of, repetitions=repetitions)
 
     log(f"bench: {customers:,} customers, {repetitions} repetition(s), database {name}, as of {as_of}")
     log("(re)creating the database and migrating")
-    started = time.perf_counter()
+    watch = Stopwatch()
     recreate_database(url)
     migrate(url)
-    log(f"  migrated in {time.perf_counter() - started:.1f}s")
+    log(f"  migrated in {watch.seconds:.1f}s")
     setup = check_rules(url)
     setup.managers = create_managers(url)
 
     quarter = 0 if args.no_memory_check else customers // 4
     if quarter:
         log(f"loading {quarter:,} customers (N/4) for the memory check")
-        started = time.perf_counter()
+        watch = Stopwatch()
         load_customers(url, setup, 1, quarter, as_of)
         vacuum_analyze(url)
-        results.load_seconds += time.perf_counter() - started
+        results.load_seconds += watch.seconds
         log("planner, full sweep at N/4 (fresh process)")
         results.quarter = run_planner(url, as_of, "N/4 sweep")
         describe_plan("full sweep at N/4", results.quarter)
         truncate_planner(url)
     log(f"loading customers {quarter + 1:,}..{customers:,}")
-    started = time.perf_counter()
+    watch = Stopwatch()
     load_customers(url, setup, quarter + 1, customers, as_of)
     vacuum_analyze(url)
-    results.load_seconds += time.perf_counter() - started
+    results.load_seconds += watch.seconds
     create_bare_table(url)
 
     for repetition in range(1, repetitions + 1):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,26 +38,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import (  # noqa: E402 (after the path is set)
-    check_rules,
+from bench.common import (
+    argument_parser,
+    bench_database_name,
+    celery_worker_command,
     checkpoint,
     connect,
-    create_managers,
     database_name,
     execute,
+    load_averages,
     log,
+    log_tail,
     machine,
+    machine_cpu_times,
     migrate,
     postgres_facts,
     recreate_database,
     scalar,
-    truncate_planner,
+    start_logged,
+    stop_groups,
     vacuum_analyze,
+    wait_for_log,
+    worker_env,
+    write_section,
 )
-from bench.run import load_customers as load_customer_range  # noqa: E402
+from bench.run import check_rules, create_managers, truncate_planner
+from bench.run import load_customers as load_customer_range
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_workers"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
@@ -67,17 +74,6 @@ RESULTS_START = "<!-- workers-bench:results:start -->"
 RESULTS_END = "<!-- workers-bench:results:end -->"
 QUEUE_KEYS = ["celery", "planning", "rendering", "unacked", "unacked_index", "unacked_mutex"]
 LOAD_STEP = 250_000
-# One process each: "two workers" are two single-process workers, as on two small machines.
-WORKER_COMMAND = [
-    sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--pool", "prefork",
-    "--concurrency", "1", "-Q", "planning,celery", "--without-gossip", "--without-mingle",
-]  # fmt: skip
-
-
-def cpu_times() -> tuple[int, int]:
-    """(idle, total) jiffies of the whole machine, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return fields[3] + fields[4], sum(fields)
 
 
 @dataclass
@@ -118,20 +114,6 @@ class Results:
         return statistics.median(self.round_ratios)
 
 
-def worker_env(url: str, redis_url: str, var_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_TASK_ALWAYS_EAGER",)}
-    env.update(
-        DATABASE_URL=url,
-        REDIS_URL=redis_url,
-        VAR_DIR=str(var_dir),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DEBUG="0",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 # Niceness for the processes the benchmark starts (--nice).
 NICE = 0
 
@@ -157,38 +139,21 @@ def start_workers(n: int, env: dict[str, str], log_dir: Path, label: str) -> lis
     started = []
     for index in range(1, n + 1):
         log_path = log_dir / f"{label}-worker{index}.log"
-        with log_path.open("wb") as out:
-            process = subprocess.Popen(
-                [*WORKER_COMMAND, "--hostname", f"bench{index}@%h"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        # One process each: "two workers" are two single-process workers, as on two small machines.
+        command = celery_worker_command(1, f"bench{index}@%h", "-Q", "planning,celery")
+        process = start_logged(command, log_path, env, stdin=subprocess.DEVNULL)
         prioritise(process.pid)
         started.append((process, log_path))
     deadline = time.monotonic() + 120
     for process, log_path in started:
-        while b" ready." not in log_path.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop_workers(started)
-                raise SystemExit(f"a worker did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
+        if not wait_for_log(process, log_path, deadline):
+            stop_workers(started)
+            raise SystemExit(f"a worker did not start:\n{log_tail(log_path)}")
     return started
 
 
 def stop_workers(workers: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
-    for process, _ in workers:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process, _ in workers:
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+    stop_groups((process for process, _ in workers), timeout=30, kill_after=True)
 
 
 def purge_redis(redis_url: str) -> None:
@@ -251,14 +216,15 @@ def measure(url: str, redis_url: str, workers: int, var_dir: Path, label: str, t
     execute(url, "ANALYZE campaigns_touchpoint")
     checkpoint(url)
     purge_redis(redis_url)
-    started_workers = start_workers(workers, worker_env(url, redis_url, var_dir), var_dir, label)
+    env = worker_env(url, REDIS_URL=redis_url, VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1")
+    started_workers = start_workers(workers, env, var_dir, label)
     try:
         time.sleep(1)  # let the workers' start-up task (resume_batches) pass
-        idle_before, total_before = cpu_times()
+        idle_before, total_before = machine_cpu_times()
         since = time.time()
         send_sweep(redis_url)
         seconds, chunks, created = wait_for_sweep(url, since, timeout)
-        idle_after, total_after = cpu_times()
+        idle_after, total_after = machine_cpu_times()
         idle_share = (idle_after - idle_before) / max(total_after - total_before, 1)
         load_average = os.getloadavg()[0]
         # The last chunk's job run is written right after it finishes the run.
@@ -341,14 +307,9 @@ def render(results: Results, facts: list[tuple[str, str]]) -> str:
 
 
 def write_output(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark: planning with several workers\n\n## Results\n\n"
-    if RESULTS_START in text and RESULTS_END in text:
-        before, rest = text.split(RESULTS_START, 1)
-        after = rest.split(RESULTS_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
+    """`section` is the block itself: render() writes its markers."""
+    new_file = "# Benchmark: planning with several workers\n\n## Results\n\n"
+    write_section(path, section, RESULTS_START, RESULTS_END, new_file=new_file)
 
 
 def own_postgres() -> Any:
@@ -366,7 +327,7 @@ def own_postgres() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3, help="each round measures 1 and 2 workers (default 3)")
     parser.add_argument("--database-url", default=DEFAULT_URL, help=f"dropped and created (default {DEFAULT_URL})")
@@ -402,8 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
 
     url = args.database_url
-    if "bench" not in database_name(url):
-        raise SystemExit(f"refusing to use {database_name(url)!r}: the bench database's name must contain 'bench'")
+    bench_database_name(url, refusing="use")
     results = Results(customers=args.customers, rounds=args.rounds)
     as_of = dt.date.today()
     load(url, args.customers, as_of, args.reuse)
@@ -418,7 +378,7 @@ def run(args: argparse.Namespace) -> int:
                 label = f"r{round_}-w{workers}"
                 results.measurements.append(measure(url, args.redis_url, workers, Path(tmp), label, args.timeout))
     facts: list[tuple[str, str]] = [*machine(), *postgres_facts(url)]
-    facts.append(("load average at the end", " ".join(f"{x:.2f}" for x in os.getloadavg())))
+    facts.append(("load average at the end", load_averages()))
     options = [*(["--own-postgres"] if args.own_postgres else []), *([f"--nice {args.nice}"] if args.nice else [])]
     if options:
         facts.append(("run with", " ".join(options)))

@@ -9,7 +9,7 @@ from django.contrib.admin.widgets import AdminDateWidget
 from django.utils import timezone
 
 from campaigns.models import Batch, Card, Rule
-from campaigns.printing.messages import MessageTemplateError
+from campaigns.printing import MessageTemplateError
 from campaigns.services.cards import rule_validate_message_template
 
 

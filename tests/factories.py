@@ -7,12 +7,16 @@ import itertools
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Count
 
 from campaigns.models import Cadence, Rule, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
 
 _numbers = itertools.count(1)
+
+# 12:00 UTC on 10 March 2025: 11 March 02:00 on Kiritimati (UTC+14), 10 March 01:00 in Pago Pago (UTC-11).
+NOON_UTC = dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC)
 
 ACCOUNT_MANAGER_PERMISSIONS = [
     "nurture.view_customer",
@@ -24,26 +28,50 @@ ACCOUNT_MANAGER_PERMISSIONS = [
     "campaigns.view_touchpoint",
     "campaigns.change_touchpoint",
 ]
+# An account manager who also drafts and approves their customers' cards.
+CARD_MANAGER_PERMISSIONS = [*ACCOUNT_MANAGER_PERMISSIONS, "campaigns.view_card", "campaigns.change_card"]
+PRINT_ROOM_PERMISSIONS = [
+    "campaigns.add_batch",
+    "campaigns.view_batch",
+    "campaigns.change_batch",
+    "campaigns.view_card",
+]
 
 
 def _next() -> int:
     return next(_numbers)
 
 
-def make_user(username: str | None = None, *, staff: bool = True, superuser: bool = False, perms: Any = ()) -> Any:
+def make_user(
+    username: str | None = None,
+    *,
+    staff: bool = True,
+    superuser: bool = False,
+    perms: Any = (),
+    groups: Any = (),
+    email: str = "",
+) -> Any:
+    """A user with the permissions `perms` ("app_label.codename") given directly and the groups (roles,
+    by name) `groups`."""
     User = get_user_model()
     # No password: hashing one costs a noticeable fraction of a second; tests use force_login.
     user = User.objects.create_user(
-        username=username or f"user{_next()}", password=None, is_staff=staff, is_superuser=superuser
+        username=username or f"user{_next()}", email=email, password=None, is_staff=staff, is_superuser=superuser
     )
     for dotted in perms:
         app_label, codename = dotted.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
     return user
 
 
-def make_account_manager(username: str | None = None) -> Any:
-    return make_user(username, perms=ACCOUNT_MANAGER_PERMISSIONS)
+def make_account_manager(username: str | None = None, **fields: Any) -> Any:
+    return make_user(username, perms=ACCOUNT_MANAGER_PERMISSIONS, **fields)
+
+
+def make_card_manager(username: str | None = None, **fields: Any) -> Any:
+    return make_user(username, perms=CARD_MANAGER_PERMISSIONS, **fields)
 
 
 def make_customer(**fields: Any) -> Customer:
@@ -91,4 +119,23 @@ def make_touchpoint(
     defaults.update(fields)
     return Touchpoint.objects.create(
         customer=customer, rule=rule, milestone=milestone, due_on=due_on, kind=kind, **defaults
+    )
+
+
+# --- Reading results ---------------------------------------------------------------------------
+
+
+def messages_of(response: Any) -> list[str]:
+    """The texts of the messages (django.contrib.messages) a response shows."""
+    return [str(message) for message in response.context["messages"]]
+
+
+def live_duplicates() -> int:
+    """Live touchpoints that share a (rule, milestone, occurs_on): there must never be any."""
+    return (
+        Touchpoint.objects.exclude(status="cancelled")
+        .values("rule", "milestone", "occurs_on")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
     )

@@ -16,14 +16,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AdminDateWidget
 from django.db.models import ForeignKey, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
 from campaigns.models import Touchpoint
-from campaigns.querysets import TouchpointQuerySet
+from campaigns.models.touchpoints import TouchpointQuerySet
 from campaigns.selectors import touchpoint_export
 from campaigns.services.touchpoints import (
     TouchpointError,
@@ -32,7 +32,7 @@ from campaigns.services.touchpoints import (
     touchpoint_bulk_snooze,
     touchpoint_log_outcome,
 )
-from nurture.admin.base import ScopedAdmin, acting_user, staff_users
+from nurture.admin.base import ConcurrentChangeMixin, ScopedAdmin, acting_user, staff_users
 from nurture.admin.exports import CsvExportMixin, export_selected_csv
 from nurture.admin.paginators import CappedCountPaginator
 from nurture.lib import calendar
@@ -144,7 +144,8 @@ BOOKKEEPING_FIELDS = ["created_at", "updated_at"]
 
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(CsvExportMixin[Touchpoint], ScopedAdmin[Touchpoint]):
+class TouchpointAdmin(ConcurrentChangeMixin[Touchpoint], CsvExportMixin[Touchpoint], ScopedAdmin[Touchpoint]):
+    concurrent_change_errors = (TouchpointError,)
     paginator = CappedCountPaginator
     form = TouchpointForm
     list_display = ["due_on", "customer", "rule", "kind", "status", "outcome", "late", "assignee"]
@@ -205,21 +206,6 @@ class TouchpointAdmin(CsvExportMixin[Touchpoint], ScopedAdmin[Touchpoint]):
         if db_field.name == "assignee":
             kwargs["queryset"] = staff_users()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except TouchpointError as exc:
-            # Someone else logged it between our form check and our UPDATE; the view's
-            # transaction has rolled back.
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request: HttpRequest, obj: Touchpoint, form: Any, change: bool) -> None:
         # Never a full-row save: only what this page changes, so a concurrent outcome is not overwritten.

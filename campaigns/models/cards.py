@@ -1,12 +1,33 @@
-"""Greeting cards: designs, and the printable part of a card touchpoint."""
+"""Greeting cards: designs, the printable part of a card touchpoint, print batches, and their reads.
+
+The print room's queue is ``Card.objects.printable(due_by)``: approved cards, in no batch, whose
+touchpoint is still pending and due by the date, for customers who may still be contacted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Self
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
 from campaigns.models.touchpoints import Touchpoint
-from campaigns.querysets import BatchQuerySet, CardQuerySet
-from campaigns.statuses import BatchStatus, CardStatus
+from campaigns.printing.artworks import ARTWORKS
+from campaigns.printing.specs import DesignSpec
+from campaigns.statuses import (
+    BATCH_DOWNLOADABLE,
+    BATCH_RENDERING,
+    CARD_IN_UNMAILED_BATCH,
+    CARD_OPEN,
+    BatchStatus,
+    CardStatus,
+    TouchpointStatus,
+)
+from nurture.lib.customer_scope import CustomerScope
+from nurture.models import Customer
+from nurture.querysets import CustomerScopedQuerySet
 
 
 class CardDesign(models.Model):
@@ -16,11 +37,15 @@ class CardDesign(models.Model):
         A6_POSTCARD = "a6_postcard", "A6 postcard"
         POSTCARD_4X6 = "4x6_postcard", "4 x 6 in postcard"
 
-    class Artwork(models.TextChoices):
-        ANNIVERSARY = "anniversary", "Anniversary (built in)"
-        THANK_YOU = "thank_you", "Thank you (built in)"
-        CONGRATULATIONS = "congratulations", "Congratulations (built in)"
-        UPLOADED = "uploaded", "Uploaded image"
+    # The artworks of the registry (campaigns/printing/artworks.py), in its order: a new design is
+    # an entry there, not a change here. Members are named after the slugs (Artwork.THANK_YOU).
+    # Built with Django's functional API, which the type checker cannot follow.
+    Artwork: Any = models.TextChoices(  # type: ignore[call-overload]
+        "Artwork",
+        [(artwork.slug.upper(), (artwork.slug, artwork.label)) for artwork in ARTWORKS],
+        module=__name__,
+        qualname="CardDesign.Artwork",
+    )
 
     class Typeface(models.TextChoices):
         SCRIPT = "script", "Handwritten (Dancing Script)"
@@ -77,6 +102,78 @@ class CardDesign(models.Model):
     @property
     def is_postcard(self) -> bool:
         return self.format in (self.Format.A6_POSTCARD, self.Format.POSTCARD_4X6)
+
+    def spec(self) -> DesignSpec:
+        """The design as the renderer takes it (plain data: the renderer never sees a model)."""
+        return DesignSpec(
+            slug=self.slug,
+            format=self.format,
+            artwork=self.artwork,
+            front_image=self.front_image.name if self.front_image else "",
+            headline=self.headline,
+            accent_color=self.accent_color,
+            typeface=self.typeface,
+        )
+
+
+class CardQuerySet(CustomerScopedQuerySet["Card"]):
+    # Like touchpoints: an account manager sees the cards of their own customers; the print room
+    # (campaigns.print_cards) sees every card, without seeing the customers themselves.
+    account_manager_lookup = "touchpoint__customer__account_manager_id"
+    sees_all_permissions = ("campaigns.print_cards",)
+
+    def in_scope(self, scope: CustomerScope) -> Self:
+        """The cards of a planner chunk (a range of customer ids) or of some customers."""
+        return self.filter(scope.q("touchpoint__customer_id"))
+
+    def open(self) -> Self:
+        """Cards whose message may still change: draft or approved."""
+        return self.filter(status__in=CARD_OPEN)
+
+    def drafts(self) -> Self:
+        return self.filter(status=CardStatus.DRAFT)
+
+    def unchecked(self) -> Self:
+        """Open cards whose message has not been checked against the inside panel yet."""
+        return self.open().filter(fits__isnull=True)
+
+    def printable(self, due_by: dt.date | None = None) -> Self:
+        """Approved cards that may go into a batch (fit aside): the print room's queue."""
+        qs = self.filter(
+            status=CardStatus.APPROVED,
+            batch__isnull=True,
+            touchpoint__status=TouchpointStatus.PENDING,
+            touchpoint__customer__status=Customer.Status.ACTIVE,
+        )
+        if due_by is not None:
+            qs = qs.filter(touchpoint__due_on__lte=due_by)
+        return qs
+
+    def batchable(self, due_by: dt.date | None = None) -> Self:
+        """Printable cards whose message is known to fit."""
+        return self.printable(due_by).filter(fits=True)
+
+    def unfit(self) -> Self:
+        return self.filter(fits=False)
+
+    def in_print_order(self) -> Self:
+        """The order of sequence numbers in a batch: mail-by date, surname, then id."""
+        return self.order_by("touchpoint__due_on", "touchpoint__customer__last_name", "id")
+
+    def for_print(self) -> Self:
+        return self.select_related("design").order_by("sequence")
+
+    def withdrawn(self) -> Self:
+        """Cards in a batch, not mailed, that must not be mailed any more.
+
+        The customer became do-not-contact (or churned, or paused), or the touchpoint was cancelled
+        or skipped, after the card entered its batch. The print room takes them out of the pile;
+        marking the batch mailed leaves them as they are.
+        """
+        return self.filter(status__in=CARD_IN_UNMAILED_BATCH).filter(
+            ~models.Q(touchpoint__status=TouchpointStatus.PENDING)
+            | ~models.Q(touchpoint__customer__status=Customer.Status.ACTIVE)
+        )
 
 
 class Card(models.Model):
@@ -145,6 +242,15 @@ class Card(models.Model):
         if self.batch_id is None or self.sequence is None:
             return ""
         return f"B{self.batch_id}-{self.sequence:03d}"
+
+
+class BatchQuerySet(models.QuerySet["Batch"]):
+    def rendering(self) -> Self:
+        """Queued or rendering: chunks still to render or the files still to join."""
+        return self.filter(status__in=BATCH_RENDERING)
+
+    def downloadable(self) -> Self:
+        return self.filter(status__in=BATCH_DOWNLOADABLE)
 
 
 class Batch(models.Model):

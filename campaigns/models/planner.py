@@ -1,10 +1,19 @@
 """The planner's bookkeeping: runs, their chunks and their computed slots."""
 
+from __future__ import annotations
+
+from typing import Self
+
 from django.db import models
 
 from campaigns.models.rules import Rule
-from campaigns.querysets import PlannerRunQuerySet
 from nurture.lib.customer_scope import CustomerScope
+
+
+class PlannerRunQuerySet(models.QuerySet["PlannerRun"]):
+    def completed_sweeps(self) -> Self:
+        """Sweeps that finished: the planner works on from the last one (PRODUCT.md rule 5)."""
+        return self.filter(scope="sweep", finished_at__isnull=False)
 
 
 class PlannerRun(models.Model):

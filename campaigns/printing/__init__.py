@@ -1,8 +1,60 @@
-"""Greeting cards on paper: message templates, fit checks and print-ready PDFs.
+"""Greeting cards on paper: message templates, fit checks, print-ready PDFs and their joining.
 
-- messages.py: the locked-down template language of card messages and their merge fields;
-- fit.py: whether a message fits its card, measured by laying it out;
-- render.py: cards, labels and manifest as bytes, from plain data (no database);
-- formats.py: every size (cards, sheets, labels) in one place;
-- fetcher.py: the only files WeasyPrint may read while rendering.
+Plain data in, bytes out: this package never touches the database (callers turn rows into the
+dataclasses it takes). The rest of the project imports from here, not from the modules:
+
+- message templates (messages.py, the locked-down template language of card messages):
+  ``check_template``, ``render_message``, ``merge_fields``, ``MessageTemplateError``;
+- whether a message fits its card, measured by laying it out (fit.py): ``check_fit``,
+  ``FitResult``;
+- what the renderer takes (specs.py): ``DesignSpec``, ``PrintCard``, ``Recipient``;
+- cards, address labels and the manifest as bytes (render.py): ``render_cards_pdf`` (raises
+  ``CardDoesNotFit``), ``render_labels_pdf``, ``render_manifest_csv``,
+  ``render_design_preview_pdf``, ``render_design_preview_png``;
+- every size of cards, sheets and labels (formats.py): ``imposition``, ``label_stock``;
+- joining chunk PDFs without holding them all in memory (pdfjoin.py): ``pdf_fragment``,
+  ``join_fragments``, ``join_pdfs``;
+- the front artworks, one registry (artworks.py): ``ARTWORKS``, ``Artwork``.
+
+fetcher.py holds the only files WeasyPrint may read while rendering; it is the renderer's own.
 """
+
+from campaigns.printing.artworks import ARTWORKS, Artwork
+from campaigns.printing.fit import FitResult, check_fit
+from campaigns.printing.formats import imposition, label_stock
+from campaigns.printing.messages import MessageTemplateError, check_template, merge_fields, render_message
+from campaigns.printing.pdfjoin import join_fragments, join_pdfs, pdf_fragment
+from campaigns.printing.render import (
+    CardDoesNotFit,
+    render_cards_pdf,
+    render_design_preview_pdf,
+    render_design_preview_png,
+    render_labels_pdf,
+    render_manifest_csv,
+)
+from campaigns.printing.specs import DesignSpec, PrintCard, Recipient
+
+__all__ = [
+    "ARTWORKS",
+    "Artwork",
+    "CardDoesNotFit",
+    "DesignSpec",
+    "FitResult",
+    "MessageTemplateError",
+    "PrintCard",
+    "Recipient",
+    "check_fit",
+    "check_template",
+    "imposition",
+    "join_fragments",
+    "join_pdfs",
+    "label_stock",
+    "merge_fields",
+    "pdf_fragment",
+    "render_cards_pdf",
+    "render_design_preview_pdf",
+    "render_design_preview_png",
+    "render_labels_pdf",
+    "render_manifest_csv",
+    "render_message",
+]

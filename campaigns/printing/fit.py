@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from campaigns.printing.formats import page_geometry
-from campaigns.printing.render import DesignSpec, describe_overflow, measure_message
+from campaigns.printing.render import describe_overflow, measure_message
+from campaigns.printing.specs import DesignSpec
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Print-ready PDFs of greeting cards, address labels and a manifest: plain data in, bytes out.
 
 This module never touches the database: callers turn Card and CardDesign rows into the frozen
-dataclasses below (DesignSpec.from_design helps) and store the bytes that come back.
+dataclasses of specs.py (CardDesign.spec() helps) and store the bytes that come back.
 
 Cards are laid out with WeasyPrint from the templates in templates/cards/ and one shared
-stylesheet (campaigns/static/cards/cards.css plus the geometry from formats.py), built once per
-process. Every text that comes from people (message, name, address, headline) is escaped by
-the template engine, and WeasyPrint may only read our own assets (see fetcher.py).
+stylesheet (campaigns/static/cards/cards.css, the rules of every artwork from artworks.py and the
+geometry from formats.py), built once per process. Every text that comes from people (message,
+name, address, headline) is escaped by the template engine, and WeasyPrint may only read our own
+assets (see fetcher.py). What differs from one artwork to another comes from its entry in the
+registry (artworks.py).
 
 Output is deterministic: no creation date, and the PDF identifier is a hash of the content, so
 the same cards render to the same bytes.
@@ -32,42 +34,31 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from holidays.registry import COUNTRIES
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 
+from campaigns.printing.artworks import ARTWORKS, COMMON_ORNAMENTS, Artwork, artworks_css
 from campaigns.printing.fetcher import STATIC_DIR, card_asset_fetcher
 from campaigns.printing.formats import (
     SHEETS,
     CardFormat,
     Imposition,
+    geometry_css,
     imposition,
     label_stock,
     page_geometry,
 )
+from campaigns.printing.specs import DEFAULT_ACCENT, DesignSpec, PrintCard, Recipient
 from nurture.lib.address import ADDRESS_FIELDS
 
 if TYPE_CHECKING:
-    from weasyprint import CSS
     from weasyprint.document import Document
-    from weasyprint.text.fonts import FontConfiguration
 
-    from campaigns.models import CardDesign
-
-ARTWORKS = ("anniversary", "thank_you", "congratulations", "uploaded")
-TYPEFACES = ("script", "serif", "sans")
-DEFAULT_ACCENT = "#8c2f39"
-DEFAULT_HEADLINES = {
-    "anniversary": "Happy Anniversary",
-    "thank_you": "Thank You",
-    "congratulations": "Congratulations",
-    "uploaded": "",
-}
-# The ornaments each artwork uses, besides the flourish and sprig every card has.
-ARTWORK_ORNAMENTS = {
-    "anniversary": ("wreath",),
-    "thank_you": ("sprig-corner", "sprig-corner-flipped"),
-    "congratulations": ("confetti",),
-    "uploaded": (),
-}
-COMMON_ORNAMENTS = ("flourish", "sprig")
+# Per artwork, from the registry (artworks.py).
+DEFAULT_HEADLINES = {entry.slug: entry.headline for entry in ARTWORKS}
+# The ornaments each artwork uses, besides the flourish and sprig every card has (COMMON_ORNAMENTS).
+ARTWORK_ORNAMENTS = {entry.slug: entry.ornaments for entry in ARTWORKS}
 MANIFEST_HEADER = (
     "sequence_code",
     "name",
@@ -77,64 +68,7 @@ MANIFEST_HEADER = (
 )
 PX_PER_MM = 96 / 25.4
 
-_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class DesignSpec:
-    slug: str
-    format: str
-    artwork: str
-    front_image: str = ""
-    headline: str = ""
-    accent_color: str = DEFAULT_ACCENT
-    typeface: str = "script"
-
-    def __post_init__(self) -> None:
-        page_geometry(self.format)  # raises ValueError for an unknown format
-        if self.artwork not in ARTWORKS:
-            raise ValueError(f"Unknown artwork {self.artwork!r}; expected one of {', '.join(ARTWORKS)}")
-        if self.typeface not in TYPEFACES:
-            raise ValueError(f"Unknown typeface {self.typeface!r}; expected one of {', '.join(TYPEFACES)}")
-        if not _COLOUR.fullmatch(self.accent_color):
-            raise ValueError(f"Accent colour {self.accent_color!r} is not like #8c2f39")
-
-    @classmethod
-    def from_design(cls, design: CardDesign) -> DesignSpec:
-        return cls(
-            slug=design.slug,
-            format=design.format,
-            artwork=design.artwork,
-            front_image=design.front_image.name if design.front_image else "",
-            headline=design.headline,
-            accent_color=design.accent_color,
-            typeface=design.typeface,
-        )
-
-    @property
-    def display_headline(self) -> str:
-        return self.headline.strip() or DEFAULT_HEADLINES[self.artwork]
-
-
-@dataclass(frozen=True)
-class Recipient:
-    name: str
-    company: str = ""
-    line1: str = ""
-    line2: str = ""
-    city: str = ""
-    region: str = ""
-    postal_code: str = ""
-    country: str = ""
-
-
-@dataclass(frozen=True)
-class PrintCard:
-    sequence_code: str
-    design: DesignSpec
-    message: str
-    recipient: Recipient
 
 
 class CardDoesNotFit(ValueError):
@@ -151,21 +85,17 @@ class CardDoesNotFit(ValueError):
 
 @functools.cache
 def _font_config() -> FontConfiguration:
-    from weasyprint.text.fonts import FontConfiguration
-
     return FontConfiguration()
 
 
 @functools.cache
 def _stylesheets() -> tuple[CSS, ...]:
-    """The card stylesheet, parsed once per process and shared by every rendering."""
-    from weasyprint import CSS
-
-    from campaigns.printing.formats import geometry_css
-
+    """The card stylesheet, parsed once per process and shared by every rendering: what every
+    card shares (cards.css), then each artwork's own rules, then the geometry of the formats."""
     fetcher = card_asset_fetcher()
     return (
         CSS(filename=str(STATIC_DIR / "cards.css"), url_fetcher=fetcher, font_config=_font_config()),
+        CSS(string=artworks_css(), url_fetcher=fetcher, font_config=_font_config()),
         CSS(string=geometry_css(), url_fetcher=fetcher, font_config=_font_config()),
     )
 
@@ -232,8 +162,6 @@ _POSTCODE_OWN_LINE = frozenset({"GB", "IE"})
 
 @functools.cache
 def _country_names() -> dict[str, str]:
-    from holidays.registry import COUNTRIES
-
     names = {}
     for class_name, code, *_ in COUNTRIES.values():
         names[code] = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", class_name)
@@ -275,6 +203,7 @@ def address_lines(recipient: Recipient) -> list[str]:
 @dataclass(frozen=True)
 class _DesignView:
     key: str
+    artwork_class: str
     palette: dict[str, str]
     ornaments: tuple[tuple[str, str], ...]
     image_url: str
@@ -285,6 +214,7 @@ class _CardView:
     code: str
     fmt: CardFormat
     design: DesignSpec
+    artwork: Artwork
     design_key: str
     headline: str
     paragraphs: list[list[str]]
@@ -354,15 +284,15 @@ def _design_stylesheet(design: DesignSpec, media_root: str) -> tuple[str, CSS]:
 
     Its class name is derived from the design's content, so it is the same in every process.
     """
-    from weasyprint import CSS
-
     digest = hashlib.sha256(repr(dataclasses.astuple(design)).encode()).hexdigest()[:12]
-    names = (*COMMON_ORNAMENTS, *ARTWORK_ORNAMENTS[design.artwork])
+    entry = design.artwork_entry
+    names = (*COMMON_ORNAMENTS, *entry.ornaments)
     view = _DesignView(
         key=f"d-{digest}",
+        artwork_class=entry.css_class,
         palette=palette(design.accent_color),
         ornaments=tuple((name, _ornament_uri(name, design.accent_color.lower())) for name in names),
-        image_url=_image_url(design.front_image, media_root) if design.artwork == "uploaded" else "",
+        image_url=_image_url(design.front_image, media_root) if entry.uploaded_image else "",
     )
     css = render_to_string("cards/design.css", {"design": view})
     return view.key, CSS(
@@ -375,6 +305,7 @@ def _card_view(card: PrintCard, designs: _Designs) -> _CardView:
         code=card.sequence_code,
         fmt=page_geometry(card.design.format),
         design=card.design,
+        artwork=card.design.artwork_entry,
         design_key=designs.key(card.design),
         headline=card.design.display_headline,
         paragraphs=message_paragraphs(card.message),
@@ -453,8 +384,6 @@ def _add_slug(side: _Side, layout: Imposition, group: list[_CardView], front: bo
 
 
 def _layout(html: str, stylesheets: Sequence[CSS] = ()) -> Document:
-    from weasyprint import HTML
-
     document = HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=card_asset_fetcher()).render(
         stylesheets=[*_stylesheets(), *stylesheets],
         font_config=_font_config(),
@@ -645,21 +574,8 @@ SAMPLE_RECIPIENT = Recipient(
     postal_code="BS1 4RN",
     country="GB",
 )
-SAMPLE_MESSAGES = {
-    "anniversary": (
-        "Dear Alex,\n\nFive years ago today you placed your trust in us, and it has been a pleasure "
-        "to work with you ever since.\n\nThank you for being such a wonderful customer. Here's to many "
-        "more years together!\n\nWarm regards,\nJordan"
-    ),
-    "thank_you": (
-        "Dear Alex,\n\nA short note to say thank you for choosing us. It means a great deal to our whole "
-        "team, and we are always here if you need anything.\n\nWith best wishes,\nJordan"
-    ),
-    "congratulations": (
-        "Dear Alex,\n\nCongratulations on your new role! Everyone here is delighted for you, and we "
-        "wish you every success in the months ahead.\n\nAll the best,\nJordan"
-    ),
-}
+# A preview's message: its artwork's sample, or the thank-you card's for one without.
+SAMPLE_MESSAGES = {entry.slug: entry.sample_message for entry in ARTWORKS if entry.sample_message}
 
 
 def sample_card(design: DesignSpec) -> PrintCard:

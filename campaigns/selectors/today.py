@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Batch, Card, Touchpoint
-from campaigns.querysets import TouchpointQuerySet
+from campaigns.models.touchpoints import TouchpointQuerySet
 from nurture import querysets
 from nurture.lib import calendar
 from nurture.querysets import sees_all_customers

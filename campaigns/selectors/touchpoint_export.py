@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from campaigns.models import Touchpoint
-from campaigns.querysets import TouchpointQuerySet
+from campaigns.models.touchpoints import TouchpointQuerySet
 
 CHUNK_SIZE = 2000
 FIELDS = [

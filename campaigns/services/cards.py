@@ -25,7 +25,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -35,14 +35,18 @@ from django.utils import timezone
 
 from campaigns import signals
 from campaigns.models import Card, CardDesign, Rule, Touchpoint
-from campaigns.printing.messages import MessageTemplateError, check_template, merge_fields, render_message
+from campaigns.printing import (
+    DesignSpec,
+    FitResult,
+    MessageTemplateError,
+    check_fit,
+    check_template,
+    merge_fields,
+    render_message,
+)
 from campaigns.statuses import CARD_OPEN
 from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Milestone
-
-if TYPE_CHECKING:
-    from campaigns.printing.fit import FitResult
-    from campaigns.printing.render import DesignSpec
 
 log = logging.getLogger(__name__)
 
@@ -119,23 +123,15 @@ def fallback_design() -> CardDesign | None:
     return design
 
 
-# The fit check and the design specs come with WeasyPrint: imported when first needed, so that the
-# planner, which drafts cards after every chunk, does not load it.
-
-
 def spec_for(design: CardDesign, cache: dict[int, DesignSpec] | None = None) -> DesignSpec:
-    from campaigns.printing.render import DesignSpec
-
     if cache is None:
-        return DesignSpec.from_design(design)
+        return design.spec()
     if design.pk not in cache:
-        cache[design.pk] = DesignSpec.from_design(design)
+        cache[design.pk] = design.spec()
     return cache[design.pk]
 
 
 def _check_fit(message: str, spec: DesignSpec) -> FitResult:
-    from campaigns.printing.fit import check_fit
-
     return check_fit(message, spec)
 
 

@@ -15,19 +15,12 @@ import pytest
 from django.db import connections
 
 from tests.conftest import require_service
-from tests.factories import ACCOUNT_MANAGER_PERMISSIONS, make_user
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Every wait is explicit (a selector, a navigation, a download); none takes longer than this.
 TIMEOUT_MS = 20_000
 PASSWORD = "correct horse battery staple"
-PRINT_ROOM_PERMISSIONS = [
-    "campaigns.add_batch",
-    "campaigns.view_batch",
-    "campaigns.change_batch",
-    "campaigns.view_card",
-]
 
 
 @pytest.fixture
@@ -64,26 +57,26 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any, tmp_path: Path) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _fast_passwords(fast_passwords: None, settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def user_with_password(username: str, perms: list[str]) -> Any:
-    user = make_user(username, perms=perms)
+def with_password(user: Any) -> Any:
+    """A persona of tests/conftest.py who can sign in on the login page (log_in())."""
     user.set_password(PASSWORD)
     user.save(update_fields=["password"])
     return user
 
 
 @pytest.fixture
-def account_manager() -> Any:
-    return user_with_password("alice", ACCOUNT_MANAGER_PERMISSIONS)
+def account_manager(alice: Any) -> Any:
+    return with_password(alice)
 
 
 @pytest.fixture
-def print_room() -> Any:
-    return user_with_password("printer", PRINT_ROOM_PERMISSIONS)
+def print_room(print_room: Any) -> Any:
+    """tests/conftest.py's print room, with a password."""
+    return with_password(print_room)
 
 
 def log_in(page: Any, base_url: str, username: str, path: str = "/") -> None:

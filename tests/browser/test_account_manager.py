@@ -11,12 +11,12 @@ from django.utils import timezone
 from campaigns.models import Cadence, Touchpoint
 from nurture.lib import calendar
 from tests.browser.conftest import log_in
-from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint
+from tests.factories import make_customer, make_rule, make_touchpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_an_account_manager_logs_a_call_from_today_and_sees_it_on_the_journey(page, live_server, account_manager):
+def test_an_account_manager_logs_a_call_from_today_and_sees_it_on_the_journey(page, live_server, account_manager, bob):
     today = calendar.local_today(timezone.now(), "UTC")
     rule = make_rule(name="Two-week check-in")
     # "No answer" calls again two business days later (the cadence's reaction).
@@ -38,7 +38,6 @@ def test_an_account_manager_logs_a_call_from_today_and_sees_it_on_the_journey(pa
         customer=make_customer(last_name="Babbage", account_manager=account_manager),
         due_on=today - dt.timedelta(days=3),
     )
-    bob = make_account_manager("bob")
     make_touchpoint(customer=make_customer(last_name="Confidential", account_manager=bob), due_on=today, assignee=bob)
 
     log_in(page, live_server.url, "alice")

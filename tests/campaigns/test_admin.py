@@ -12,11 +12,9 @@ from django.urls import reverse
 from campaigns.models import PlannerRun, Touchpoint
 from campaigns.services.touchpoints import touchpoint_log_outcome
 from nurture.models import Milestone, MilestoneKind
-from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint, make_user
+from tests.factories import NOON_UTC, make_customer, make_rule, make_touchpoint, make_user, messages_of
 
 D = dt.date
-# 12:00 UTC on 10 March 2025: 11 March 02:00 on Kiritimati (UTC+14), 10 March 01:00 in Pago Pago (UTC-11).
-NOON_UTC = dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,35 +22,9 @@ TOUCHPOINTS = reverse("admin:campaigns_touchpoint_changelist")
 CUSTOMERS = reverse("admin:nurture_customer_changelist")
 
 
-@pytest.fixture
-def superuser_client(client):
-    client.force_login(make_user("root", superuser=True))
-    return client
-
-
-@pytest.fixture
-def alice():
-    return make_account_manager("alice")
-
-
-@pytest.fixture
-def bob():
-    return make_account_manager("bob")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
 def listed(response):
     assert response.status_code == 200, response.content[:500]
     return {obj.pk for obj in response.context["cl"].result_list}
-
-
-def messages_of(response):
-    return [str(message) for message in response.context["messages"]]
 
 
 # --- Every page loads -------------------------------------------------------------------
@@ -372,9 +344,8 @@ def test_the_change_page_wants_an_outcome_with_notes(alice_client, alice):
     assert Touchpoint.objects.get(pk=touchpoint.pk).status == "pending"
 
 
-def test_the_change_page_reports_an_outcome_someone_else_logged_meanwhile(alice_client, alice, monkeypatch):
+def test_the_change_page_reports_an_outcome_someone_else_logged_meanwhile(alice_client, alice, bob, monkeypatch):
     touchpoint = make_touchpoint(customer=make_customer(account_manager=alice))
-    bob = make_user("bob")
     real = touchpoint_log_outcome
 
     def bob_first(**kwargs):

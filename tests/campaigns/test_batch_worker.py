@@ -32,11 +32,9 @@ DUE_BY = dt.date(2025, 3, 31)
 
 
 @pytest.fixture(autouse=True)
-def shared_media(settings, tmp_path, monkeypatch):
+def shared_media(media_root, monkeypatch):
     """The workers write the files where this process reads them (child_env copies os.environ)."""
-    media = tmp_path / "media"
-    settings.MEDIA_ROOT = str(media)
-    monkeypatch.setenv("MEDIA_ROOT", str(media))
+    monkeypatch.setenv("MEDIA_ROOT", media_root)
 
 
 def make_cards(n: int) -> list[Card]:

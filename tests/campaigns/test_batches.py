@@ -19,8 +19,9 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from campaigns.models import Batch, BatchChunk, Card, Touchpoint
+from campaigns.printing import DesignSpec, PrintCard, Recipient, render_cards_pdf
 from campaigns.printing.formats import imposition
-from campaigns.printing.render import DesignSpec, PrintCard, Recipient, render_cards_pdf
+from campaigns.printing.pdfjoin import join_pdfs
 from campaigns.services import batches as batches_service
 from campaigns.services.batches import (
     BatchError,
@@ -35,7 +36,6 @@ from campaigns.services.batches import (
     batch_rerender,
     batches_resume_stalled,
     chunk_size,
-    join_pdfs,
     labels_chunk_size,
 )
 from nurture.models import Customer
@@ -46,13 +46,7 @@ D = dt.date
 DUE_BY = D(2025, 3, 31)
 CODE = re.compile(r"\bB\d+-\d{3,}\b")
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
 def build(**fields) -> Batch:
@@ -448,20 +442,19 @@ def test_a_stalled_batch_has_its_unrendered_chunks_queued_again(settings, monkey
 # --- After rendering ----------------------------------------------------------------------------
 
 
-def test_printed_then_mailed_closes_the_cards_and_their_touchpoints():
-    user = make_user("printer")
+def test_printed_then_mailed_closes_the_cards_and_their_touchpoints(print_room):
     made = cards(2)
     batch = render(build())
 
     with pytest.raises(BatchError, match="only a ready batch"):
-        batch_mark_printed(batch=Batch.objects.create(due_by=DUE_BY), by=user)
-    batch = batch_mark_printed(batch=batch, by=user)
+        batch_mark_printed(batch=Batch.objects.create(due_by=DUE_BY), by=print_room)
+    batch = batch_mark_printed(batch=batch, by=print_room)
     assert batch.status == "printed"
     assert set(batch.cards.values_list("status", flat=True)) == {"printed"}
     with pytest.raises(BatchError, match="only a ready batch"):
-        batch_mark_printed(batch=batch, by=user)
+        batch_mark_printed(batch=batch, by=print_room)
 
-    result = batch_mark_mailed(batch=batch, by=user)
+    result = batch_mark_mailed(batch=batch, by=print_room)
 
     batch.refresh_from_db()
     assert (result.mailed, result.withdrawn, batch.status) == (2, [], "mailed")
@@ -469,10 +462,10 @@ def test_printed_then_mailed_closes_the_cards_and_their_touchpoints():
     for card in made:
         card.refresh_from_db()
         assert card.status == "mailed"
-        assert (card.touchpoint.status, card.touchpoint.completed_by) == ("done", user)
+        assert (card.touchpoint.status, card.touchpoint.completed_by) == ("done", print_room)
         assert card.touchpoint.completed_at is not None
     with pytest.raises(BatchError, match="only a ready or printed batch"):
-        batch_mark_mailed(batch=batch, by=user)
+        batch_mark_mailed(batch=batch, by=print_room)
     assert batch_reprint(batch=batch).status == "mailed"  # its files stay downloadable
 
 
@@ -570,12 +563,6 @@ def test_print_batch_fails_the_batch_when_rendering_fails(tmp_path, monkeypatch)
 # --- Admin ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def superuser_client(client):
-    client.force_login(make_user("root", superuser=True))
-    return client
-
-
 def test_the_build_page_shows_what_qualifies_and_builds_the_batch(superuser_client, monkeypatch):
     monkeypatch.setattr("campaigns.tasks.render_batch_chunk.delay", Mock())
     cards(2)
@@ -651,11 +638,10 @@ def test_the_batch_pages_show_progress_and_serve_the_files(superuser_client):
         assert b"".join(response.streaming_content) == stored(getattr(batch, field))
 
 
-def test_downloads_need_the_view_permission(client):
+def test_downloads_need_the_view_permission(staff_client):
     cards(1)
     batch = render(build())
-    client.force_login(make_user())
-    assert client.get(reverse("admin:campaigns_batch_download", args=[batch.pk, "cards"])).status_code == 403
+    assert staff_client.get(reverse("admin:campaigns_batch_download", args=[batch.pk, "cards"])).status_code == 403
 
 
 def test_the_batch_actions_mark_printed_mailed_and_render_failed_batches_again(superuser_client, monkeypatch):

@@ -33,9 +33,7 @@ def events(response) -> list:
     return list(Calendar.from_ical(response.content).walk("VEVENT"))
 
 
-def test_the_feed_lists_my_upcoming_calls_and_nobody_elses(client, django_user_model):
-    alice = django_user_model.objects.create_user("alice")
-    bob = django_user_model.objects.create_user("bob")
+def test_the_feed_lists_my_upcoming_calls_and_nobody_elses(client, alice, bob):
     today = dt.date.today()
     mine = call_for(alice, "Ada", today + dt.timedelta(days=2))
     call_for(bob, "Grace", today + dt.timedelta(days=2))
@@ -52,8 +50,7 @@ def test_the_feed_lists_my_upcoming_calls_and_nobody_elses(client, django_user_m
     assert "+44 1" in str(event["description"])
 
 
-def test_resetting_the_token_revokes_the_old_url(client, django_user_model):
-    alice = django_user_model.objects.create_user("alice")
+def test_resetting_the_token_revokes_the_old_url(client, alice):
     old = feed_for(user=alice).token
 
     new = feed_reset(user=alice).token
@@ -63,8 +60,7 @@ def test_resetting_the_token_revokes_the_old_url(client, django_user_model):
     assert client.get(reverse("calendar-feed", args=[new])).status_code == 200
 
 
-def test_an_unknown_token_or_an_inactive_user_gets_404(client, django_user_model):
-    alice = django_user_model.objects.create_user("alice")
+def test_an_unknown_token_or_an_inactive_user_gets_404(client, alice):
     token = feed_for(user=alice).token
     assert client.get(reverse("calendar-feed", args=["nope"])).status_code == 404
     alice.is_active = False
@@ -72,9 +68,7 @@ def test_an_unknown_token_or_an_inactive_user_gets_404(client, django_user_model
     assert client.get(reverse("calendar-feed", args=[token])).status_code == 404
 
 
-def test_a_customer_reassigned_away_leaves_my_feed(client, django_user_model):
-    alice = django_user_model.objects.create_user("alice")
-    bob = django_user_model.objects.create_user("bob")
+def test_a_customer_reassigned_away_leaves_my_feed(client, alice, bob):
     call = call_for(alice, "Ada", dt.date.today() + dt.timedelta(days=1))
     Customer.objects.filter(pk=call.customer_id).update(account_manager=bob)
 

@@ -29,11 +29,18 @@ from campaigns.services.cards import (
 )
 from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer
-from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint, make_user
+from tests.factories import (
+    make_account_manager,
+    make_card_manager,
+    make_customer,
+    make_rule,
+    make_touchpoint,
+    make_user,
+)
 
 D = dt.date
 MAIL_BY = D(2025, 3, 10)
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 TEMPLATE = (
     "Dear {{ first_name }} {{ last_name }},\n\n{{ years_as_customer }} year{{ years_as_customer|pluralize }} "
@@ -41,12 +48,6 @@ TEMPLATE = (
 )
 SHORT = "Dear Ada,\n\nthank you for a wonderful year.\n\nAlice"
 TOO_LONG = "This message goes on and on. " * 60
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return settings.MEDIA_ROOT
 
 
 # --- Helpers shared with test_batches.py and test_batch_worker.py -------------------------------
@@ -108,10 +109,9 @@ def make_card(
 # --- Drafting ---------------------------------------------------------------------------------
 
 
-def test_drafting_merges_the_message_and_copies_the_address():
-    manager = make_account_manager("alice")
-    manager.first_name, manager.last_name = "Alice", "Smith"
-    manager.save()
+def test_drafting_merges_the_message_and_copies_the_address(alice):
+    alice.first_name, alice.last_name = "Alice", "Smith"
+    alice.save()
     customer = make_customer(
         first_name="Ada",
         last_name="Lovelace",
@@ -121,7 +121,7 @@ def test_drafting_merges_the_message_and_copies_the_address():
         city="London",
         postal_code="N1 1AA",
         country="GB",
-        account_manager=manager,
+        account_manager=alice,
     )
     touchpoint = card_touchpoint(customer=customer, due_on=D(2025, 3, 10))
     Touchpoint.objects.filter(pk=touchpoint.pk).update(occurs_on=D(2025, 3, 13))
@@ -316,8 +316,7 @@ def test_a_message_that_does_not_fit_is_flagged_and_its_card_goes_back_to_draft(
         card_approve(card=card, by=approver)
 
 
-def test_approving_checks_the_fit_first_and_records_who():
-    alice = make_user("alice")
+def test_approving_checks_the_fit_first_and_records_who(alice):
     card = make_card(status="draft", fits=None)
 
     card_approve(card=card, by=alice)
@@ -327,8 +326,7 @@ def test_approving_checks_the_fit_first_and_records_who():
     assert card.approved_at is not None
 
 
-def test_a_second_approval_of_the_same_card_is_refused():
-    alice, bob = make_user("alice"), make_user("bob")
+def test_a_second_approval_of_the_same_card_is_refused(alice, bob):
     card = make_card(status="draft", fits=True)
     stale = Card.objects.get(pk=card.pk)
 
@@ -447,22 +445,6 @@ def test_cancelling_is_scoped_and_leaves_batched_cards_to_the_print_room():
 # --- Admin ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def superuser_client(client):
-    client.force_login(make_user("root", superuser=True))
-    return client
-
-
-def card_manager(username: str) -> Any:
-    user = make_account_manager(username)
-    from django.contrib.auth.models import Permission
-
-    user.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label="campaigns", codename__in=["view_card", "change_card"])
-    )
-    return user
-
-
 def test_the_card_and_design_pages_load(superuser_client):
     card = make_card()
     for model in (Card, CardDesign):
@@ -475,7 +457,7 @@ def test_the_card_and_design_pages_load(superuser_client):
 
 
 def test_an_account_manager_sees_and_edits_only_their_customers_cards(client):
-    alice, bob = card_manager("alice"), card_manager("bob")
+    alice, bob = make_card_manager("alice"), make_card_manager("bob")
     mine = make_card(status="draft", fits=None, customer=make_customer(account_manager=alice))
     theirs = make_card(customer=make_customer(account_manager=bob))
     client.force_login(alice)
@@ -525,6 +507,5 @@ def test_a_design_preview_renders_as_png_and_pdf(superuser_client):
     assert pdf.content.startswith(b"%PDF")
 
 
-def test_design_previews_need_the_view_permission(client):
-    client.force_login(make_user())
-    assert client.get(reverse("admin:campaigns_carddesign_preview_png", args=[design().pk])).status_code == 403
+def test_design_previews_need_the_view_permission(staff_client):
+    assert staff_client.get(reverse("admin:campaigns_carddesign_preview_png", args=[design().pk])).status_code == 403

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from nurture.lib.csvsafe import neutralise
-from tests.factories import make_customer, make_rule, make_touchpoint, make_user
+from tests.factories import make_customer, make_rule, make_touchpoint
 
 D = dt.date
 
@@ -26,8 +26,7 @@ def export(*args):
 
 
 @pytest.fixture
-def touchpoints():
-    alice = make_user("alice")
+def touchpoints(alice):
     ada = make_customer(external_id="C-1", first_name="Ada", last_name="Lovelace", account_manager=alice)
     call_rule, card_rule = make_rule(slug="test-call"), make_rule(action="card", slug="test-card")
     return [

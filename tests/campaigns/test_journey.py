@@ -6,24 +6,16 @@ import datetime as dt
 import re
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from campaigns.selectors import journey as journey_module
 from campaigns.selectors.journey import PLOT_LEFT, PLOT_RIGHT, customer_journey
 from nurture.models import Milestone, MilestoneKind
-from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint, make_user
+from tests.factories import make_customer, make_rule, make_touchpoint
 
 D = dt.date
-NOON_UTC = dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _noon():
-    with time_machine.travel(NOON_UTC, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("at_noon_utc")]
 
 
 def done(touchpoint, outcome, when):
@@ -166,14 +158,12 @@ def test_lately_and_coming_up():
 # --- On the customer page ------------------------------------------------------------------------
 
 
-def test_the_customer_page_draws_the_journey(client):
-    manager = make_account_manager("alice")
-    customer = make_customer(account_manager=manager)
+def test_the_customer_page_draws_the_journey(alice, alice_client):
+    customer = make_customer(account_manager=alice)
     reached = done(make_touchpoint(customer=customer, due_on=D(2025, 2, 1)), "reached", D(2025, 2, 1))
     planned = make_touchpoint(customer=customer, due_on=D(2025, 4, 1))
-    client.force_login(manager)
 
-    html = client.get(reverse("admin:nurture_customer_change", args=[customer.pk])).content.decode()
+    html = alice_client.get(reverse("admin:nurture_customer_change", args=[customer.pk])).content.decode()
 
     assert '<svg viewBox="0 0 960 196"' in html
     assert f'data-state="reached" data-date="2025-02-01" data-touchpoint="{reached.pk}"' in html
@@ -200,10 +190,8 @@ def test_the_journey_needs_a_fixed_number_of_queries(django_assert_num_queries):
     assert len(journey.events) == 33 + 33
 
 
-def test_there_is_no_journey_on_the_add_page(client):
-    client.force_login(make_user("root", superuser=True))
-
-    response = client.get(reverse("admin:nurture_customer_add"))
+def test_there_is_no_journey_on_the_add_page(superuser_client):
+    response = superuser_client.get(reverse("admin:nurture_customer_add"))
 
     assert response.status_code == 200
     assert 'id="journey"' not in response.content.decode()

@@ -6,13 +6,13 @@ import zoneinfo
 
 import pytest
 from django.db import connection
-from django.db.models import Count
 from django.test import override_settings
 from django.utils import timezone
 
 from campaigns.models import PlannerRun, PlanSlot, Rule, Touchpoint
 from campaigns.services import planning
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
+from tests.factories import live_duplicates
 
 UTC = dt.UTC
 D = dt.date(2026, 11, 23)  # a Monday
@@ -41,16 +41,6 @@ def milestone(c: Customer, day: dt.date, kind: str = "became_customer") -> Miles
 def keys(qs=None) -> list[tuple[str, dt.date, dt.date, str]]:
     qs = qs if qs is not None else Touchpoint.objects.all()
     return sorted(qs.values_list("rule__slug", "occurs_on", "due_on", "status"))
-
-
-def live_duplicates() -> int:
-    return (
-        Touchpoint.objects.exclude(status="cancelled")
-        .values("rule", "milestone", "occurs_on")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .count()
-    )
 
 
 pytestmark = pytest.mark.django_db
@@ -401,9 +391,7 @@ def test_two_planners_at_once_create_every_touchpoint_exactly_once():
     assert PlannerRun.objects.filter(finished_at__isnull=False).count() == 3
 
 
-def test_open_touchpoints_follow_their_customer_to_a_new_account_manager(django_user_model):
-    alice = django_user_model.objects.create_user("alice")
-    bob = django_user_model.objects.create_user("bob")
+def test_open_touchpoints_follow_their_customer_to_a_new_account_manager(alice, bob):
     c = customer(account_manager=alice)
     milestone(c, D - dt.timedelta(days=7))
     milestone(c, D - dt.timedelta(days=363))

@@ -17,9 +17,9 @@ MONDAY = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def manager(django_user_model):
+def manager(django_user_model, alice):
+    """Alice, whose team lead Lena hears about her customers at risk."""
     lead = django_user_model.objects.create_user("lena", email="lena@example.com", first_name="Lena")
-    alice = django_user_model.objects.create_user("alice", email="alice@example.com")
     StaffProfile.objects.create(user=alice, lead=lead)
     return alice
 

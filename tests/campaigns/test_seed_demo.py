@@ -18,12 +18,7 @@ from campaigns.services import planning
 from nurture.lib.calendar import validate_country_region, validate_time_zone
 from nurture.models import Customer, Milestone
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 def seed(**options):

@@ -5,54 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from campaigns.models import Batch, Card, CardDesign, Touchpoint
 from campaigns.selectors import today as today_module
 from campaigns.selectors.today import calls_section, cards_section, mail_by_groups, today_page
 from nurture.models import CalendarFeed, Customer
-from tests.factories import make_account_manager, make_customer, make_rule, make_touchpoint, make_user
+from tests.factories import make_customer, make_rule, make_touchpoint, make_user, messages_of
 
 D = dt.date
-# 12:00 UTC on 10 March 2025: 11 March 02:00 on Kiritimati (UTC+14), 10 March 01:00 in Pago Pago (UTC-11).
-NOON_UTC = dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC)
 TODAY = reverse("today")
-PRINT_ROOM_PERMISSIONS = [
-    "campaigns.add_batch",
-    "campaigns.view_batch",
-    "campaigns.change_batch",
-    "campaigns.view_card",
-]
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _noon():
-    with time_machine.travel(NOON_UTC, tick=False):
-        yield
-
-
-@pytest.fixture
-def alice():
-    return make_account_manager("alice")
-
-
-@pytest.fixture
-def bob():
-    return make_account_manager("bob")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def print_room():
-    return make_user("printer", perms=PRINT_ROOM_PERMISSIONS)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("at_noon_utc")]
 
 
 def call(manager, *, due_on, time_zone="UTC", **fields):
@@ -77,10 +41,6 @@ def card(manager, *, due_on, status="draft", fits=True, customer=None):
 
 def ids(bounded):
     return [row.touchpoint_id for row in bounded.rows]
-
-
-def messages_of(response):
-    return [str(message) for message in response.context["messages"]]
 
 
 # --- The account manager's calls ------------------------------------------------------------
@@ -202,8 +162,8 @@ def test_counts_are_not_queried_when_the_list_is_short(alice, django_assert_num_
         calls_section(user=alice)
 
 
-def test_the_page_makes_a_fixed_number_of_queries(client):
-    boss = make_user("boss", superuser=True)
+def test_the_page_makes_a_fixed_number_of_queries(client, superuser):
+    boss = superuser
     client.force_login(boss)
 
     def page_queries() -> int:
@@ -294,20 +254,6 @@ def test_a_user_who_may_only_view_cannot_log(client):
 
 
 # --- Cards waiting for approval ----------------------------------------------------------------
-
-
-@pytest.fixture
-def card_manager():
-    return make_user(
-        "carol",
-        perms=[
-            "nurture.view_customer",
-            "campaigns.view_touchpoint",
-            "campaigns.change_touchpoint",
-            "campaigns.view_card",
-            "campaigns.change_card",
-        ],
-    )
 
 
 def test_an_account_manager_sees_their_draft_cards_soonest_first(card_manager, bob):
@@ -440,18 +386,14 @@ def test_the_batch_button_opens_the_build_page_for_that_date(print_room, alice, 
 # --- Who sees what -----------------------------------------------------------------------------
 
 
-def test_a_superuser_sees_both_sections(client):
-    client.force_login(make_user("root", superuser=True))
-
-    page = client.get(TODAY).context["page"]
+def test_a_superuser_sees_both_sections(superuser_client):
+    page = superuser_client.get(TODAY).context["page"]
 
     assert page.calls is not None and page.cards is not None and page.print_room is not None
 
 
-def test_a_user_without_a_role_is_told_so(client):
-    client.force_login(make_user("nobody"))
-
-    response = client.get(TODAY)
+def test_a_user_without_a_role_is_told_so(staff_client):
+    response = staff_client.get(TODAY)
 
     assert response.status_code == 200
     assert "Ask an administrator for a role" in response.content.decode()

@@ -17,17 +17,17 @@ from campaigns.services.touchpoints import (
     touchpoint_skip,
     touchpoint_snooze,
 )
-from tests.factories import make_customer, make_touchpoint, make_user
+from tests.factories import NOON_UTC, make_customer, make_touchpoint
 
 D = dt.date
-NOON_UTC = dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def user():
-    return make_user("alice")
+def user(alice):
+    """Who acts in these tests."""
+    return alice
 
 
 # --- Logging an outcome ------------------------------------------------------------------
@@ -48,16 +48,15 @@ def test_it_logs_an_outcome(user):
     assert touchpoint.updated_at == NOON_UTC
 
 
-def test_the_second_click_fails_and_keeps_the_first_outcome(user):
+def test_the_second_click_fails_and_keeps_the_first_outcome(user, bob):
     touchpoint = make_touchpoint()
     # Two people opened the same pending call.
     first = Touchpoint.objects.get(pk=touchpoint.pk)
     second = Touchpoint.objects.get(pk=touchpoint.pk)
-    other = make_user("bob")
 
     touchpoint_log_outcome(touchpoint=first, outcome="reached", by=user)
     with pytest.raises(TouchpointError, match=r"already done \(reached\) by alice"):
-        touchpoint_log_outcome(touchpoint=second, outcome="no_answer", by=other)
+        touchpoint_log_outcome(touchpoint=second, outcome="no_answer", by=bob)
 
     touchpoint.refresh_from_db()
     assert touchpoint.outcome == "reached"

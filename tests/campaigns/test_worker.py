@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
 
 from campaigns import tasks
 from campaigns.models import Card, DigestDelivery, PlannerRun, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
 from nurture.signals import bulk_changes
+from tests.factories import live_duplicates
 from tests.support.worker import wait_until
 
 pytestmark = [
@@ -41,18 +41,17 @@ def _make_customers(n: int, *, today: dt.date, kind: MilestoneKind) -> list[Cust
     return customers
 
 
-def live_duplicates() -> int:
-    return (
-        Touchpoint.objects.exclude(status="cancelled")
-        .values("rule", "milestone", "occurs_on")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .count()
-    )
-
-
 def sweeps_finished(n: int) -> bool:
     return PlannerRun.objects.filter(scope="sweep", finished_at__isnull=False).count() >= n
+
+
+def one_customer_swept(worker_factory, *, today: dt.date) -> Customer:
+    """One customer, one worker, and the first sweep done."""
+    [c] = make_customers(1, today=today)
+    worker_factory(concurrency=1)
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(1), what="the first sweep")
+    return c
 
 
 def test_a_sweep_in_two_workers_at_once_creates_every_touchpoint_exactly_once(worker_factory, settings):
@@ -78,10 +77,7 @@ def test_a_sweep_in_two_workers_at_once_creates_every_touchpoint_exactly_once(wo
 
 def test_editing_a_milestone_replans_through_the_worker(worker_factory):
     today = dt.date.today()
-    [c] = make_customers(1, today=today)
-    worker_factory(concurrency=1)
-    tasks.plan_sweep.delay()
-    wait_until(lambda: sweeps_finished(1), what="the first sweep")
+    c = one_customer_swept(worker_factory, today=today)
     call = Touchpoint.objects.get(customer=c, rule__slug="welcome-call")
 
     m = c.milestones.get()
@@ -98,10 +94,7 @@ def test_editing_a_milestone_replans_through_the_worker(worker_factory):
 
 def test_do_not_contact_cancels_pending_through_the_worker(worker_factory):
     today = dt.date.today()
-    [c] = make_customers(1, today=today)
-    worker_factory(concurrency=1)
-    tasks.plan_sweep.delay()
-    wait_until(lambda: sweeps_finished(1), what="the first sweep")
+    c = one_customer_swept(worker_factory, today=today)
     assert Touchpoint.objects.filter(customer=c, status="pending").exists()
 
     c.status = Customer.Status.DO_NOT_CONTACT
@@ -144,10 +137,7 @@ def test_a_sweep_drafts_and_checks_each_card_and_do_not_contact_withdraws_it(wor
 
 def test_a_rolled_back_transaction_never_runs_its_task(worker_factory):
     today = dt.date.today()
-    [c] = make_customers(1, today=today)
-    worker_factory(concurrency=1)
-    tasks.plan_sweep.delay()
-    wait_until(lambda: sweeps_finished(1), what="the first sweep")
+    c = one_customer_swept(worker_factory, today=today)
     runs_before = PlannerRun.objects.count()
 
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -163,11 +153,10 @@ def test_a_rolled_back_transaction_never_runs_its_task(worker_factory):
     assert not Touchpoint.objects.filter(status="cancelled").exists()
 
 
-def test_the_morning_digest_mails_each_account_manager_once(worker_factory, django_user_model):
+def test_the_morning_digest_mails_each_account_manager_once(worker_factory, alice):
     today = dt.date.today()
-    manager = django_user_model.objects.create_user("alice", email="alice@example.com")
     [c] = make_customers(1, today=today)
-    Customer.objects.filter(pk=c.pk).update(account_manager=manager, time_zone="UTC")
+    Customer.objects.filter(pk=c.pk).update(account_manager=alice, time_zone="UTC")
     worker_factory(concurrency=2)
     tasks.plan_sweep.delay()
     wait_until(lambda: sweeps_finished(1), what="the first sweep")
@@ -179,7 +168,7 @@ def test_the_morning_digest_mails_each_account_manager_once(worker_factory, djan
     tasks.send_digests.delay()
     wait_until(lambda: DigestDelivery.objects.filter(sent_at__isnull=False).exists(), what="the digest")
 
-    assert DigestDelivery.objects.get().user == manager
+    assert DigestDelivery.objects.get().user == alice
     new_mail = [p.read_text() for p in set(mail_dir.glob("*")) - before]
     assert len(new_mail) == 1
     assert "alice@example.com" in new_mail[0]

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from campaigns.models import PlannerRun
 from config import context_processors
-from tests.factories import make_user
 from tests.support.worker import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -164,12 +163,6 @@ def with_banner(settings):
     cache.delete(context_processors.PLANNER_HEALTH_CACHE_KEY)
 
 
-@pytest.fixture
-def staff_client(client):
-    client.force_login(make_user("staff"))
-    return client
-
-
 def test_the_admin_says_loudly_when_the_planner_is_stale(with_banner, staff_client):
     finished_sweep(7)
 
@@ -181,11 +174,10 @@ def test_the_admin_says_loudly_when_the_planner_is_stale(with_banner, staff_clie
     assert reverse("admin:nurture_jobrun_jobs") in page
 
 
-def test_the_banner_is_on_the_today_page(with_banner, client):
-    client.force_login(make_user("root", superuser=True))
+def test_the_banner_is_on_the_today_page(with_banner, superuser_client):
     finished_sweep(4)
 
-    response = client.get(reverse("today"))
+    response = superuser_client.get(reverse("today"))
 
     assert response.status_code == 200
     assert 'id="planner-stale"' in response.content.decode()

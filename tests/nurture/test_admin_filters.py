@@ -4,15 +4,14 @@ import pytest
 from django.urls import reverse
 
 from nurture.admin.filters import countries_in_use
-from tests.factories import make_account_manager, make_customer, make_user
+from tests.factories import make_customer
 
 pytestmark = pytest.mark.django_db
 CUSTOMERS = reverse("admin:nurture_customer_changelist")
 
 
 @pytest.fixture
-def managers():
-    alice, bob = make_account_manager("alice"), make_account_manager("bob")
+def managers(alice, bob):
     for country in ("GB", "FR", "GB"):
         make_customer(account_manager=alice, country=country)
     make_customer(account_manager=bob, country="DE")
@@ -55,10 +54,9 @@ def test_the_country_filter_filters(client, managers):
     assert response.context["cl"].result_count == 2
 
 
-def test_whoever_sees_everyone_filters_by_every_country_and_account_manager(client, managers):
+def test_whoever_sees_everyone_filters_by_every_country_and_account_manager(client, superuser, managers):
     _, bob = managers
-    root = make_user("root", superuser=True)
-    client.force_login(root)
+    client.force_login(superuser)
 
     response = client.get(CUSTOMERS)
 

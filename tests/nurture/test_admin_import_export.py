@@ -16,7 +16,7 @@ from django.urls import reverse
 from nurture.admin.imports import upload_token
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
 from nurture.services.importing import import_customers
-from tests.factories import make_account_manager, make_customer, make_touchpoint, make_user
+from tests.factories import make_customer, make_touchpoint, make_user, messages_of
 
 pytestmark = pytest.mark.django_db
 
@@ -34,30 +34,10 @@ def _var_dir(settings, tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def alice():
-    return make_account_manager("alice")
-
-
-@pytest.fixture
-def admin_user():
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def upload(client, text: str, name: str = "customers.csv"):
     file = io.BytesIO(text.encode())
     file.name = name
     return client.post(IMPORT, {"file": file})
-
-
-def messages_of(response):
-    return [str(message) for message in response.context["messages"]]
 
 
 def stored_files(var_dir):
@@ -75,16 +55,16 @@ def read_csv(response) -> list[dict[str, str]]:
 # --- Import -------------------------------------------------------------------------------------
 
 
-def test_an_upload_is_kept_under_var_imports_and_previewed_without_writing(admin_client, alice, _var_dir):
-    response = upload(admin_client, GOOD)
+def test_an_upload_is_kept_under_var_imports_and_previewed_without_writing(superuser_client, alice, _var_dir):
+    response = upload(superuser_client, GOOD)
 
     assert response.status_code == 302
     assert response["Location"].startswith(f"{IMPORT}?token=")
     [stored] = stored_files(_var_dir)
     assert stored.name != "customers.csv" and len(stored.stem) == 32
-    assert "token" not in str(dict(admin_client.session))
+    assert "token" not in str(dict(superuser_client.session))
 
-    preview = admin_client.get(response["Location"])
+    preview = superuser_client.get(response["Location"])
 
     assert preview.status_code == 200
     result = preview.context["preview"].result
@@ -98,11 +78,11 @@ def test_an_upload_is_kept_under_var_imports_and_previewed_without_writing(admin
     assert not Tag.objects.filter(slug="vip").exists()
 
 
-def test_confirming_imports_the_file_and_removes_it(admin_client, alice, _var_dir):
-    preview_url = upload(admin_client, GOOD)["Location"]
+def test_confirming_imports_the_file_and_removes_it(superuser_client, alice, _var_dir):
+    preview_url = upload(superuser_client, GOOD)["Location"]
     token = preview_url.split("token=", 1)[1]
 
-    response = admin_client.post(IMPORT, {"token": token, "confirm": "Import"}, follow=True)
+    response = superuser_client.post(IMPORT, {"token": token, "confirm": "Import"}, follow=True)
 
     assert response.redirect_chain[-1][0] == CUSTOMERS
     assert any("2 rows imported: 2 customers created" in message for message in messages_of(response))
@@ -110,12 +90,12 @@ def test_confirming_imports_the_file_and_removes_it(admin_client, alice, _var_di
     assert (ada.account_manager, list(ada.tags.values_list("slug", flat=True))) == (alice, ["vip"])
     assert stored_files(_var_dir) == []
     # The same token cannot import twice.
-    again = admin_client.post(IMPORT, {"token": token}, follow=True)
+    again = superuser_client.post(IMPORT, {"token": token}, follow=True)
     assert any("gone" in message for message in messages_of(again))
 
 
-def test_the_preview_lists_every_bad_row_and_offers_no_import(admin_client, alice):
-    preview = admin_client.get(upload(admin_client, BAD)["Location"])
+def test_the_preview_lists_every_bad_row_and_offers_no_import(superuser_client, alice):
+    preview = superuser_client.get(upload(superuser_client, BAD)["Location"])
 
     assert preview.context["preview"] is None
     problems = [(error.line, error.column) for error in preview.context["errors"]]
@@ -126,28 +106,28 @@ def test_the_preview_lists_every_bad_row_and_offers_no_import(admin_client, alic
     assert not Customer.objects.exists()
 
 
-def test_the_preview_tells_new_updated_and_unchanged_rows_apart(admin_client, alice):
+def test_the_preview_tells_new_updated_and_unchanged_rows_apart(superuser_client, alice):
     import_customers(data=GOOD.encode())
     edited = GOOD.replace("Analytical Ltd", "Engines plc") + "C-3,Katherine,Johnson,,US,,,,\n"
 
-    preview = admin_client.get(upload(admin_client, edited)["Location"]).context["preview"]
+    preview = superuser_client.get(upload(superuser_client, edited)["Location"]).context["preview"]
 
     assert [(row.external_id, row.action) for row in preview.rows] == [("C-1", "update"), ("C-3", "new")]
     assert (preview.result.created, preview.result.updated, preview.result.unchanged) == (1, 1, 1)
     assert Customer.objects.get(external_id="C-1").company == "Analytical Ltd"
 
 
-def test_a_file_that_changes_nothing_cannot_be_confirmed(admin_client, alice):
+def test_a_file_that_changes_nothing_cannot_be_confirmed(superuser_client, alice):
     import_customers(data=GOOD.encode())
 
-    html = admin_client.get(upload(admin_client, GOOD)["Location"]).content.decode()
+    html = superuser_client.get(upload(superuser_client, GOOD)["Location"]).content.decode()
 
     assert "importing would change nothing" in html
     assert 'name="confirm" disabled' in html
 
 
-def test_a_token_is_bound_to_its_user(admin_client, client, alice, _var_dir):
-    token = upload(admin_client, GOOD)["Location"].split("token=", 1)[1]
+def test_a_token_is_bound_to_its_user(superuser_client, client, alice, _var_dir):
+    token = upload(superuser_client, GOOD)["Location"].split("token=", 1)[1]
     other = make_user("other", superuser=True)
     client.force_login(other)
 
@@ -157,14 +137,14 @@ def test_a_token_is_bound_to_its_user(admin_client, client, alice, _var_dir):
     assert not Customer.objects.exists()
 
 
-def test_a_forged_or_old_token_is_refused(admin_client, admin_user, alice, _var_dir):
-    forged = upload_token(name="../../secret_key", original="x.csv", user_pk=admin_user.pk)
-    response = admin_client.get(f"{IMPORT}?token={forged}", follow=True)
+def test_a_forged_or_old_token_is_refused(superuser_client, superuser, alice, _var_dir):
+    forged = upload_token(name="../../secret_key", original="x.csv", user_pk=superuser.pk)
+    response = superuser_client.get(f"{IMPORT}?token={forged}", follow=True)
     assert any("not valid" in message for message in messages_of(response))
 
-    token = upload(admin_client, GOOD)["Location"].split("token=", 1)[1]
+    token = upload(superuser_client, GOOD)["Location"].split("token=", 1)[1]
     with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(hours=2)):
-        response = admin_client.post(IMPORT, {"token": token}, follow=True)
+        response = superuser_client.post(IMPORT, {"token": token}, follow=True)
     assert any("expired" in message for message in messages_of(response))
     assert not Customer.objects.exists()
 
@@ -177,14 +157,14 @@ def test_an_account_manager_cannot_import(client, alice):
     assert "Import CSV" not in client.get(CUSTOMERS).content.decode()
 
 
-def test_the_changelist_offers_import_to_administrators(admin_client):
-    assert IMPORT in admin_client.get(CUSTOMERS).content.decode()
+def test_the_changelist_offers_import_to_administrators(superuser_client):
+    assert IMPORT in superuser_client.get(CUSTOMERS).content.decode()
 
 
 # --- Export -------------------------------------------------------------------------------------
 
 
-def test_export_selected_customers_with_milestones_and_safe_cells(admin_client, alice):
+def test_export_selected_customers_with_milestones_and_safe_cells(superuser_client, alice):
     kind = MilestoneKind.objects.get(slug="became_customer")
     ada = make_customer(external_id="C-1", first_name='=HYPERLINK("http://evil")', account_manager=alice)
     ada.tags.add(Tag.objects.create(slug="vip", name="VIP"))
@@ -192,7 +172,7 @@ def test_export_selected_customers_with_milestones_and_safe_cells(admin_client, 
     Milestone.objects.create(customer=ada, kind=kind, date=dt.date(2024, 3, 1))
     make_customer(external_id="C-2")
 
-    response = admin_client.post(
+    response = superuser_client.post(
         CUSTOMERS, {"action": "export_selected_csv", "_selected_action": [ada.pk], "index": "0"}
     )
 
@@ -202,26 +182,25 @@ def test_export_selected_customers_with_milestones_and_safe_cells(admin_client, 
     assert (row["account_manager"], row["tags"], row["became_customer"]) == ("alice", "vip", "2024-03-01")
 
 
-def test_export_all_follows_the_filters_and_search(admin_client):
+def test_export_all_follows_the_filters_and_search(superuser_client):
     make_customer(external_id="C-1", last_name="Lovelace", status="paused")
     make_customer(external_id="C-2", last_name="Hopper", status="paused")
     make_customer(external_id="C-3", last_name="Lovelace")
     url = reverse("admin:nurture_customer_export")
 
-    rows = read_csv(admin_client.get(url, {"status__exact": "paused", "q": "Lovelace"}))
+    rows = read_csv(superuser_client.get(url, {"status__exact": "paused", "q": "Lovelace"}))
 
     assert [row["external_id"] for row in rows] == ["C-1"]
-    assert len(read_csv(admin_client.get(url))) == 3
+    assert len(read_csv(superuser_client.get(url))) == 3
 
 
-def test_the_export_link_carries_the_changelists_filters(admin_client):
-    html = admin_client.get(CUSTOMERS, {"status__exact": "paused"}).content.decode()
+def test_the_export_link_carries_the_changelists_filters(superuser_client):
+    html = superuser_client.get(CUSTOMERS, {"status__exact": "paused"}).content.decode()
 
     assert f"{reverse('admin:nurture_customer_export')}?status__exact=paused" in html
 
 
-def test_an_account_manager_exports_only_their_customers(client, alice):
-    bob = make_account_manager("bob")
+def test_an_account_manager_exports_only_their_customers(client, alice, bob):
     make_customer(external_id="MINE", account_manager=alice)
     make_customer(external_id="THEIRS", account_manager=bob)
     client.force_login(alice)
@@ -234,51 +213,51 @@ def test_an_account_manager_exports_only_their_customers(client, alice):
     assert not isinstance(response, StreamingHttpResponse) or read_csv(response) == []
 
 
-def test_an_export_imports_back_unchanged(admin_client, alice):
+def test_an_export_imports_back_unchanged(superuser_client, alice):
     import_customers(data=GOOD.encode())
 
-    data = b"".join(admin_client.get(reverse("admin:nurture_customer_export")).streaming_content)
+    data = b"".join(superuser_client.get(reverse("admin:nurture_customer_export")).streaming_content)
     result = import_customers(data=data, dry_run=True)
 
     assert (result.rows, result.created, result.updated, result.unchanged) == (2, 0, 0, 2)
 
 
-def test_export_all_does_not_count_the_rows(admin_client):
+def test_export_all_does_not_count_the_rows(superuser_client):
     for _ in range(3):
         make_customer()
 
     with CaptureQueriesContext(connection) as queries:
-        response = admin_client.get(reverse("admin:nurture_customer_export"), {"status__exact": "active"})
+        response = superuser_client.get(reverse("admin:nurture_customer_export"), {"status__exact": "active"})
         rows = read_csv(response)
 
     assert len(rows) == 3
     assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
 
 
-def test_a_big_export_is_streamed_in_pieces(admin_client, monkeypatch):
+def test_a_big_export_is_streamed_in_pieces(superuser_client, monkeypatch):
     monkeypatch.setattr("nurture.admin.exports.EXPORT_CHUNK", 2)
     for _ in range(5):
         make_customer()
 
-    response = admin_client.get(reverse("admin:nurture_customer_export"))
+    response = superuser_client.get(reverse("admin:nurture_customer_export"))
 
     pieces = list(response.streaming_content)
     assert len(pieces) == 4  # the header, then 2 + 2 + 1 rows
     assert len(list(csv.reader(io.StringIO(b"".join(pieces).decode())))) == 6
 
 
-def test_bad_filters_export_nothing(admin_client):
-    response = admin_client.get(reverse("admin:nurture_customer_export"), {"nonsense__exact": "1"}, follow=True)
+def test_bad_filters_export_nothing(superuser_client):
+    response = superuser_client.get(reverse("admin:nurture_customer_export"), {"nonsense__exact": "1"}, follow=True)
 
     assert any("not valid" in message for message in messages_of(response))
 
 
-def test_export_touchpoints_selected_and_filtered(client, alice):
+def test_export_touchpoints_selected_and_filtered(client, alice, bob):
     mine = make_touchpoint(
         customer=make_customer(account_manager=alice, external_id="C-1"), due_on=dt.date(2025, 3, 10)
     )
     make_touchpoint(customer=make_customer(account_manager=alice), kind="card")
-    make_touchpoint(customer=make_customer(account_manager=make_account_manager("bob")))
+    make_touchpoint(customer=make_customer(account_manager=bob))
     client.force_login(alice)
 
     selected = read_csv(client.post(TOUCHPOINTS, {"action": "export_selected_csv", "_selected_action": [mine.pk]}))

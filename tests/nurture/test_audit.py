@@ -2,7 +2,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from tests.factories import make_account_manager, make_customer
+from tests.factories import make_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +25,10 @@ def edit_customer(client, customer, **changes):
     assert response.status_code == 302, response.context["adminform"].form.errors
 
 
-def test_an_admin_edit_records_who_changed_what(client):
-    alice = make_account_manager("alice")
+def test_an_admin_edit_records_who_changed_what(alice, alice_client):
     customer = make_customer(account_manager=alice, first_name="Ada", last_name="Lovelace", time_zone="UTC")
-    client.force_login(alice)
 
-    edit_customer(client, customer, last_name="King", status="do_not_contact")
+    edit_customer(alice_client, customer, last_name="King", status="do_not_contact")
 
     entry = LogEntry.objects.get_for_object(customer).filter(action=LogEntry.Action.UPDATE).get()
     assert entry.actor == alice
@@ -38,16 +36,14 @@ def test_an_admin_edit_records_who_changed_what(client):
     assert entry.changes_dict["status"] == ["active", "do_not_contact"]
     assert "updated_at" not in entry.changes_dict
 
-    history = client.get(reverse("admin:nurture_customer_auditlog", args=[customer.pk]))
+    history = alice_client.get(reverse("admin:nurture_customer_auditlog", args=[customer.pk]))
     assert history.status_code == 200
     assert "King" in history.content.decode()
 
 
-def test_another_account_managers_audit_log_is_out_of_reach(client):
-    alice, bob = make_account_manager("alice"), make_account_manager("bob")
+def test_another_account_managers_audit_log_is_out_of_reach(alice_client, bob):
     customer = make_customer(account_manager=bob)
-    client.force_login(alice)
 
-    response = client.get(reverse("admin:nurture_customer_auditlog", args=[customer.pk]))
+    response = alice_client.get(reverse("admin:nurture_customer_auditlog", args=[customer.pk]))
 
     assert response.status_code == 404

@@ -25,11 +25,6 @@ C-3,Katherine,Johnson,NASA,,US,,America/New_York,alice,vip,paused,2023-01-15,
 )
 
 
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice")
-
-
 def test_a_good_file_imports_customers_milestones_and_tags(alice):
     result = import_customers(data=GOOD.encode())
 

@@ -18,7 +18,7 @@ from campaigns.models import PlannerRun
 from nurture.models import JobRun
 from nurture.services import job_runs as jobs
 from nurture.signals import bulk_changes
-from tests.factories import make_customer, make_user
+from tests.factories import make_customer
 from tests.support.worker import Worker, purge_broker, wait_until
 
 
@@ -152,12 +152,6 @@ def test_latest_per_task_and_counts():
 # --- The admin ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def superuser_client(client, db):
-    client.force_login(make_user("root", superuser=True))
-    return client
-
-
 def test_the_jobs_page_shows_each_tasks_latest_run(superuser_client):
     now = timezone.now()
     JobRun.objects.create(
@@ -210,9 +204,8 @@ def test_the_job_runs_are_read_only(superuser_client):
     assert delete.status_code == 403
 
 
-def test_the_jobs_page_needs_the_view_permission(client, db):
-    client.force_login(make_user("staff"))
-    assert client.get(reverse("admin:nurture_jobrun_jobs")).status_code == 403
+def test_the_jobs_page_needs_the_view_permission(staff_client):
+    assert staff_client.get(reverse("admin:nurture_jobrun_jobs")).status_code == 403
 
 
 # --- A real worker --------------------------------------------------------------------

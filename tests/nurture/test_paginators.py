@@ -5,15 +5,14 @@ from django.urls import reverse
 
 from nurture.admin.paginators import CappedCountPaginator
 from nurture.models import Customer
-from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
 
-def test_big_lists_count_no_further_than_the_cap(client, monkeypatch):
+def test_big_lists_count_no_further_than_the_cap(client, superuser, monkeypatch):
     monkeypatch.setattr(CappedCountPaginator, "cap", 10)
     Customer.objects.bulk_create([Customer(first_name=f"C{i}", last_name="X", external_id=f"E{i}") for i in range(15)])
-    client.force_login(make_user("root", superuser=True))
+    client.force_login(superuser)
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("admin:nurture_customer_changelist"))
@@ -27,9 +26,9 @@ def test_big_lists_count_no_further_than_the_cap(client, monkeypatch):
     assert not any("ORDER BY" in sql for sql in counts), counts
 
 
-def test_small_lists_show_their_exact_count(client):
+def test_small_lists_show_their_exact_count(client, superuser):
     Customer.objects.bulk_create([Customer(first_name=f"C{i}", last_name="X", external_id=f"E{i}") for i in range(3)])
-    client.force_login(make_user("root", superuser=True))
+    client.force_login(superuser)
 
     response = client.get(reverse("admin:nurture_customer_changelist"))
 

@@ -9,14 +9,9 @@ from django.urls import reverse
 from campaigns.models import Card, CardDesign, Rule, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
 from nurture.roles import ACCOUNT_MANAGERS, ADMINISTRATORS, PRINT_ROOM
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def member(django_user_model, username: str, role: str):
-    user = django_user_model.objects.create_user(username, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 def card_for(customer: Customer) -> Card:
@@ -56,9 +51,10 @@ def test_the_roles_exist_after_migrate_with_their_permissions():
     assert ("auth", "change_user") in perms[ADMINISTRATORS]
 
 
-def test_the_print_room_sees_every_card_but_no_customer(client, django_user_model):
-    alice = member(django_user_model, "alice", ACCOUNT_MANAGERS)
-    pat = member(django_user_model, "pat", PRINT_ROOM)
+def test_the_print_room_sees_every_card_but_no_customer(client):
+    # Members of the roles' groups, with no permission of their own: the groups grant what they may do.
+    alice = make_user("alice", groups=[ACCOUNT_MANAGERS])
+    pat = make_user("pat", groups=[PRINT_ROOM])
     customer = Customer.objects.create(first_name="Ada", last_name="Lovelace", account_manager=alice)
     card = card_for(customer)
     client.force_login(pat)
@@ -71,9 +67,9 @@ def test_the_print_room_sees_every_card_but_no_customer(client, django_user_mode
     assert client.get(reverse("admin:nurture_customer_change", args=[customer.pk])).status_code in (403, 404)
 
 
-def test_an_account_manager_sees_only_their_own_cards(client, django_user_model):
-    alice = member(django_user_model, "alice", ACCOUNT_MANAGERS)
-    bob = member(django_user_model, "bob", ACCOUNT_MANAGERS)
+def test_an_account_manager_sees_only_their_own_cards(client):
+    alice = make_user("alice", groups=[ACCOUNT_MANAGERS])
+    bob = make_user("bob", groups=[ACCOUNT_MANAGERS])
     mine = card_for(Customer.objects.create(first_name="Ada", last_name="L", account_manager=alice))
     theirs = card_for(Customer.objects.create(first_name="Bea", last_name="B", account_manager=bob))
     client.force_login(alice)

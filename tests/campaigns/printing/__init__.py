@@ -8,8 +8,8 @@ from typing import Any, cast
 from PIL import Image
 from pypdf import PdfReader
 
+from campaigns.printing import DesignSpec, PrintCard, Recipient
 from campaigns.printing.formats import PT_PER_MM
-from campaigns.printing.render import DesignSpec, PrintCard, Recipient
 
 MESSAGE = "Dear Ann,\n\nThank you for five wonderful years with us.\n\nWarm regards,\nJordan"
 

@@ -11,9 +11,6 @@ from campaigns.printing.formats import FORMATS, LABEL_STOCKS, PAPERS, imposition
 from campaigns.printing.render import (
     MANIFEST_HEADER,
     CardDoesNotFit,
-    DesignSpec,
-    PrintCard,
-    Recipient,
     _ornament_uri,
     address_lines,
     render_cards_pdf,
@@ -22,6 +19,7 @@ from campaigns.printing.render import (
     render_labels_pdf,
     render_manifest_csv,
 )
+from campaigns.printing.specs import DesignSpec, PrintCard, Recipient
 from tests.campaigns.printing import (
     card,
     colours,
@@ -377,7 +375,7 @@ def test_design_spec_from_a_card_design():
         accent_color="#123456",
         typeface="sans",
     )
-    assert DesignSpec.from_design(row) == DesignSpec(
+    assert row.spec() == DesignSpec(
         slug="thanks-5x7",
         format="5x7_folded",
         artwork="uploaded",
@@ -386,7 +384,7 @@ def test_design_spec_from_a_card_design():
         accent_color="#123456",
         typeface="sans",
     )
-    assert DesignSpec.from_design(CardDesign(slug="x")).front_image == ""
+    assert CardDesign(slug="x").spec().front_image == ""
 
 
 def test_default_headlines():

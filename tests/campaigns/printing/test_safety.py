@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from pypdf.generic import IndirectObject, StreamObject
 
+from campaigns.printing import PrintCard, Recipient, render_cards_pdf, render_labels_pdf
 from campaigns.printing.fetcher import card_asset_fetcher
-from campaigns.printing.render import PrintCard, Recipient, render_cards_pdf, render_labels_pdf
 from tests.campaigns.printing import RecordingServer, design, page_texts, read
 
 PASSWD_LINE = Path("/etc/passwd").read_text().splitlines()[0].encode()
