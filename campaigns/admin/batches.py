@@ -32,7 +32,7 @@ from campaigns.services.cards import (
     listing,
 )
 from campaigns.statuses import BATCH_RENDERING
-from nurture.admin.base import acting_user
+from nurture.admin.base import ReadOnlyAdminMixin, acting_user
 from nurture.admin.paginators import CappedCountPaginator
 
 if TYPE_CHECKING:
@@ -54,19 +54,13 @@ def batch_built(model_admin: admin.ModelAdmin[Any], request: HttpRequest, batch:
     return HttpResponseRedirect(reverse("admin:campaigns_batch_change", args=[batch.pk]))
 
 
-class BatchChunkInline(admin.TabularInline[BatchChunk, Batch]):
+class BatchChunkInline(ReadOnlyAdminMixin, admin.TabularInline[BatchChunk, Batch]):
     model = BatchChunk
     fields = ["index", "kind", "first_sequence", "last_sequence", "rendered_at"]
     readonly_fields = ["index", "kind", "first_sequence", "last_sequence", "rendered_at"]
     extra = 0
     can_delete = False
     classes = ["collapse"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 DOWNLOADS = {
