@@ -1,4 +1,4 @@
-"""Where events of the domain become Celery tasks (PRODUCT.md rule 6 for the re-plans).
+"""Where events of the domain become Celery tasks (docs/calendar-rules.md, rule 6, for the re-plans).
 
 A customer or milestone that changed is re-planned once the change commits (a rolled-back
 change queues nothing). The services' requests (campaigns.signals) are queued as they were sent.

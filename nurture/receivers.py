@@ -1,6 +1,6 @@
 """Model saves and deletes that may move a customer's plan, announced as ``customers_changed``.
 
-Admin edits go through model saves, so these catch them (PRODUCT.md rule 6). Bulk writes
+Admin edits go through model saves, so these catch them (docs/calendar-rules.md, rule 6). Bulk writes
 (QuerySet.update, bulk_create) send no model signals: those writers announce what they changed
 themselves, and the hourly sweep re-plans every customer and milestone whose updated_at moved anyway.
 """

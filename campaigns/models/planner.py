@@ -12,7 +12,7 @@ from nurture.lib.customer_scope import CustomerScope
 
 class PlannerRunQuerySet(models.QuerySet["PlannerRun"]):
     def completed_sweeps(self) -> Self:
-        """Sweeps that finished: the planner works on from the last one (PRODUCT.md rule 5)."""
+        """Sweeps that finished: the planner works on from the last one (docs/calendar-rules.md, rule 5)."""
         return self.filter(scope="sweep", finished_at__isnull=False)
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _local_date_q(now: dt.datetime, lookup: str) -> models.Q:
-    """due_on compared with each customer's local date at `now` (PRODUCT.md rule 4)."""
+    """due_on compared with each customer's local date at `now` (docs/calendar-rules.md, rule 4)."""
     groups = zones_by_local_date(now)
     q = models.Q()
     for day, zones in groups.items():

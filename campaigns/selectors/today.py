@@ -1,7 +1,7 @@
 """What the Today page shows: selectors returning small dataclasses, one per section.
 
 An account manager sees the calls assigned to them that are due today or overdue (each in the
-customer's time zone, PRODUCT.md rule 4) and their customers' cards waiting for approval. The
+customer's time zone, docs/calendar-rules.md rule 4) and their customers' cards waiting for approval. The
 print room sees the approved cards grouped by mail-by date and the batches not mailed yet.
 A superuser (or anyone with both sets of permissions) sees both.
 

@@ -1,1 +1,1 @@
-"""Writes: plain keyword-only functions named <entity>_<action> (see STYLE.md)."""
+"""Writes: plain keyword-only functions named <entity>_<action> (docs/architecture.md)."""

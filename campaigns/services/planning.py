@@ -1,4 +1,4 @@
-"""The planner: turns cadence rules into touchpoints (PRODUCT.md, "Calendar rules").
+"""The planner: turns cadence rules into touchpoints (docs/calendar-rules.md).
 
 A run has three steps:
 

@@ -4,7 +4,7 @@
 - "at risk": the account manager's lead is alerted, a follow-up call is scheduled, and the
   customer's celebratory cards are held back for a quiet period;
 - a contact ("reached" or "at risk") moves the customer's `last_contact` milestone to today, so
-  every cadence anchored on it starts its clock again (PRODUCT.md rule 6 re-plans them).
+  every cadence anchored on it starts its clock again (docs/calendar-rules.md rule 6 re-plans them).
 
 Follow-ups are touchpoints of their own, unique per (follow_up_of, attempt): logging the same
 outcome twice, or two people at once, creates one follow-up.

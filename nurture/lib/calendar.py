@@ -1,6 +1,6 @@
 """Calendar rules for touchpoints: pure date arithmetic, no Django, no database.
 
-See "Calendar rules" in PRODUCT.md. Every occurrence is computed from the milestone
+See docs/calendar-rules.md. Every occurrence is computed from the milestone
 (never from the previous occurrence), month arithmetic clamps to the month's end, and
 business days are Monday to Friday minus the public holidays that the `holidays`
 package defines for a country and optional region (observed days included).

@@ -1,4 +1,4 @@
-"""Calendar rules (PRODUCT.md, "Calendar rules"): table tests and property tests.
+"""Calendar rules (docs/calendar-rules.md): table tests and property tests.
 
 Pure functions only: no database, no Django.
 """
