@@ -8,6 +8,7 @@ the run's summary. Task names are explicit: Beat's schedules in the database ref
 
 import datetime as dt
 from functools import partial
+from smtplib import SMTPException
 from typing import Any
 
 from celery import Task, shared_task
@@ -72,12 +73,27 @@ def send_digests() -> Summary:
     return {"digests": len(user_ids)}
 
 
-@shared_task(name="campaigns.tasks.send_digest", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="campaigns.tasks.send_digest",
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=10,
+)
 def send_digest(user_id: int, date: str) -> Summary:
     return {"sent": digests.send_digest(user_id=user_id, date=dt.date.fromisoformat(date))}
 
 
-@shared_task(name="campaigns.tasks.send_at_risk_alert", autoretry_for=(ConnectionError,), retry_backoff=True)
+# A mail server that is down or refuses (SMTPException, ConnectionError, timeouts: all OSErrors) is
+# retried, backing off (with jitter) from 30 seconds up to an hour, ten times, up to about four hours in all;
+# then the run fails, and the job log shows it. The claim is undone on each failure: never silently dropped.
+@shared_task(
+    name="campaigns.tasks.send_at_risk_alert",
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=10,
+)
 def send_at_risk_alert(touchpoint_id: int) -> Summary:
     return {"sent": alerts.send_at_risk_alert(touchpoint_id=touchpoint_id)}
 

@@ -1,12 +1,22 @@
-"""E-mail the account manager's lead when a call finds a customer at risk. Sent once per call."""
+"""E-mail the account manager's lead when a call finds a customer at risk. Sent once per call.
+
+The alert is recorded as sent only once the mail went out: the claim (alert_sent_at) and the
+sending are one transaction. A mail server that fails raises, the claim rolls back, and the task
+retries (campaigns.tasks.send_at_risk_alert); a second run meanwhile waits on the claimed row and
+then finds it taken, so the lead hears once.
+"""
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import get_connection, send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from campaigns.models import Touchpoint
 from nurture.models import StaffProfile
+
+# The claimed row stays locked while the mail goes out: never wait on a mail server for longer.
+MAIL_TIMEOUT_SECONDS = 30
 
 
 def send_at_risk_alert(*, touchpoint_id: int) -> bool:
@@ -24,14 +34,22 @@ def send_at_risk_alert(*, touchpoint_id: int) -> bool:
     recipients = [user.email for user in (lead, manager) if user is not None and user.email]
     if lead is None or not lead.email:
         return False
-    # The conditional UPDATE is the claim: a redelivered task finds it taken and sends nothing.
-    if not Touchpoint.objects.filter(pk=touchpoint.pk, alert_sent_at__isnull=True).update(alert_sent_at=timezone.now()):
-        return False
     context = {"touchpoint": touchpoint, "customer": touchpoint.customer, "manager": manager, "lead": lead}
-    send_mail(
-        subject=f"nurture: {touchpoint.customer.full_name} is at risk",
-        message=render_to_string("campaigns/at_risk_alert.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=sorted(set(recipients)),
-    )
+    message = render_to_string("campaigns/at_risk_alert.txt", context)
+    with transaction.atomic():
+        # The conditional UPDATE is the claim, and locks the row until the commit: a concurrent run
+        # waits, then finds it taken; a redelivered task finds it taken and sends nothing.
+        claimed = Touchpoint.objects.filter(pk=touchpoint.pk, alert_sent_at__isnull=True).update(
+            alert_sent_at=timezone.now()
+        )
+        if not claimed:
+            return False
+        # An exception here (SMTPException, ConnectionError, any OSError) rolls the claim back.
+        send_mail(
+            subject=f"nurture: {touchpoint.customer.full_name} is at risk",
+            message=message,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=sorted(set(recipients)),
+            connection=get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or MAIL_TIMEOUT_SECONDS),
+        )
     return True

@@ -47,20 +47,23 @@ def send_digest(*, user_id: int, date: dt.date, now: dt.datetime | None = None) 
     overdue = list(calls.overdue(now)[:200])
     if not due_today and not overdue:
         return False
-    try:
-        # The unique (user, date) row is the claim: a second run, concurrent or later, stops here.
-        with transaction.atomic():
-            delivery = DigestDelivery.objects.create(
-                user=user, date=date, calls_due=len(due_today), calls_overdue=len(overdue)
-            )
-    except IntegrityError:
-        return False
     context = {"user": user, "date": date, "due_today": due_today, "overdue": overdue}
-    send_mail(
-        subject=f"nurture: {len(due_today)} calls due today, {len(overdue)} overdue",
-        message=render_to_string("campaigns/digest.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[user.email],
-    )
-    DigestDelivery.objects.filter(pk=delivery.pk).update(sent_at=timezone.now())
+    # The unique (user, date) row is the claim, and it commits with the mail or not at all: a
+    # second run, concurrent or later, stops at the claim; a mail server that fails rolls the
+    # claim back, so the task's retry sends the digest instead of finding it "sent".
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                delivery = DigestDelivery.objects.create(
+                    user=user, date=date, calls_due=len(due_today), calls_overdue=len(overdue)
+                )
+        except IntegrityError:
+            return False
+        send_mail(
+            subject=f"nurture: {len(due_today)} calls due today, {len(overdue)} overdue",
+            message=render_to_string("campaigns/digest.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[user.email],
+        )
+        DigestDelivery.objects.filter(pk=delivery.pk).update(sent_at=timezone.now())
     return True

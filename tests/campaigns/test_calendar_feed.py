@@ -1,12 +1,15 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from icalendar import Calendar
 
 from campaigns.models import Rule, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
+from nurture.roles import ACCOUNT_MANAGERS
 from nurture.services.calendar_feeds import feed_for, feed_reset
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +78,38 @@ def test_a_customer_reassigned_away_leaves_my_feed(client, alice, bob):
     response = client.get(reverse("calendar-feed", args=[feed_for(user=alice).token]))
 
     assert events(response) == []
+
+
+def feed_status(client, user) -> int:
+    return client.get(reverse("calendar-feed", args=[feed_for(user=user).token])).status_code
+
+
+def test_it_stops_answering_when_the_owner_loses_staff_status(client, alice):
+    assert feed_status(client, alice) == 200
+    alice.is_staff = False
+    alice.save()
+
+    assert feed_status(client, alice) == 404
+
+
+def test_it_stops_answering_when_the_owner_loses_the_permission_to_see_calls(client, alice):
+    assert feed_status(client, alice) == 200
+    alice.user_permissions.remove(
+        Permission.objects.get(content_type__app_label="campaigns", codename="view_touchpoint")
+    )
+    alice = type(alice).objects.get(pk=alice.pk)  # a fresh user: permissions are cached per object
+
+    assert feed_status(client, alice) == 404
+
+
+def test_it_answers_through_the_role_and_stops_when_the_role_is_taken_away(client):
+    dora = make_user("dora", groups=[ACCOUNT_MANAGERS])
+    assert feed_status(client, dora) == 200
+    dora.groups.remove(Group.objects.get(name=ACCOUNT_MANAGERS))
+
+    assert feed_status(client, dora) == 404
+
+
+def test_it_answers_a_superuser_and_not_a_staff_user_without_a_role(client, superuser):
+    assert feed_status(client, superuser) == 200
+    assert feed_status(client, make_user("nobody")) == 404

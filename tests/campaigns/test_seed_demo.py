@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 from django.utils import timezone
 
 from campaigns.management.commands import seed_demo
@@ -49,7 +50,7 @@ def test_it_creates_the_demo_users(client):
     assert not alice.has_perm("nurture.view_all_customers")
     assert "http://localhost:8000/admin/" in output
     assert "nurture-alice" in output
-    assert client.login(username="bob", password="nurture-bob")
+    assert client.login(request=HttpRequest(), username="bob", password="nurture-bob")
 
 
 def test_it_creates_customers_with_milestones_and_managers():
@@ -126,3 +127,63 @@ def test_it_shows_progress_for_many_customers(monkeypatch):
 def test_it_refuses_a_negative_count():
     with pytest.raises(CommandError, match="must not be negative"):
         seed(customers=-1)
+
+
+def test_it_never_changes_an_existing_users_password_flags_or_groups():
+    User = get_user_model()
+    alice = User.objects.create_user("alice", password="her-own", is_staff=False)
+    admin = User.objects.create_user("admin", password="the-real-one", is_staff=True)
+    printing = Group.objects.get(name="Print room")
+    alice.groups.add(printing)
+
+    output = seed(customers=2)
+
+    alice, admin = User.objects.get(username="alice"), User.objects.get(username="admin")
+    assert alice.check_password("her-own") and not alice.is_staff and not alice.is_superuser
+    assert list(alice.groups.all()) == [printing]
+    assert admin.check_password("the-real-one") and not admin.is_superuser
+    assert "Demo users created: bob, pat." in output
+    assert "Demo users skipped, they already exist: admin, alice" in output
+    # Where to log in still printed, without claiming the demo passwords work for the users it skipped.
+    assert "nurture-bob" in output
+    assert "nurture-admin" not in output and "nurture-alice" not in output
+    assert "admin  existed before seed_demo: log in with its own password" in output
+    assert "alice  existed before seed_demo, and may not log in to the admin" in output
+
+
+def test_running_it_twice_keeps_the_passwords_and_prints_where_to_log_in(client):
+    seed(customers=3)
+    User = get_user_model()
+    bob = User.objects.get(username="bob")
+    bob.set_password("bobs-choice")
+    bob.save()
+
+    output = seed(customers=3)
+
+    assert "0 created, 3 already there" in output
+    assert "Demo users skipped, they already exist: admin, alice, bob, pat" in output
+    assert "Log in at http://localhost:8000/admin/ as:" in output
+    assert "password nurture-alice" in output  # untouched since the first run: still the demo one
+    assert "bob    existed before seed_demo: log in with its own password" in output
+    assert client.login(request=HttpRequest(), username="bob", password="bobs-choice")
+    assert client.login(request=HttpRequest(), username="alice", password="nurture-alice")
+
+
+def test_it_refuses_a_database_with_customers_it_did_not_create():
+    Customer.objects.create(external_id="CRM-1", first_name="Real", last_name="Customer")
+    before = counts()
+
+    with pytest.raises(CommandError, match="--force") as refused:
+        seed(customers=3)
+
+    assert "CRM-1" in str(refused.value)
+    assert counts() == before  # not even the demo users
+
+
+def test_it_adds_demo_data_to_someone_elses_database_with_force():
+    Customer.objects.create(external_id="CRM-1", first_name="Real", last_name="Customer")
+
+    seed(customers=3, force=True)
+
+    assert Customer.objects.filter(external_id__startswith="DEMO-").count() == 3
+    assert Customer.objects.filter(external_id="CRM-1").exists()

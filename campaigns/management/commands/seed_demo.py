@@ -2,8 +2,10 @@
 
 Deterministic (customer number n is always the same person, whatever --customers says) and
 idempotent: customers are keyed on external IDs DEMO-0001, DEMO-0002, ...; running again adds only
-the customers that are missing and never duplicates a milestone. The demo users' passwords are set
-on every run, so the printed ones always work.
+the customers that are missing and never duplicates a milestone. The demo users are created only
+when missing: an existing user's password, flags and groups are never changed (the run says which
+it left alone). A database holding customers the command did not create (external IDs not like
+DEMO-0001) gets no demo data unless --force is given.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -97,8 +100,17 @@ class CustomerSpec:
     milestones: list[tuple[str, dt.date]] = field(default_factory=list)
 
 
+# Every demo customer's external ID matches this (external_id() below); any other is someone's data.
+DEMO_EXTERNAL_ID = r"^DEMO-[0-9]{4,}$"
+
+
 def external_id(number: int) -> str:
     return f"DEMO-{number:04d}"
+
+
+def foreign_customers() -> Any:
+    """The customers seed_demo did not create."""
+    return Customer.objects.exclude(external_id__regex=DEMO_EXTERNAL_ID)
 
 
 def _ascii(text: str) -> str:
@@ -178,28 +190,45 @@ def customer_spec(number: int, today: dt.date) -> CustomerSpec:
     )
 
 
-def ensure_users() -> dict[str, Any]:
-    """The demo users in their roles (the groups come from nurture/migrations/0009_roles.py)."""
+def ensure_users() -> tuple[dict[str, Any], list[str]]:
+    """The demo users in their roles (the groups come from nurture/migrations/0009_roles.py).
+
+    Only the missing ones are created: a user who exists (a demo user of an earlier run, or a real
+    person of that name) keeps their password, flags, groups and profile. Returns the users by name
+    and the names of those created now.
+    """
     ensure_roles(Group, Permission)
     User = get_user_model()
     users = {}
+    created = []
     for username, password, first_name, last_name, role in DEMO_USERS:
-        user, _ = User.objects.get_or_create(username=username)
-        user.first_name, user.last_name = first_name, last_name
-        user.email = f"{username}@example.com"
-        user.is_staff = user.is_active = True
-        user.is_superuser = role == SUPERUSER
-        user.set_password(password)
-        user.save()
-        if role != SUPERUSER:
-            user.groups.add(Group.objects.get(name=role))
-        StaffProfile.objects.get_or_create(
-            user=user, defaults={"signature": f"Warm regards,\n{first_name} {last_name}"}
-        )
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User(username=username, first_name=first_name, last_name=last_name)
+            user.email = f"{username}@example.com"
+            user.is_staff = user.is_active = True
+            user.is_superuser = role == SUPERUSER
+            user.set_password(password)
+            user.save()
+            if role != SUPERUSER:
+                user.groups.add(Group.objects.get(name=role))
+            StaffProfile.objects.get_or_create(
+                user=user, defaults={"signature": f"Warm regards,\n{first_name} {last_name}"}
+            )
+            created.append(username)
         users[username] = user
     for username in ACCOUNT_MANAGERS:
-        StaffProfile.objects.filter(user=users[username], lead__isnull=True).update(lead=users["admin"])
-    return users
+        if username in created:
+            StaffProfile.objects.filter(user=users[username], lead__isnull=True).update(lead=users["admin"])
+    return users, created
+
+
+def can_log_in_as_printed(user: Any, password: str) -> bool:
+    """Whether the printed demo credentials open the admin (an existing user may have changed them).
+
+    hashers.check_password without a setter: checking never rewrites the stored hash.
+    """
+    return bool(user.is_active and user.is_staff and check_password(password, user.password))
 
 
 def ensure_reference_data() -> tuple[dict[str, MilestoneKind], dict[str, Tag]]:
@@ -250,6 +279,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--customers", type=int, default=60, help="How many demo customers (default 60).")
         parser.add_argument("--no-plan", action="store_true", help="Do not run the planner afterwards.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Add demo data even to a database holding customers seed_demo did not create.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         count: int = options["customers"]
@@ -258,7 +292,15 @@ class Command(BaseCommand):
         today = timezone.localdate()
         created = milestones = 0
         with transaction.atomic():
-            users = ensure_users()
+            if not options["force"]:
+                foreign = foreign_customers().values_list("external_id", flat=True).first()
+                if foreign is not None:
+                    raise CommandError(
+                        f"This database holds customers seed_demo did not create (e.g. external ID {foreign!r}; "
+                        "demo customers are DEMO-0001, DEMO-0002, ...): no demo users or customers were added. "
+                        "Run seed_demo --force to add them anyway."
+                    )
+            users, new_users = ensure_users()
             kinds, tags = ensure_reference_data()
             for start in range(1, count + 1, BATCH_SIZE):
                 numbers = range(start, min(count, start + BATCH_SIZE - 1) + 1)
@@ -269,6 +311,14 @@ class Command(BaseCommand):
                 milestones += batch[1]
                 if count > BATCH_SIZE:
                     self.stdout.write(f"  {numbers[-1]}/{count} customers")
+        skipped = [username for username in users if username not in new_users]
+        if new_users:
+            self.stdout.write(f"Demo users created: {', '.join(new_users)}.")
+        if skipped:
+            self.stdout.write(
+                f"Demo users skipped, they already exist: {', '.join(skipped)} "
+                "(their passwords, flags and groups were left as they are)."
+            )
         self.stdout.write(
             f"Demo customers: {created} created, {count - created} already there; {milestones} milestones created."
         )
@@ -276,7 +326,12 @@ class Command(BaseCommand):
             self.plan()
         self.stdout.write(f"\nLog in at {LOGIN_URL} as:")
         for username, password, _, _, role in DEMO_USERS:
-            self.stdout.write(f"  {username:<6} password {password:<14} ({role.lower()})")
+            if username in new_users or can_log_in_as_printed(users[username], password):
+                self.stdout.write(f"  {username:<6} password {password:<14} ({role.lower()})")
+            elif users[username].is_active and users[username].is_staff:
+                self.stdout.write(f"  {username:<6} existed before seed_demo: log in with its own password")
+            else:
+                self.stdout.write(f"  {username:<6} existed before seed_demo, and may not log in to the admin")
 
     def plan(self) -> None:
         created = cancelled = 0
