@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
@@ -60,14 +61,25 @@ def env_list(name: str, default: str = "") -> list[str]:
 def secret_key_file(path: Path) -> str:
     """A random key kept in a file, for a single machine that did not set SECRET_KEY.
 
-    Several machines must share one SECRET_KEY, set in the environment.
+    Several processes may start at the same moment on a fresh machine (web, worker, beat): the key
+    is written to a temporary file first, then linked to its name, which fails if the name exists.
+    So the file appears whole or not at all, the first process to link wins, and the others read
+    its key. Several machines must share one SECRET_KEY, set in the environment.
     """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(50))
-        except FileExistsError:  # pragma: no cover - another process won the race
-            pass
-    return path.read_text().strip()
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process linked its key first: use that one
+        finally:
+            os.unlink(temporary)
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperEnvironment(f"{path} is empty: delete it (a new key is made) or set SECRET_KEY")
+    return key

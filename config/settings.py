@@ -4,10 +4,12 @@ With neither DATABASE_URL nor REDIS_URL set, nurture runs on an embedded default
 file and kombu's filesystem broker, both under var/ (VAR_DIR).
 """
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from kombu import Queue
 
 from config.env import env_bool, env_int, env_list, env_ratio, env_str, secret_key_file
@@ -32,12 +34,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "auditlog",
+    # Login throttling: failed attempts per username and per client address (see "Logging in" below).
+    "axes",
+    "csp",
     "nurture",
     "campaigns",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +54,8 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -91,8 +100,66 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Logging in: the admin's login page (config/login.py), which lands on Today.
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "today"
+# django-axes refuses logins after NURTURE_LOGIN_FAILURE_LIMIT failed attempts for one username, or
+# from one client address, within NURTURE_LOGIN_COOLOFF_MINUTES; the lock lifts by itself after that
+# long without a failed attempt. Unlock sooner: `manage.py axes_reset_username USER`, `axes_reset`,
+# or delete the row under Axes > Access attempts in the admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("NURTURE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("NURTURE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+# Two separate counters: one per username (from anywhere), one per client address (any username).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "config.login.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.login.client_ip"
+# No "AXES: BEGIN" line in every process's log; failed and refused logins are still logged.
+AXES_VERBOSE = False
+# Behind proxies: how many of them append the client's address to NURTURE_CLIENT_IP_HEADER. 0 (the
+# default) uses the connection's own address and never trusts a header a client could have sent.
+NURTURE_TRUSTED_PROXIES = env_int("NURTURE_TRUSTED_PROXIES", 0, minimum=0)
+NURTURE_CLIENT_IP_HEADER = env_str("NURTURE_CLIENT_IP_HEADER", "X-Forwarded-For")
+
+# HTTPS. Behind a TLS-terminating proxy, NURTURE_TRUST_X_FORWARDED_PROTO says that the proxy sets
+# X-Forwarded-Proto (and overwrites a client's); never set it when clients can reach `web` directly.
+if env_bool("NURTURE_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# NURTURE_HTTPS: the site is served over HTTPS only. Cookies are sent over HTTPS only, browsers are
+# told to use nothing else (HSTS), and plain HTTP is redirected, except /health/, which a load
+# balancer may probe over plain HTTP.
+NURTURE_HTTPS = env_bool("NURTURE_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = NURTURE_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("NURTURE_HSTS_SECONDS", 31_536_000, minimum=0) if NURTURE_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("NURTURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("NURTURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Scripts only from our own files: no inline script, no eval (a script a template needs goes in a
+# static file). Inline styles stay allowed: the admin's own templates (the change list, the audit
+# log) and some list columns carry <style> blocks and style attributes, which no nonce can cover.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -101,6 +168,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Scripts of the project's own admin templates (files, so that the Content-Security-Policy allows them).
+STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
@@ -165,6 +234,8 @@ CELERY_TASK_ROUTES = {
     "campaigns.tasks.render_*": {"queue": "rendering"},
     "campaigns.tasks.finish_batch": {"queue": "rendering"},
     "campaigns.tasks.check_card_fits": {"queue": "rendering"},
+    # The customer import's check and import: the default queue (their progress shows in the admin).
+    "nurture.tasks.*": {"queue": "celery"},
 }
 # A worker consumes every queue listed here unless started with -Q.
 CELERY_TASK_QUEUES = [Queue("celery"), Queue("planning"), Queue("rendering")]

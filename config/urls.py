@@ -5,11 +5,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.health import health
+from config.login import login_view
 
 urlpatterns = [
-    # Everyone starts the day on Today (the admin's login sends them back there).
+    # Everyone starts the day on Today (the admin's login lands there too).
     path("", RedirectView.as_view(pattern_name="today", permanent=False)),
     path("", include("campaigns.urls")),
+    # The admin's login, landing on Today (before admin.site.urls, whose own login it replaces).
+    path("admin/login/", login_view, name="login"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
 ]

@@ -45,13 +45,15 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "change_batch",
         ],
     },
-    # Everything in these apps, plus users and groups.
+    # Everything in these apps, plus users and groups, and the login throttle's records (to unlock
+    # someone locked out by failed logins: nurture/migrations/0013_administrators_unlock_logins.py).
     ADMINISTRATORS: {
         "nurture": ["*"],
         "campaigns": ["*"],
         "django_celery_beat": ["*"],
         "auditlog": ["*"],
         "auth": ["*"],
+        "axes": ["*"],
     },
 }
 

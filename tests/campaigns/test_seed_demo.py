@@ -49,8 +49,8 @@ def test_it_creates_the_demo_users(client):
     assert alice.has_perm("nurture.change_customer") and alice.has_perm("campaigns.change_touchpoint")
     assert not alice.has_perm("nurture.view_all_customers")
     assert "http://localhost:8000/admin/" in output
-    assert "nurture-alice" in output
-    assert client.login(request=HttpRequest(), username="bob", password="nurture-bob")
+    assert "nurture-demo-alice" in output
+    assert client.login(request=HttpRequest(), username="bob", password="nurture-demo-bob")
 
 
 def test_it_creates_customers_with_milestones_and_managers():
@@ -145,8 +145,8 @@ def test_it_never_changes_an_existing_users_password_flags_or_groups():
     assert "Demo users created: bob, pat." in output
     assert "Demo users skipped, they already exist: admin, alice" in output
     # Where to log in still printed, without claiming the demo passwords work for the users it skipped.
-    assert "nurture-bob" in output
-    assert "nurture-admin" not in output and "nurture-alice" not in output
+    assert "nurture-demo-bob" in output
+    assert "nurture-demo-admin" not in output and "nurture-demo-alice" not in output
     assert "admin  existed before seed_demo: log in with its own password" in output
     assert "alice  existed before seed_demo, and may not log in to the admin" in output
 
@@ -163,10 +163,10 @@ def test_running_it_twice_keeps_the_passwords_and_prints_where_to_log_in(client)
     assert "0 created, 3 already there" in output
     assert "Demo users skipped, they already exist: admin, alice, bob, pat" in output
     assert "Log in at http://localhost:8000/admin/ as:" in output
-    assert "password nurture-alice" in output  # untouched since the first run: still the demo one
+    assert "password nurture-demo-alice" in output  # untouched since the first run: still the demo one
     assert "bob    existed before seed_demo: log in with its own password" in output
     assert client.login(request=HttpRequest(), username="bob", password="bobs-choice")
-    assert client.login(request=HttpRequest(), username="alice", password="nurture-alice")
+    assert client.login(request=HttpRequest(), username="alice", password="nurture-demo-alice")
 
 
 def test_it_refuses_a_database_with_customers_it_did_not_create():

@@ -38,10 +38,10 @@ SUPERUSER = "superuser"
 # Demo credentials, printed at the end of every run; not for production.
 DEMO_USERS = [
     # username, password, first name, last name, role
-    ("admin", "nurture-admin", "Ada", "Admin", SUPERUSER),
-    ("alice", "nurture-alice", "Alice", "Archer", roles.ACCOUNT_MANAGERS),
-    ("bob", "nurture-bob", "Bob", "Baker", roles.ACCOUNT_MANAGERS),
-    ("pat", "nurture-pat", "Pat", "Printer", roles.PRINT_ROOM),
+    ("admin", "nurture-demo-admin", "Ada", "Admin", SUPERUSER),
+    ("alice", "nurture-demo-alice", "Alice", "Archer", roles.ACCOUNT_MANAGERS),
+    ("bob", "nurture-demo-bob", "Bob", "Baker", roles.ACCOUNT_MANAGERS),
+    ("pat", "nurture-demo-pat", "Pat", "Printer", roles.PRINT_ROOM),
 ]
 ACCOUNT_MANAGERS = ["alice", "bob"]
 
