@@ -9,8 +9,23 @@ from django.contrib.admin.widgets import AdminDateWidget
 from django.utils import timezone
 
 from campaigns.models import Batch, Card, Rule
-from campaigns.printing import MessageTemplateError
-from campaigns.services.cards import rule_validate_message_template
+from campaigns.printing import (
+    MERGE_FIELD_HELP,
+    MESSAGE_MAX_LENGTH,
+    TEMPLATE_MAX_LENGTH,
+    MessageTemplateError,
+    too_long_message,
+)
+from campaigns.services.cards import clean_message, rule_validate_message_template
+
+
+def _merge_fields_help() -> str:
+    fields = "; ".join(f"{{{{ {name} }}}}: {meaning}" for name, meaning in MERGE_FIELD_HELP.items())
+    return (
+        f"For cards: the message, with merge fields. {fields}. "
+        "{% if %}, {% elif %}, {% else %} and {% endif %} choose text, e.g. {% if company %}...{% endif %}. "
+        f"At most {TEMPLATE_MAX_LENGTH:,} characters; the message it makes at most {MESSAGE_MAX_LENGTH:,}."
+    )
 
 
 class RuleForm(forms.ModelForm[Rule]):
@@ -36,6 +51,8 @@ class RuleForm(forms.ModelForm[Rule]):
             "auto_approve",
             "active",
         ]
+        help_texts = {"message_template": _merge_fields_help()}
+        widgets = {"message_template": forms.Textarea(attrs={"rows": 8, "cols": 80, "maxlength": TEMPLATE_MAX_LENGTH})}
 
     def clean_message_template(self) -> str:
         source = str(self.cleaned_data.get("message_template") or "")
@@ -58,12 +75,15 @@ class CardForm(forms.ModelForm[Card]):
     class Meta:
         model = Card
         fields = ["message"]
-        widgets = {"message": forms.Textarea(attrs={"rows": 8, "cols": 60})}
+        widgets = {"message": forms.Textarea(attrs={"rows": 8, "cols": 60, "maxlength": MESSAGE_MAX_LENGTH})}
 
     def clean_message(self) -> str:
         message = str(self.cleaned_data.get("message") or "")
         if not message.strip():
             raise forms.ValidationError("Write the message the card will carry.")
+        length = len(clean_message(message))
+        if length > MESSAGE_MAX_LENGTH:
+            raise forms.ValidationError(too_long_message(length), code="max_length")
         return message
 
 

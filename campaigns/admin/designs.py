@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
@@ -22,6 +23,24 @@ if TYPE_CHECKING:
 
 # Fields whose change alters the inside panel, so every open card's fit is checked again.
 LAYOUT_FIELDS = {"format", "typeface"}
+# The preview PNG's parameters: its pages (1: outside or front, 2: inside or back) and the
+# resolutions it is rendered at (the admin asks for 72; more would only cost the server).
+PREVIEW_PAGES = (1, 2)
+PREVIEW_DPI_MIN, PREVIEW_DPI_MAX = 36, 150
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,4}")
+
+
+class BadPreviewParameter(ValueError):
+    """A preview parameter the view does not support; the message says which and what it takes."""
+
+
+def _whole_number(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None:
+        return default
+    if not _WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
+        raise BadPreviewParameter(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
 
 
 @admin.register(CardDesign)
@@ -62,12 +81,13 @@ class CardDesignAdmin(admin.ModelAdmin[CardDesign]):
         return response
 
     def preview_png_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Page 1 or 2 at 36 to 150 dpi; any other parameter is a 400, an unknown design a 404."""
         design = self._design(request, pk)
         try:
-            page = max(1, min(int(request.GET.get("page", "1")), 4))
-            dpi = max(36, min(int(request.GET.get("dpi", "72")), 150))
-        except ValueError:
-            page, dpi = 1, 72
+            page = _whole_number(request, "page", 1, PREVIEW_PAGES[0], PREVIEW_PAGES[-1])
+            dpi = _whole_number(request, "dpi", 72, PREVIEW_DPI_MIN, PREVIEW_DPI_MAX)
+        except BadPreviewParameter as exc:
+            return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
         return HttpResponse(render_design_preview_png(design.spec(), page=page, dpi=dpi), "image/png")
 
     @admin.display(description="preview")

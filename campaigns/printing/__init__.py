@@ -4,7 +4,9 @@ Plain data in, bytes out: this package never touches the database (callers turn 
 dataclasses it takes). The rest of the project imports from here, not from the modules:
 
 - message templates (messages.py, the locked-down template language of card messages):
-  ``check_template``, ``render_message``, ``merge_fields``, ``MessageTemplateError``;
+  ``check_template``, ``render_message``, ``merge_fields``, ``MessageTemplateError``, and the
+  limits: ``MESSAGE_MAX_LENGTH`` (a card's message), ``TEMPLATE_MAX_LENGTH``; the merge fields
+  with what each holds, ``MERGE_FIELD_HELP``;
 - whether a message fits its card, measured by laying it out (fit.py): ``check_fit``,
   ``FitResult``;
 - what the renderer takes (specs.py): ``DesignSpec``, ``PrintCard``, ``Recipient``;
@@ -22,7 +24,16 @@ fetcher.py holds the only files WeasyPrint may read while rendering; it is the r
 from campaigns.printing.artworks import ARTWORKS, Artwork
 from campaigns.printing.fit import FitResult, check_fit
 from campaigns.printing.formats import imposition, label_stock
-from campaigns.printing.messages import MessageTemplateError, check_template, merge_fields, render_message
+from campaigns.printing.messages import (
+    MERGE_FIELD_HELP,
+    MESSAGE_MAX_LENGTH,
+    TEMPLATE_MAX_LENGTH,
+    MessageTemplateError,
+    check_template,
+    merge_fields,
+    render_message,
+    too_long_message,
+)
 from campaigns.printing.pdfjoin import join_fragments, join_pdfs, pdf_fragment
 from campaigns.printing.render import (
     CardDoesNotFit,
@@ -36,6 +47,9 @@ from campaigns.printing.specs import DesignSpec, PrintCard, Recipient
 
 __all__ = [
     "ARTWORKS",
+    "MERGE_FIELD_HELP",
+    "MESSAGE_MAX_LENGTH",
+    "TEMPLATE_MAX_LENGTH",
     "Artwork",
     "CardDoesNotFit",
     "DesignSpec",
@@ -57,4 +71,5 @@ __all__ = [
     "render_labels_pdf",
     "render_manifest_csv",
     "render_message",
+    "too_long_message",
 ]

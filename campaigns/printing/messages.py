@@ -5,6 +5,12 @@ put merge fields into text: no loaders, no tags except ``if``/``elif``/``else``/
 text filters, and only the names in MERGE_FIELDS as variables, without attribute lookups.
 Values are plain strings. The result is plain text (no autoescaping here: the card renderer
 escapes it when it lays the card out).
+
+Everything is bounded, because the template comes from a form and the message goes to the
+layout engine: a template is at most TEMPLATE_MAX_LENGTH characters with ``if`` blocks nested at
+most TEMPLATE_MAX_DEPTH deep, and a message (rendered or written by hand) at most
+MESSAGE_MAX_LENGTH characters. A template past a limit is refused with a message naming it,
+never a RecursionError.
 """
 
 from __future__ import annotations
@@ -19,25 +25,44 @@ from django.template.base import FilterExpression, Lexer, Parser, Token, TokenTy
 from django.template.smartif import OPERATORS
 from django.utils import dateformat
 
-MERGE_FIELDS: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "full_name",
-    "company",
-    "years_as_customer",
-    "milestone_date",
-    "account_manager",
-    "signature",
-)
+# Each merge field, with what it holds, for the rule admin's help text.
+MERGE_FIELD_HELP: dict[str, str] = {
+    "first_name": "the customer's first name",
+    "last_name": "the customer's last name",
+    "full_name": "first and last name",
+    "company": "the customer's company (may be empty)",
+    "years_as_customer": 'whole years as a customer, a number ("2")',
+    "years_together": 'the same in words, as a person writes it ("1 year", "2 years")',
+    "anniversary_ordinal": 'which anniversary of the milestone the card celebrates ("1st", "2nd", "11th", "21st")',
+    "milestone_date": 'the milestone\'s date ("4 December 2025")',
+    "account_manager": "the account manager's name",
+    "signature": "the signature line (the account manager's name)",
+}
+MERGE_FIELDS: tuple[str, ...] = tuple(MERGE_FIELD_HELP)
 
 ALLOWED_TAGS: tuple[str, ...] = ("if", "elif", "else", "endif")
 ALLOWED_FILTERS: tuple[str, ...] = ("default", "upper", "lower", "title", "capfirst", "pluralize")
 
 DEFAULT_SIGNATURE = "Your account manager"
 
+# The longest message a card carries, written by hand or rendered from a template (characters).
+# It bounds the fit check's layout too: nothing longer is ever laid out.
+MESSAGE_MAX_LENGTH = 1000
+# The longest message template, and how deep its {% if %} blocks may nest.
+TEMPLATE_MAX_LENGTH = 5000
+TEMPLATE_MAX_DEPTH = 10
+
 
 class MessageTemplateError(ValueError):
     """A message template that cannot be used; the message says what is wrong and where."""
+
+
+class MessageTooLong(MessageTemplateError):
+    """The message a template makes is longer than MESSAGE_MAX_LENGTH."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        super().__init__(too_long_message(length))
 
 
 def _library() -> Library:
@@ -108,12 +133,23 @@ def _syntax_message(message: str, lineno: int | None) -> str:
 
 def _check_tokens(source: str) -> None:
     parser = Parser([], builtins=[_engine().template_builtins[0]])
+    depth = 0
     for token in Lexer(source).tokenize():
         if token.token_type == TokenType.VAR:
             if token.contents.strip():
                 _check_expression(token.contents, parser, token.lineno or 1)
         elif token.token_type == TokenType.BLOCK:
             _check_block(token, parser)
+            name = token.contents.split(None, 1)[0] if token.contents.strip() else ""
+            if name == "if":
+                depth += 1
+                if depth > TEMPLATE_MAX_DEPTH:
+                    raise MessageTemplateError(
+                        f"The {{% if %}} blocks are nested more than {TEMPLATE_MAX_DEPTH} deep "
+                        f"(line {token.lineno}): simplify the template."
+                    )
+            elif name == "endif":
+                depth = max(0, depth - 1)
 
 
 def _check_block(token: Token, parser: Parser) -> None:
@@ -129,34 +165,66 @@ def _check_block(token: Token, parser: Parser) -> None:
                 _check_expression(bit, parser, token.lineno or 1)
 
 
+_TOO_DEEP = "The template is nested too deeply: simplify its {% if %} blocks."
+
+
 @functools.lru_cache(maxsize=256)
 def _compile(source: str) -> Template:
-    _check_tokens(source)
+    if len(source) > TEMPLATE_MAX_LENGTH:
+        raise MessageTemplateError(
+            f"The template is {len(source):,} characters long; at most {TEMPLATE_MAX_LENGTH:,} are allowed."
+        )
     try:
+        _check_tokens(source)
         return _engine().from_string(source)
     except TemplateSyntaxError as exc:
         debug = getattr(exc, "template_debug", None)
         lineno = debug.get("line") if isinstance(debug, dict) else None
         raise MessageTemplateError(_syntax_message(str(exc), lineno)) from None
+    except RecursionError:
+        raise MessageTemplateError(_TOO_DEEP) from None
 
 
 def _normalise(source: str) -> str:
     return source.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def too_long_message(length: int) -> str:
+    """What is wrong with a message of `length` characters (over MESSAGE_MAX_LENGTH)."""
+    return f"The message is {length:,} characters long; a card carries at most {MESSAGE_MAX_LENGTH:,}."
+
+
 def check_template(source: str) -> None:
-    """Raise MessageTemplateError unless the template can be rendered."""
-    _compile(_normalise(source))
+    """Raise MessageTemplateError unless the template can be rendered, into a message a card can
+    carry (tried with typical merge fields)."""
+    try:
+        render_message(source, sample_fields())
+    except MessageTooLong as exc:
+        raise MessageTemplateError(
+            f"With typical merge fields the message would be {exc.length:,} characters long; "
+            f"a card carries at most {MESSAGE_MAX_LENGTH:,}."
+        ) from None
 
 
 def render_message(source: str, fields: Mapping[str, str]) -> str:
-    """The message for one card: the template with its merge fields filled in, as plain text."""
+    """The message for one card: the template with its merge fields filled in, as plain text.
+
+    Raises MessageTemplateError when the template cannot be used or the message it makes is
+    longer than MESSAGE_MAX_LENGTH. A field's value longer than a whole message is cut to that
+    length first, so the text rendered before the check is bounded too.
+    """
     template = _compile(_normalise(source))
-    values = {name: str(fields.get(name, "")) for name in MERGE_FIELDS}
-    text = template.render(Context(values, autoescape=False))
+    values = {name: str(fields.get(name, ""))[:MESSAGE_MAX_LENGTH] for name in MERGE_FIELDS}
+    try:
+        text = template.render(Context(values, autoescape=False))
+    except RecursionError:
+        raise MessageTemplateError(_TOO_DEEP) from None
     lines = [line.rstrip() for line in text.split("\n")]
     # An {% if %} on a line of its own leaves a blank line behind: keep at most one.
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    message = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if len(message) > MESSAGE_MAX_LENGTH:
+        raise MessageTooLong(len(message))
+    return message
 
 
 def whole_years(start: date, end: date) -> int:
@@ -180,6 +248,20 @@ def format_date(value: date) -> str:
     return str(dateformat.format(value, "j F Y"))
 
 
+_ORDINAL_SUFFIXES = {1: "st", 2: "nd", 3: "rd"}
+
+
+def ordinal(number: int) -> str:
+    """As a person writes it: "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "101st"."""
+    suffix = "th" if number % 100 in (11, 12, 13) else _ORDINAL_SUFFIXES.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def years_in_words(years: int) -> str:
+    """ "1 year", "2 years", "0 years"."""
+    return f"{years} year" if years == 1 else f"{years} years"
+
+
 def merge_fields(
     *,
     first_name: str,
@@ -197,13 +279,31 @@ def merge_fields(
     touchpoint's occurrence date), not the day it is drafted, so that an anniversary card drafted
     a week early still counts the year that is being celebrated.
     """
+    years = whole_years(became_customer_on or milestone_date, today)
     return {
         "first_name": first_name.strip(),
         "last_name": last_name.strip(),
         "full_name": " ".join(part for part in (first_name.strip(), last_name.strip()) if part),
         "company": company.strip(),
-        "years_as_customer": str(whole_years(became_customer_on or milestone_date, today)),
+        "years_as_customer": str(years),
+        "years_together": years_in_words(years),
+        "anniversary_ordinal": ordinal(whole_years(milestone_date, today)),
         "milestone_date": format_date(milestone_date),
         "account_manager": account_manager_name.strip(),
         "signature": signature.strip() or DEFAULT_SIGNATURE,
     }
+
+
+@functools.cache
+def sample_fields() -> dict[str, str]:
+    """Typical values, for trying a template out when it is saved."""
+    return merge_fields(
+        first_name="Alexandra",
+        last_name="Morgan",
+        company="Morgan & Reid Ltd",
+        became_customer_on=date(2021, 3, 14),
+        milestone_date=date(2021, 3, 14),
+        today=date(2024, 3, 14),
+        account_manager_name="Jordan Smith",
+        signature="Jordan Smith",
+    )

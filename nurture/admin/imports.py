@@ -1,58 +1,43 @@
-"""The customer import in the admin: upload -> preview -> confirm -> import, all rows or none.
+"""The customer import in the admin: upload -> check (a worker's dry run) -> confirm -> import (a worker).
 
-Preview shows what would change, or every bad row. The uploaded file is kept under
-VAR_DIR/imports with a random name; the preview and the confirm step refer to it with a signed
-token (who uploaded it, which file) that expires, never through the session. The dry run and the
-import are nurture.services.importing's. Only users who see every customer may import: a file
-matches customers on external_id, whoever manages them, and may reassign them.
+The upload only stores the file and queues its check (nurture.services.import_jobs): a file of a
+hundred thousand rows never holds a request up. The job's page follows the worker: while it works
+the page refreshes itself (status.json gives the same progress as JSON), then it shows what
+importing would do, or every bad row, with the confirm button; once imported, what was done. The
+import stays all rows or none. Only users who see every customer may import (a file matches
+customers on external_id, whoever manages them, and may reassign them), and each sees only their
+own uploads.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import time
-from collections.abc import Sequence
+import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_POST
 
 from nurture.admin.base import acting_user
-from nurture.models import Customer, MilestoneKind
+from nurture.lib.csvsafe import csv_cell
+from nurture.models import ImportJob, MilestoneKind
 from nurture.querysets import sees_all_customers
-from nurture.services.importing import (
-    ImportFailed,
-    ImportResult,
-    RowError,
-    decode,
-    import_customers,
-    parse,
-)
+from nurture.services.import_jobs import ImportJobError, import_job_confirm, import_job_create
+from nurture.services.importing import ChangedRow, ImportResult, RowError
 
-if TYPE_CHECKING:
-    pass
-
-IMPORT_SALT = "nurture.admin.import"
-# How long a preview may be confirmed (seconds); files older than a day are swept away.
-IMPORT_MAX_AGE = 3600
-IMPORT_KEEP_SECONDS = 24 * 3600
 IMPORT_MAX_BYTES = 50 * 1024 * 1024
-# The preview lists this many of the rows that change, and this many problems.
-PREVIEW_ROWS = 50
+# The page lists this many problems (every one is in the CSV of problems).
 ERRORS_SHOWN = 1000
-_STORED_NAME = re.compile(r"^[0-9a-f]{32}\.csv$")
-
-
-# --- Import ------------------------------------------------------------------------------------
+# While a worker is at it, the job's page reloads itself this often (seconds).
+REFRESH_SECONDS = 2
+# The upload page lists this many of one's latest imports.
+RECENT_JOBS = 5
 
 
 class ImportUploadForm(forms.Form):
@@ -71,18 +56,6 @@ class ImportUploadForm(forms.Form):
         return upload
 
 
-class ImportConfirmForm(forms.Form):
-    token = forms.CharField(widget=forms.HiddenInput)
-
-
-class ExpiredUpload(Exception):
-    pass
-
-
-def imports_dir() -> Path:
-    return Path(settings.VAR_DIR) / "imports"
-
-
 def can_import(request: HttpRequest) -> bool:
     user = request.user
     return sees_all_customers(user) and all(
@@ -96,107 +69,46 @@ def can_import(request: HttpRequest) -> bool:
     )
 
 
-def _sweep_old_uploads(folder: Path, *, now: float) -> None:
-    for old in folder.glob("*.csv"):
-        try:
-            if now - old.stat().st_mtime > IMPORT_KEEP_SECONDS:
-                old.unlink()
-        except OSError:
-            pass  # another request swept it first
-
-
-def store_upload(upload: Any) -> str:
-    """Write the upload under a random name; returns the name (not the path)."""
-    folder = imports_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    _sweep_old_uploads(folder, now=time.time())
-    name = f"{secrets.token_hex(16)}.csv"
-    with open(folder / name, "xb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return name
-
-
-def upload_token(*, name: str, original: str, user_pk: int) -> str:
-    return signing.dumps({"file": name, "name": original, "user": user_pk}, salt=IMPORT_SALT, compress=True)
-
-
-def read_token(token: str, *, user_pk: int) -> tuple[Path, str]:
-    """The stored file and its original name, or ExpiredUpload (bad, old, someone else's, gone)."""
-    try:
-        data = signing.loads(token, salt=IMPORT_SALT, max_age=IMPORT_MAX_AGE)
-    except signing.SignatureExpired:
-        raise ExpiredUpload("The preview has expired: upload the file again.") from None
-    except signing.BadSignature:
-        raise ExpiredUpload("This upload link is not valid: upload the file again.") from None
-    name = str(data.get("file", ""))
-    if data.get("user") != user_pk or not _STORED_NAME.match(name):
-        raise ExpiredUpload("This upload link is not valid: upload the file again.")
-    stored = imports_dir() / name
-    if not stored.is_file():
-        raise ExpiredUpload("The uploaded file is gone (already imported, or swept away): upload it again.")
-    return stored, str(data.get("name", name))
-
-
-@dataclass(frozen=True)
-class PreviewRow:
-    line: int
-    external_id: str
-    name: str
-    company: str
-    action: str  # "new", "update", "unchanged"
-    milestones: list[tuple[str, str]]
-
-
 @dataclass(frozen=True)
 class Preview:
+    """What importing would do, from the job's dry run: the counts and the first rows that change."""
+
     result: ImportResult
-    rows: list[PreviewRow]
-    changing: int
+    rows: list[ChangedRow]
+
+    @property
+    def changing(self) -> int:
+        return self.result.changing
 
     @property
     def more(self) -> int:
         return self.changing - len(self.rows)
 
 
-def import_preview(data: bytes) -> Preview:
-    """What importing would do, row by row (the first rows that change), from a dry run.
+def job_preview(job: ImportJob) -> Preview:
+    rows = [
+        ChangedRow(**{**row, "milestones": [(str(kind), str(day)) for kind, day in row.get("milestones", [])]})
+        for row in job.preview
+    ]
+    return Preview(result=ImportResult.from_counts(job.summary), rows=rows)
 
-    The dry run is nurture.services.importing's own, rolled back; it reports which existing customers
-    would change, so the preview never disagrees with the import.
-    """
-    result = import_customers(data=data, dry_run=True)
-    parsed = parse(decode(data))
-    existing: dict[str, int] = {}
-    ids = [row.external_id for row in parsed]
-    for start in range(0, len(ids), 1000):
-        existing.update(
-            Customer.objects.filter(external_id__in=ids[start : start + 1000]).values_list("external_id", "pk")
-        )
-    changed = set(result.changed_customer_ids)
-    kinds = dict(MilestoneKind.objects.values_list("pk", "name"))
-    rows: list[PreviewRow] = []
-    changing = 0
-    for row in parsed:
-        pk = existing.get(row.external_id)
-        action = "new" if pk is None else "update" if pk in changed else "unchanged"
-        if action == "unchanged":
-            continue
-        changing += 1
-        if len(rows) < PREVIEW_ROWS:
-            rows.append(
-                PreviewRow(
-                    line=row.line,
-                    external_id=row.external_id,
-                    name=f"{row.values.get('first_name', '')} {row.values.get('last_name', '')}".strip(),
-                    company=row.values.get("company", ""),
-                    action=action,
-                    milestones=[
-                        (kinds.get(kind, "?"), day.isoformat()) for kind, day in sorted(row.milestones.items())
-                    ],
-                )
-            )
-    return Preview(result=result, rows=rows, changing=changing)
+
+def job_problems(job: ImportJob) -> list[RowError]:
+    return [RowError(int(line), str(column), str(message)) for line, column, message in job.problems]
+
+
+def _job_url(job: ImportJob) -> str:
+    return reverse("admin:nurture_customer_import_job", args=[job.pk])
+
+
+def _own_job(request: HttpRequest, job_id: int) -> ImportJob:
+    """The user's own import, or 404: an upload is seen and confirmed only by whoever made it."""
+    if not can_import(request):
+        raise PermissionDenied
+    job: ImportJob | None = ImportJob.objects.uploaded_by(acting_user(request)).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such import.")
+    return job
 
 
 def _import_context(request: HttpRequest, model_admin: admin.ModelAdmin[Any], **extra: Any) -> dict[str, Any]:
@@ -210,76 +122,129 @@ def _import_context(request: HttpRequest, model_admin: admin.ModelAdmin[Any], **
     }
 
 
+# --- The pages -------------------------------------------------------------------------------------
+
+
 def import_view(request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> HttpResponse:
-    """Upload (GET, POST file) -> preview (GET ?token=) -> confirm (POST token)."""
+    """Upload: store the file and queue its check, then follow it on the job's page."""
     if not can_import(request):
         raise PermissionDenied
-    user_pk = int(acting_user(request).pk)
-    if request.method == "POST" and "token" in request.POST:
-        return _confirm(request, model_admin, user_pk)
-    token = request.GET.get("token")
-    if request.method == "GET" and token:
-        return _preview(request, model_admin, token, user_pk)
+    user = acting_user(request)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        name = store_upload(upload)
-        token = upload_token(name=name, original=str(upload.name), user_pk=user_pk)
-        return HttpResponseRedirect(f"{reverse('admin:nurture_customer_import')}?token={token}")
+        job = import_job_create(upload=form.cleaned_data["file"], by=user)
+        return HttpResponseRedirect(_job_url(job))
     kinds = list(MilestoneKind.objects.order_by("slug").values_list("slug", "name"))
-    context = _import_context(request, model_admin, form=form, media=model_admin.media + form.media, kinds=kinds)
+    context = _import_context(
+        request,
+        model_admin,
+        form=form,
+        media=model_admin.media + form.media,
+        kinds=kinds,
+        recent=list(ImportJob.objects.uploaded_by(user).order_by("-created_at")[:RECENT_JOBS]),
+    )
     return TemplateResponse(request, "admin/nurture/import/upload.html", context)
 
 
-def _preview(request: HttpRequest, model_admin: admin.ModelAdmin[Any], token: str, user_pk: int) -> HttpResponse:
-    try:
-        stored, original = read_token(token, user_pk=user_pk)
-    except ExpiredUpload as exc:
-        model_admin.message_user(request, str(exc), messages.ERROR)
-        return HttpResponseRedirect(reverse("admin:nurture_customer_import"))
-    errors: Sequence[RowError] = []
-    preview: Preview | None = None
-    try:
-        preview = import_preview(stored.read_bytes())
-    except ImportFailed as exc:
-        errors = exc.errors
+def job_view(request: HttpRequest, model_admin: admin.ModelAdmin[Any], job_id: int) -> HttpResponse:
+    """The job's page: its progress, what importing would do (or every bad row), what was done."""
+    job = _own_job(request, job_id)
+    common = {
+        "job": job,
+        "file_name": job.original_name,
+        "status_url": reverse("admin:nurture_customer_import_status", args=[job.pk]),
+        "confirm_url": reverse("admin:nurture_customer_import_confirm", args=[job.pk]),
+        "problems_url": reverse("admin:nurture_customer_import_problems", args=[job.pk]),
+    }
+    if job.working:
+        context = _import_context(
+            request, model_admin, title="Importing" if job.confirmed_at else "Checking the file", **common
+        )
+        context["refresh_seconds"] = REFRESH_SECONDS
+        return TemplateResponse(request, "admin/nurture/import/progress.html", context)
+    if job.state == ImportJob.State.DONE:
+        result = ImportResult.from_counts(job.result)
+        context = _import_context(request, model_admin, title="Imported", result=result, **common)
+        return TemplateResponse(request, "admin/nurture/import/done.html", context)
+    errors = job_problems(job)
+    preview = job_preview(job) if job.state == ImportJob.State.CHECKED else None
     context = _import_context(
         request,
         model_admin,
         title="Check the import",
-        file_name=original,
         preview=preview,
         errors=errors[:ERRORS_SHOWN],
         error_count=len(errors),
         bad_lines=len({error.line for error in errors}),
-        confirm_form=ImportConfirmForm(initial={"token": token}),
+        **common,
     )
     return TemplateResponse(request, "admin/nurture/import/preview.html", context)
 
 
-def _confirm(request: HttpRequest, model_admin: admin.ModelAdmin[Any], user_pk: int) -> HttpResponse:
-    form = ImportConfirmForm(request.POST)
-    if not form.is_valid():
-        return HttpResponseRedirect(reverse("admin:nurture_customer_import"))
-    token = form.cleaned_data["token"]
+def job_status_view(request: HttpRequest, job_id: int) -> JsonResponse:
+    """The job's progress as JSON, for scripts and monitors; the page shows the same."""
+    job = _own_job(request, job_id)
+    return JsonResponse(
+        {
+            "id": job.pk,
+            "state": job.state,
+            "step": job.step,
+            "rows_done": job.rows_done,
+            "rows_total": job.rows_total,
+            "percent": job.percent,
+            "working": job.working,
+            "problems": len(job.problems),
+            "url": _job_url(job),
+        }
+    )
+
+
+@require_POST
+def job_confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Any], job_id: int) -> HttpResponse:
+    """Confirm a checked import: a worker imports it; the job's page follows it."""
+    job = _own_job(request, job_id)
     try:
-        stored, original = read_token(token, user_pk=user_pk)
-    except ExpiredUpload as exc:
+        import_job_confirm(job=job, by=acting_user(request))
+    except ImportJobError as exc:
         model_admin.message_user(request, str(exc), messages.ERROR)
-        return HttpResponseRedirect(reverse("admin:nurture_customer_import"))
-    try:
-        result = import_customers(data=stored.read_bytes(), dry_run=False)
-    except ImportFailed:
-        # The data changed since the preview (a user or a milestone kind went away): show why.
-        model_admin.message_user(
-            request, "Nothing was imported: the file no longer imports cleanly. See the problems below.", messages.ERROR
-        )
-        return HttpResponseRedirect(f"{reverse('admin:nurture_customer_import')}?token={token}")
-    stored.unlink(missing_ok=True)
-    model_admin.message_user(request, f"{original}: {result.summary()}", messages.SUCCESS)
-    return HttpResponseRedirect(reverse("admin:nurture_customer_changelist"))
+    return HttpResponseRedirect(_job_url(job))
+
+
+class _Echo:
+    def write(self, text: str) -> str:
+        return text
+
+
+def job_problems_view(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+    """Every bad row of the file as CSV (the page lists the first ERRORS_SHOWN)."""
+    job = _own_job(request, job_id)
+
+    def lines() -> Iterator[str]:
+        writer = csv.writer(_Echo())
+        yield writer.writerow(["line", "column", "problem"])
+        for error in job_problems(job):
+            cells = [str(error.line) if error.line else "header", error.column, error.message]
+            yield writer.writerow([csv_cell(cell) for cell in cells])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-problems.csv"'
+    return response
 
 
 def import_urls(model_admin: admin.ModelAdmin[Any]) -> list[URLPattern]:
     view = model_admin.admin_site.admin_view
-    return [path("import/", view(lambda request: import_view(request, model_admin)), name="nurture_customer_import")]
+    return [
+        path("import/", view(lambda request: import_view(request, model_admin)), name="nurture_customer_import"),
+        path(
+            "import/<int:job_id>/",
+            view(lambda request, job_id: job_view(request, model_admin, job_id)),
+            name="nurture_customer_import_job",
+        ),
+        path("import/<int:job_id>/status.json", view(job_status_view), name="nurture_customer_import_status"),
+        path(
+            "import/<int:job_id>/confirm/",
+            view(lambda request, job_id: job_confirm_view(request, model_admin, job_id)),
+            name="nurture_customer_import_confirm",
+        ),
+        path("import/<int:job_id>/problems.csv", view(job_problems_view), name="nurture_customer_import_problems"),
+    ]

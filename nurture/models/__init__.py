@@ -8,12 +8,14 @@ from nurture.models.customers import (
     new_external_id,
     validate_time_zone_field,
 )
+from nurture.models.imports import ImportJob
 from nurture.models.jobs import JobRun
 from nurture.models.staff import CalendarFeed, StaffProfile, new_feed_token
 
 __all__ = [
     "CalendarFeed",
     "Customer",
+    "ImportJob",
     "JobRun",
     "Milestone",
     "MilestoneKind",

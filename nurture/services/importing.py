@@ -4,6 +4,11 @@ Every row is checked before anything is written; a file with any bad row imports
 reports every bad row with the reason. Re-importing the same file changes nothing (rows are
 compared with what is stored, and unchanged customers keep their updated_at, so the planner
 does not re-plan them).
+
+A large file takes a while: ``import_customers`` reports its progress to a ``Progress`` (every
+row while checking, every BATCH rows while writing), which the background import
+(nurture.services.import_jobs) records on its ImportJob. The writing happens BATCH rows at a time,
+all inside the one transaction.
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -25,6 +31,7 @@ from django.utils.text import slugify
 
 from nurture.lib.address import ADDRESS_FIELDS
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
+from nurture.lib.csvsafe import restore
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
 from nurture.selectors.customer_export import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from nurture.signals import announce_customers_changed, bulk_changes
@@ -44,7 +51,20 @@ MAX_LENGTHS: dict[str, int] = {
     name: getattr(Customer._meta.get_field(name), "max_length", None) or 10**6
     for name in ("external_id", *PLAIN_FIELDS)
 }
-STATUSES = {value for value, _ in Customer.Status.choices}
+
+
+def status_key(text: str) -> str:
+    """A status as people write it, reduced to compare: "Do not contact", "do-not-contact" and
+    " DO_NOT_CONTACT " are all "do not contact"."""
+    return " ".join(re.split(r"[\s_-]+", text.strip().lower())).strip()
+
+
+# Each status by its value and by its label, as status_key() reduces them.
+STATUSES: dict[str, str] = {
+    status_key(name): str(value) for value, label in Customer.Status.choices for name in (value, str(label))
+}
+# How the error for an unknown status names the accepted ones: as people would write them.
+STATUS_NAMES = ", ".join(str(label).lower() for _, label in Customer.Status.choices)
 BATCH = 1000
 
 
@@ -75,6 +95,22 @@ class ParsedRow:
     milestones: dict[int, dt.date]
 
 
+@dataclass(frozen=True)
+class ChangedRow:
+    """A row that creates or changes a customer, as the preview shows it."""
+
+    line: int
+    external_id: str
+    name: str
+    company: str
+    action: str  # "new" or "update"
+    milestones: list[tuple[str, str]]  # (kind's name, ISO date)
+
+
+# The counts of an ImportResult, as an ImportJob stores them.
+COUNTS = ("rows", "created", "updated", "unchanged", "milestones_created", "milestones_updated")
+
+
 @dataclass
 class ImportResult:
     rows: int = 0
@@ -86,6 +122,30 @@ class ImportResult:
     tags_created: list[str] = field(default_factory=list)
     dry_run: bool = False
     changed_customer_ids: list[int] = field(default_factory=list)
+    # The first rows that change, in file order (as many as import_customers' preview_rows asks).
+    changes: list[ChangedRow] = field(default_factory=list)
+
+    @property
+    def changing(self) -> int:
+        return self.created + self.updated
+
+    def counts(self) -> dict[str, Any]:
+        """The counts as plain data (what an ImportJob stores); from_counts() reads them back."""
+        return {
+            **{name: getattr(self, name) for name in COUNTS},
+            "tags_created": self.tags_created,
+            "dry_run": self.dry_run,
+        }
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, Any]) -> ImportResult:
+        result = cls(
+            tags_created=[str(tag) for tag in counts.get("tags_created", [])],
+            dry_run=bool(counts.get("dry_run", False)),
+        )
+        for name in COUNTS:
+            setattr(result, name, int(counts.get(name, 0)))
+        return result
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
@@ -99,6 +159,30 @@ class ImportResult:
         return text + "."
 
 
+class Progress(Protocol):
+    """Told what the import is doing: a step over `total` rows, then how many of them are done."""
+
+    def step(self, name: str, total: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+class NoProgress:
+    def step(self, name: str, total: int) -> None:
+        pass
+
+    def advance(self, done: int) -> None:
+        pass
+
+
+def count_records(text: str) -> int:
+    """The rows of a CSV text after its header (blank ones too), for a progress total."""
+    try:
+        return max(0, sum(1 for _ in csv.reader(io.StringIO(text))) - 1)
+    except csv.Error:
+        return 0  # parse() reports it
+
+
 def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -106,7 +190,7 @@ def decode(data: bytes) -> str:
         raise ImportFailed([RowError(0, "", f"the file is not UTF-8 text (byte {exc.start})")]) from None
 
 
-def parse(text: str) -> list[ParsedRow]:
+def parse(text: str, progress: Progress | None = None) -> list[ParsedRow]:
     """Read and check every row. Raises ImportFailed listing every problem."""
     reader = csv.reader(io.StringIO(text))
     try:
@@ -115,7 +199,8 @@ def parse(text: str) -> list[ParsedRow]:
         raise ImportFailed([RowError(0, "", "the file is empty")]) from None
     except csv.Error as exc:
         raise ImportFailed([RowError(1, "", f"not a CSV file: {exc}")]) from None
-    columns = [name.strip().lower() for name in header]
+    # Our own export prefixes cells (and header cells) against formula injection: undone here, exactly.
+    columns = [restore(name.strip()).lower() for name in header]
     kinds = dict(MilestoneKind.objects.values_list("slug", "id"))
     errors = _check_header(columns, kinds)
     if errors:
@@ -124,14 +209,16 @@ def parse(text: str) -> list[ParsedRow]:
     rows: list[ParsedRow] = []
     first_line: dict[str, int] = {}
     try:
-        for cells in reader:
+        for done, cells in enumerate(reader, start=1):
             line = reader.line_num
+            if progress is not None:
+                progress.advance(done)
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(columns):
                 errors.append(RowError(line, "", f"{len(cells)} fields, but the header has {len(columns)}"))
                 continue
-            raw = {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}
+            raw = {name: restore(cell.strip()) for name, cell in zip(columns, cells, strict=True)}
             external_id = raw.get("external_id", "")
             if external_id and external_id in first_line:
                 errors.append(
@@ -181,7 +268,8 @@ def _parse_row(
     values = {name: raw[name] for name in PLAIN_FIELDS if name in raw}
     values["country"] = values.get("country", "").upper()
     values["region"] = values.get("region", "").upper()
-    values["status"] = values.get("status", "").lower() or Customer.Status.ACTIVE
+    status = values.get("status", "")
+    values["status"] = STATUSES.get(status_key(status), status) if status else Customer.Status.ACTIVE
     values["time_zone"] = values.get("time_zone", "") or "UTC"
     for name, value in [("external_id", raw.get("external_id", "")), *values.items()]:
         limit = MAX_LENGTHS.get(name)
@@ -200,8 +288,8 @@ def _parse_row(
         validate_country_region(values["country"], values["region"])
     except UnknownRegion as exc:
         error("region" if values["region"] and "region" in str(exc).lower() else "country", str(exc))
-    if values["status"] not in STATUSES:
-        error("status", f"unknown status {values['status']!r}; use one of {', '.join(sorted(STATUSES))}")
+    if values["status"] not in STATUSES.values():
+        error("status", f"unknown status {status!r}; use one of: {STATUS_NAMES} (in any case, with spaces, - or _)")
     manager_id: int | None = None
     if raw.get("account_manager"):
         manager_id = managers.get(raw["account_manager"])
@@ -226,21 +314,85 @@ def _add_error(errors: list[RowError], line: int, column: str, message: str) -> 
     errors.append(RowError(line, column, message))
 
 
-def import_customers(*, data: bytes, dry_run: bool = False) -> ImportResult:
-    """Import a CSV file, or with dry_run say what it would do. All rows or none."""
-    rows = parse(decode(data))
+def import_customers(
+    *,
+    data: bytes,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    preview_rows: int = 0,
+    before_commit: Callable[[ImportResult], None] | None = None,
+) -> ImportResult:
+    """Import a CSV file, or with dry_run say what it would do. All rows or none.
+
+    progress hears of every step ("Checking every row", then writing), preview_rows asks for the
+    first rows that change (ImportResult.changes). before_commit runs inside the import's
+    transaction once every row is written: what it writes commits with the rows, and an exception
+    it raises undoes them all. The rows are read and checked before the transaction begins.
+    """
+    progress = progress or NoProgress()
+    text = decode(data)
+    progress.step("Checking every row", count_records(text))
+    rows = parse(text, progress)
     result = ImportResult(rows=len(rows), dry_run=dry_run)
+    progress.step("Trying the import (nothing is kept)" if dry_run else "Writing every row", len(rows))
+    kind_names = dict(MilestoneKind.objects.values_list("pk", "name")) if preview_rows else {}
     with transaction.atomic(), bulk_changes():
-        _apply(rows, result)
+        _apply(rows, result, progress=progress, preview=_Preview(preview_rows, kind_names))
         if dry_run:
             transaction.set_rollback(True)
+        elif before_commit is not None:
+            before_commit(result)
     if not dry_run and result.changed_customer_ids:
         announce_customers_changed(result.changed_customer_ids)
     return result
 
 
-def _apply(rows: list[ParsedRow], result: ImportResult) -> None:
+@dataclass
+class _Preview:
+    """Collects the first `limit` rows that change, in file order."""
+
+    limit: int
+    kind_names: dict[int, str]
+
+    def add(self, result: ImportResult, row: ParsedRow, action: str) -> None:
+        if len(result.changes) >= self.limit:
+            return
+        result.changes.append(
+            ChangedRow(
+                line=row.line,
+                external_id=row.external_id,
+                name=f"{row.values.get('first_name', '')} {row.values.get('last_name', '')}".strip(),
+                company=row.values.get("company", ""),
+                action=action,
+                milestones=[
+                    (self.kind_names.get(kind, "?"), day.isoformat()) for kind, day in sorted(row.milestones.items())
+                ],
+            )
+        )
+
+
+def _apply(rows: list[ParsedRow], result: ImportResult, *, progress: Progress, preview: _Preview) -> None:
+    """Write the rows BATCH at a time (inside the caller's transaction), telling progress after each."""
     now = timezone.now()
+    tags = _ensure_tags(rows, result)
+    new_ids: set[int] = set()
+    changed: set[int] = set()
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start : start + BATCH]
+        chunk_new, chunk_changed = _apply_chunk(chunk, result, tags=tags, now=now, preview=preview)
+        new_ids |= chunk_new
+        changed |= chunk_changed
+        progress.advance(start + len(chunk))
+    result.created = len(new_ids)
+    result.updated = len(changed - new_ids)
+    result.unchanged = len(rows) - result.created - result.updated
+    result.changed_customer_ids = sorted(changed | new_ids)
+
+
+def _apply_chunk(
+    rows: list[ParsedRow], result: ImportResult, *, tags: dict[str, int], now: dt.datetime, preview: _Preview
+) -> tuple[set[int], set[int]]:
+    """Write some rows; returns the ids of the customers created and of those changed."""
     existing = _existing_customers([row.external_id for row in rows])
     new_rows = [row for row in rows if row.external_id not in existing]
     Customer.objects.bulk_create(
@@ -260,17 +412,16 @@ def _apply(rows: list[ParsedRow], result: ImportResult) -> None:
     for customer in to_update:
         customer.updated_at = now
     Customer.objects.bulk_update(to_update, [*PLAIN_FIELDS, "account_manager", "updated_at"], batch_size=BATCH)
-    changed = (
-        {c.pk for c in to_update} | _apply_tags(rows, existing, result) | _apply_milestones(rows, existing, result)
-    )
+    changed = {c.pk for c in to_update} | _apply_tags(rows, existing, tags) | _apply_milestones(rows, existing, result)
     # Tag and milestone changes bump updated_at too: the planner re-plans changed customers.
     touched = sorted(changed - new_ids - {c.pk for c in to_update})
     for start in range(0, len(touched), BATCH):
         Customer.objects.filter(pk__in=touched[start : start + BATCH]).update(updated_at=now)
-    result.created = len(new_ids)
-    result.updated = len(changed - new_ids)
-    result.unchanged = len(rows) - result.created - result.updated
-    result.changed_customer_ids = sorted(changed | new_ids)
+    for row in rows:
+        pk = existing[row.external_id].pk
+        if pk in new_ids or pk in changed:
+            preview.add(result, row, "new" if pk in new_ids else "update")
+    return new_ids, changed
 
 
 def _existing_customers(external_ids: Iterable[str]) -> dict[str, Customer]:
@@ -294,7 +445,8 @@ def _set_values(customer: Customer, row: ParsedRow) -> bool:
     return changed
 
 
-def _apply_tags(rows: list[ParsedRow], customers: dict[str, Customer], result: ImportResult) -> set[int]:
+def _ensure_tags(rows: list[ParsedRow], result: ImportResult) -> dict[str, int]:
+    """Every tag the file names, created when missing: {slug: id}."""
     wanted = {slug for row in rows for slug in row.tags}
     tags = dict(Tag.objects.filter(slug__in=wanted).values_list("slug", "id"))
     missing = sorted(wanted - set(tags))
@@ -302,6 +454,10 @@ def _apply_tags(rows: list[ParsedRow], customers: dict[str, Customer], result: I
         Tag.objects.bulk_create([Tag(slug=slug, name=slug.replace("-", " ").title()) for slug in missing])
         tags.update(Tag.objects.filter(slug__in=missing).values_list("slug", "id"))
         result.tags_created = missing
+    return tags
+
+
+def _apply_tags(rows: list[ParsedRow], customers: dict[str, Customer], tags: dict[str, int]) -> set[int]:
     through = Customer.tags.through
     ids = [customers[row.external_id].pk for row in rows]
     current: dict[int, set[int]] = {}
@@ -351,6 +507,6 @@ def _apply_milestones(rows: list[ParsedRow], customers: dict[str, Customer], res
     for milestone in move:
         milestone.updated_at = now
     Milestone.objects.bulk_update(move, ["date", "updated_at"], batch_size=BATCH)
-    result.milestones_created = len(create)
-    result.milestones_updated = len(move)
+    result.milestones_created += len(create)
+    result.milestones_updated += len(move)
     return changed

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from typing import Any
 from unittest.mock import Mock
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
 from campaigns.forms import RuleForm
 from campaigns.models import Card, CardDesign, Rule, Touchpoint
-from campaigns.printing.messages import MessageTemplateError
+from campaigns.printing.messages import MERGE_FIELDS, MESSAGE_MAX_LENGTH, MessageTemplateError
 from campaigns.services import cards as cards_service
 from campaigns.services.cards import (
     DEFAULT_MESSAGE_TEMPLATE,
@@ -28,7 +30,7 @@ from campaigns.services.cards import (
     rule_validate_message_template,
 )
 from nurture.lib.customer_scope import CustomerScope
-from nurture.models import Customer
+from nurture.models import Customer, Milestone
 from tests.factories import (
     make_account_manager,
     make_card_manager,
@@ -47,7 +49,8 @@ TEMPLATE = (
     "with {{ company|default:'you' }} since {{ milestone_date }}.\n\n{{ signature }}"
 )
 SHORT = "Dear Ada,\n\nthank you for a wonderful year.\n\nAlice"
-TOO_LONG = "This message goes on and on. " * 60
+# Under the length limit (MESSAGE_MAX_LENGTH), but longer than any card's panel holds.
+TOO_LONG = "This message goes on and on. " * 33
 
 
 # --- Helpers shared with test_batches.py and test_batch_worker.py -------------------------------
@@ -263,6 +266,31 @@ def test_a_good_template_passes_the_rule_form():
     assert form.is_valid(), form.errors
 
 
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [
+        ("{% if first_name %}" * 500 + "x" + "{% endif %}" * 500, "characters long; at most 5,000"),
+        ("{% if first_name %}" * 11 + "x" + "{% endif %}" * 11, "nested more than 10 deep"),
+        ("Dear {{ first_name }}, " + "blah " * 1200, "characters long; at most 5,000"),
+        ("{{ full_name }} of {{ company }}, " * 100, "would be 3,899 characters long; a card carries at most 1,000"),
+    ],
+    ids=["500-levels-deep", "11-levels-deep", "huge-template", "huge-output"],
+)
+def test_a_pathological_template_is_a_form_error_naming_the_problem(source, named):
+    form = RuleForm(data={**_rule_form_data(), "message_template": source})
+
+    assert not form.is_valid()
+    assert named in str(form.errors["message_template"])
+
+
+def test_the_rule_form_lists_every_merge_field_in_its_help_text():
+    help_text = str(RuleForm().fields["message_template"].help_text)
+
+    for name in MERGE_FIELDS:
+        assert "{{ " + name + " }}" in help_text
+    assert '"2 years"' in help_text and '"21st"' in help_text
+
+
 def _rule_form_data() -> dict[str, Any]:
     rule = card_rule()
     return {
@@ -314,6 +342,49 @@ def test_a_message_that_does_not_fit_is_flagged_and_its_card_goes_back_to_draft(
     assert card.message == TOO_LONG.strip()  # flagged, never cut
     with pytest.raises(CardError, match="cannot be approved: The message needs"):
         card_approve(card=card, by=approver)
+
+
+def no_layout(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("a message over the length limit was laid out")
+
+
+def test_a_message_over_the_length_limit_is_refused_before_any_layout(monkeypatch):
+    monkeypatch.setattr(cards_service, "check_fit", no_layout)
+    card = make_card(status="approved", fits=True)
+
+    with pytest.raises(CardError, match="1,001 characters long; a card carries at most 1,000"):
+        card_update_message(card=card, message="x" * (MESSAGE_MAX_LENGTH + 1), by=make_user())
+
+    card.refresh_from_db()
+    assert (card.message, card.status, card.message_edited) == (SHORT, "approved", False)
+    # At the limit it is laid out as usual (and found too long for the panel).
+    monkeypatch.undo()
+    card_update_message(card=card, message="word " * (MESSAGE_MAX_LENGTH // 5), by=make_user())
+    card.refresh_from_db()
+    assert (card.fits, card.status) == (False, "draft")
+
+
+def test_a_card_from_before_the_limit_is_flagged_without_layout(monkeypatch):
+    monkeypatch.setattr(cards_service, "check_fit", no_layout)
+    card = make_card(status="approved", fits=None, message="x" * 5000)
+
+    assert cards_check_fit(card_ids=[card.pk]) == 1
+
+    card.refresh_from_db()
+    assert (card.fits, card.status) == (False, "draft")
+    assert card.fit_problem == "The message is 5,000 characters long; a card carries at most 1,000."
+
+
+def test_a_template_making_a_message_over_the_limit_drafts_a_flagged_card():
+    rule = card_rule()
+    Rule.objects.filter(pk=rule.pk).update(message_template="{{ full_name }} {{ company }} " * 60, auto_approve=True)
+    card_touchpoint(rule=Rule.objects.get(pk=rule.pk))
+
+    cards_draft_missing()
+
+    card = Card.objects.get()
+    assert (card.status, card.fits, card.message) == ("draft", False, "")
+    assert "a card carries at most 1,000" in card.fit_problem
 
 
 def test_approving_checks_the_fit_first_and_records_who(alice):
@@ -480,6 +551,21 @@ def test_an_account_manager_sees_and_edits_only_their_customers_cards(client):
     )
 
 
+def test_the_card_page_refuses_a_message_over_the_limit_as_a_form_error(superuser_client):
+    card = make_card(status="draft", fits=True)
+
+    response = superuser_client.post(
+        reverse("admin:campaigns_card_change", args=[card.pk]), {"message": "Dear Ada, " * 150}
+    )
+
+    assert response.status_code == 200
+    assert "The message is 1,499 characters long; a card carries at most 1,000." in str(
+        response.context["adminform"].form.errors["message"]
+    )
+    assert 'maxlength="1000"' in response.content.decode()
+    assert Card.objects.get(pk=card.pk).message == SHORT
+
+
 def test_the_approve_action_reports_what_it_could_not_approve(superuser_client):
     good = make_card(status="draft", fits=True)
     bad = make_card(status="draft", fits=False, fit_problem="The message needs 16 cm", customer=make_customer())
@@ -509,3 +595,42 @@ def test_a_design_preview_renders_as_png_and_pdf(superuser_client):
 
 def test_design_previews_need_the_view_permission(staff_client):
     assert staff_client.get(reverse("admin:campaigns_carddesign_preview_png", args=[design().pk])).status_code == 403
+
+
+# --- The built-in templates read as a person would write them ---------------------------------------
+
+OLD_ANNIVERSARY = (
+    "Dear {{ first_name }},\n\nhappy anniversary! {{ years_as_customer }} year(s) "
+    "together, and we are grateful for every one of them.\n\n{{ signature }}"
+)
+migration = importlib.import_module("campaigns.migrations.0011_readable_merge_fields")
+
+
+def test_the_built_in_anniversary_card_says_2nd_anniversary_and_2_years():
+    rule = Rule.objects.get(slug="anniversary-card")
+    assert "year(s)" not in rule.message_template
+    touchpoint = card_touchpoint(rule=rule)
+    Milestone.objects.filter(pk=touchpoint.milestone_id).update(date=D(2023, 3, 13))
+    Touchpoint.objects.filter(pk=touchpoint.pk).update(milestone_date=D(2023, 3, 13), occurs_on=D(2025, 3, 13))
+
+    cards_draft_missing(today=D(2025, 3, 1))
+
+    message = Card.objects.get().message
+    assert "happy 2nd anniversary! Thank you for 2 years together" in message, message
+
+
+def test_the_migration_changes_only_rules_still_holding_the_old_built_in_text():
+    builtin = Rule.objects.get(slug="anniversary-card")
+    Rule.objects.filter(pk=builtin.pk).update(message_template=OLD_ANNIVERSARY)
+    edited = card_rule(message_template=OLD_ANNIVERSARY.replace("happy anniversary", "many happy returns"))
+
+    migration.readable(apps, None)
+
+    new = migration.TEMPLATES[0][1]
+    assert Rule.objects.get(pk=builtin.pk).message_template == new
+    assert Rule.objects.get(pk=edited.pk).message_template.startswith("Dear {{ first_name }},\n\nmany happy returns")
+
+    migration.as_before(apps, None)
+
+    assert Rule.objects.get(pk=builtin.pk).message_template == OLD_ANNIVERSARY
+    assert "many happy returns" in Rule.objects.get(pk=edited.pk).message_template

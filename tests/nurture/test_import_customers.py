@@ -147,3 +147,21 @@ def test_imported_customers_are_planned_by_the_next_sweep(alice):
     planning.plan()
 
     assert Touchpoint.objects.filter(customer__external_id="C-1", rule__slug="welcome-call").exists()
+
+
+@pytest.mark.parametrize(
+    "written", ["do-not-contact", "Do not contact", "do_not_contact", " DO NOT CONTACT ", "Do-Not_Contact"]
+)
+def test_it_reads_a_status_as_people_write_it(written):
+    import_customers(data=f"external_id,first_name,last_name,status\nC-1,Ada,Lovelace,{written}\n".encode())
+
+    assert Customer.objects.get(external_id="C-1").status == Customer.Status.DO_NOT_CONTACT
+
+
+def test_it_lists_the_accepted_statuses_for_an_unknown_one():
+    with pytest.raises(ImportFailed) as caught:
+        import_customers(data=b"external_id,first_name,last_name,status\nC-1,Ada,Lovelace,Frozen\n")
+
+    [message] = [str(error) for error in caught.value.errors]
+    assert message.startswith("line 2, status: unknown status 'Frozen'")
+    assert "active, paused, do not contact, churned" in message

@@ -4,9 +4,13 @@ import pytest
 
 from campaigns.printing.messages import (
     MERGE_FIELDS,
+    MESSAGE_MAX_LENGTH,
+    TEMPLATE_MAX_DEPTH,
+    TEMPLATE_MAX_LENGTH,
     MessageTemplateError,
     check_template,
     merge_fields,
+    ordinal,
     render_message,
     whole_years,
 )
@@ -17,6 +21,8 @@ FIELDS = {
     "full_name": "Ann Lee",
     "company": "Acme",
     "years_as_customer": "5",
+    "years_together": "5 years",
+    "anniversary_ordinal": "5th",
     "milestone_date": "4 December 2020",
     "account_manager": "Jordan Smith",
     "signature": "Jordan",
@@ -143,6 +149,8 @@ def test_merge_fields():
         "full_name": "Ann Lee",
         "company": "Acme",
         "years_as_customer": "5",
+        "years_together": "5 years",
+        "anniversary_ordinal": "5th",
         "milestone_date": "4 December 2020",
         "account_manager": "Jordan Smith",
         "signature": "Your account manager",
@@ -180,3 +188,133 @@ def test_years_fall_back_to_the_milestone_date():
 )
 def test_whole_years(start, end, years):
     assert whole_years(start, end) == years
+
+
+# --- Merge fields as a person writes them ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "written"),
+    [
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (10, "10th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (23, "23rd"),
+        (101, "101st"),
+        (102, "102nd"),
+        (111, "111th"),
+        (112, "112th"),
+        (113, "113th"),
+        (121, "121st"),
+    ],
+)
+def test_ordinal(number, written):
+    assert ordinal(number) == written
+
+
+def fields_after(years: int, *, became: date | None = None) -> dict[str, str]:
+    milestone = date(2020, 3, 14)
+    return merge_fields(
+        first_name="Ann",
+        last_name="Lee",
+        company="",
+        became_customer_on=became,
+        milestone_date=milestone,
+        today=milestone.replace(year=milestone.year + years),
+        account_manager_name="",
+        signature="",
+    )
+
+
+@pytest.mark.parametrize(
+    ("years", "together", "anniversary"),
+    [(1, "1 year", "1st"), (2, "2 years", "2nd"), (3, "3 years", "3rd"), (11, "11 years", "11th")],
+)
+def test_years_and_anniversaries_read_as_a_person_writes_them(years, together, anniversary):
+    fields = fields_after(years)
+
+    assert (fields["years_as_customer"], fields["years_together"], fields["anniversary_ordinal"]) == (
+        str(years),
+        together,
+        anniversary,
+    )
+    message = render_message("Happy {{ anniversary_ordinal }} anniversary: {{ years_together }}!", fields)
+    assert message == f"Happy {anniversary} anniversary: {together}!"
+    assert "(s)" not in message
+
+
+def test_the_anniversary_counts_the_milestone_and_the_years_the_customer():
+    # A placement anniversary of someone who became a customer years before the placement.
+    fields = fields_after(2, became=date(2015, 1, 1))
+
+    assert (fields["anniversary_ordinal"], fields["years_together"]) == ("2nd", "7 years")
+
+
+# --- Limits: a template from a form never costs more than a bounded amount of work ---------------
+
+
+def nested_ifs(depth: int) -> str:
+    return "{% if first_name %}" * depth + "x" + "{% endif %}" * depth
+
+
+@pytest.mark.parametrize("depth", [TEMPLATE_MAX_DEPTH + 1, 50, 500])
+def test_deep_nesting_is_refused_with_the_problem_named_never_a_recursion_error(depth):
+    for attempt in (check_template, lambda source: render_message(source, FIELDS)):
+        with pytest.raises(MessageTemplateError, match=r"nested more than|characters long"):
+            attempt(nested_ifs(depth))
+
+
+def test_500_levels_are_refused_for_their_depth_even_without_the_size_limit(monkeypatch):
+    monkeypatch.setattr("campaigns.printing.messages.TEMPLATE_MAX_LENGTH", 10**6)
+
+    with pytest.raises(MessageTemplateError, match=rf"nested more than {TEMPLATE_MAX_DEPTH} deep \(line 1\)"):
+        check_template(nested_ifs(500))
+
+
+def test_nesting_up_to_the_limit_is_fine():
+    assert render_message(nested_ifs(TEMPLATE_MAX_DEPTH), FIELDS) == "x"
+    # Blocks one after another are not nested.
+    assert render_message(nested_ifs(TEMPLATE_MAX_DEPTH) * 3, FIELDS) == "xxx"
+
+
+def test_a_recursion_error_inside_the_template_engine_is_a_template_error(monkeypatch):
+    def too_deep(*args, **kwargs):
+        raise RecursionError
+
+    monkeypatch.setattr("django.template.base.Template.render", too_deep)
+    with pytest.raises(MessageTemplateError, match="nested too deeply"):
+        render_message("Dear {{ last_name }} (a template not compiled yet)", FIELDS)
+
+
+def test_a_huge_template_is_refused_with_the_limit_named():
+    huge = "Dear {{ first_name }}, " + "a" * TEMPLATE_MAX_LENGTH
+
+    with pytest.raises(MessageTemplateError, match=rf"at most {TEMPLATE_MAX_LENGTH:,} are allowed"):
+        check_template(huge)
+    with pytest.raises(MessageTemplateError, match="characters long"):
+        render_message(huge, FIELDS)
+
+
+def test_a_template_that_renders_a_huge_message_is_refused():
+    # Small enough as a template, but every merge field makes it longer than a card carries.
+    source = "{{ full_name }} {{ company }} " * 120
+    assert len(source) <= TEMPLATE_MAX_LENGTH
+
+    with pytest.raises(MessageTemplateError, match=r"would be [\d,]+ characters long; a card carries at most 1,000"):
+        check_template(source)
+    with pytest.raises(MessageTemplateError, match=rf"a card carries at most {MESSAGE_MAX_LENGTH:,}"):
+        render_message(source, FIELDS)
+
+
+def test_a_huge_merge_field_cannot_blow_the_message_up():
+    # A caller's value longer than a whole message is cut before rendering; the message is refused.
+    with pytest.raises(MessageTemplateError, match="a card carries at most"):
+        render_message("{{ company }}" * 5, {**FIELDS, "company": "x" * 10**6})
+    assert len(render_message("{{ company }}", {**FIELDS, "company": "x" * 10**6})) == MESSAGE_MAX_LENGTH
