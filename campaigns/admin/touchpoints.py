@@ -152,7 +152,8 @@ class TouchpointAdmin(ConcurrentChangeMixin[Touchpoint], CsvExportMixin[Touchpoi
     list_display_links = ["due_on", "customer"]
     list_filter = [QueueFilter, "status", "kind", "late", ("due_on", admin.DateFieldListFilter), "rule"]
     list_select_related = ["customer", "rule", "assignee"]
-    search_fields = ["customer__first_name", "customer__last_name", "customer__company", "=customer__external_id"]
+    # The customer's columns, trigram-indexed on PostgreSQL (nurture 0011); the external ID exact.
+    search_fields = ["customer__first_name", "customer__last_name", "customer__company", "customer__external_id__exact"]
     # No date_hierarchy: its MIN/MAX and DISTINCT year read every touchpoint of the list
     # (docs/benchmarks-admin.md); the due date filter above runs no query.
     show_full_result_count = False

@@ -201,6 +201,16 @@ class Card(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     batch = models.ForeignKey("campaigns.Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="cards")
     sequence = models.PositiveIntegerField(null=True, blank=True, help_text="Position in its batch, from 1.")
+    # The touchpoint's due date, kept on the card so that "drafts, soonest mail-by first" is one
+    # index (card_draft_mail_by) instead of a walk of the touchpoints by date that probes each one's
+    # card. Set when the card is drafted (save() and services.cards), moved with the touchpoint
+    # (services.touchpoints' snooze, the only change of a due date) and repaired after every
+    # planner chunk (services.cards.cards_sync_mail_by). Empty only for cards closed before
+    # campaigns 0012 and, during an upgrade, for cards drafted by the previous release until the
+    # next planner sweep.
+    mail_by = models.DateField(
+        "mail by", null=True, blank=True, editable=False, help_text="The touchpoint's due date (the mail-by date)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -232,10 +242,18 @@ class Card(models.Model):
         indexes = [
             # The print room's queue: approved cards by mail-by date (CardQuerySet.printable()).
             models.Index(fields=["status", "batch"], name="card_status_batch"),
+            # Today's cards to approve, soonest mail-by first, and their bounded count
+            # (selectors.today.my_drafts): only the drafts, in the list's order.
+            models.Index(fields=["mail_by", "id"], condition=models.Q(status="draft"), name="card_draft_mail_by"),
         ]
 
     def __str__(self) -> str:
         return f"Card for {self.recipient_name} ({self.get_status_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.mail_by is None and self.touchpoint_id is not None:
+            self.mail_by = self.touchpoint.due_on
+        super().save(*args, **kwargs)
 
     @property
     def sequence_code(self) -> str:

@@ -7,7 +7,7 @@ A superuser (or anyone with both sets of permissions) sees both.
 
 Every list is bounded: at most `limit` rows are loaded, one more is asked for to know whether
 there are more, and only then is the total counted, with the same filtered query on an
-indexed path (the touchpoint queue index, the card status index). A list and its count are
+indexed path (the touchpoint queue index, the drafts by mail-by date). A list and its count are
 always the same query, so "50 of 1,234" means what it says; its "see all" link opens the
 admin changelist filtered to the same rows.
 """
@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Batch, Card, Touchpoint
+from campaigns.models.cards import CardQuerySet
 from campaigns.models.touchpoints import TouchpointQuerySet
 from nurture import querysets
 from nurture.lib import calendar
@@ -68,6 +69,9 @@ def works_print_room(user: User) -> bool:
 
 # Counts stop here, like the admin's lists.
 COUNT_CAP = querysets.COUNT_CAP
+# The cards to approve are counted along the list's own order (my_drafts), which costs in
+# proportion to the count: they stop at 100 ("more than 100").
+DRAFTS_COUNT_CAP = 100
 
 
 @dataclass(frozen=True)
@@ -77,19 +81,25 @@ class Bounded(Generic[T]):
     rows: list[T]
     total: int
     see_all_url: str
+    # Where the count stopped; None: COUNT_CAP.
+    cap: int | None = None
 
     @property
     def truncated(self) -> bool:
         return self.total > len(self.rows)
 
     @property
+    def count_cap(self) -> int:
+        return COUNT_CAP if self.cap is None else self.cap
+
+    @property
     def capped(self) -> bool:
-        """More rows than COUNT_CAP: the total says "more than 1,000", not a number."""
-        return self.total > COUNT_CAP
+        """More rows than the cap: the total says "more than 1,000" (or the list's cap), not a number."""
+        return self.total > self.count_cap
 
     @property
     def total_label(self) -> str:
-        return f"more than {COUNT_CAP:,}" if self.capped else f"{self.total:,}"
+        return f"more than {self.count_cap:,}" if self.capped else f"{self.total:,}"
 
 
 def bounded(queryset: QuerySet[Any], *, limit: int, row: Callable[[Any], T], see_all_url: str) -> Bounded[T]:
@@ -101,6 +111,25 @@ def bounded(queryset: QuerySet[Any], *, limit: int, row: Callable[[Any], T], see
     objects = list(queryset[: limit + 1])
     total = len(objects) if len(objects) <= limit else querysets.capped_count(queryset, COUNT_CAP)
     return Bounded(rows=[row(obj) for obj in objects[:limit]], total=total, see_all_url=see_all_url)
+
+
+def bounded_in_order(
+    queryset: QuerySet[Any], *, limit: int, cap: int, row: Callable[[Any], T], see_all_url: str
+) -> Bounded[T]:
+    """The first `limit` rows and a count that stops at `cap` + 1, both along the list's order.
+
+    For a list whose order is an index that PostgreSQL can only filter as it walks (my_drafts):
+    an unordered count lets the planner pick a scan whose cost depends on where the rows sit in
+    the table (up to a second at a million customers), while the ordered walk costs what the
+    count needs. One walk gives the ids of at most `cap` + 1 rows, a second query the shown
+    rows by id. No COUNT at all.
+    """
+    ids = list(queryset.values_list("pk", flat=True)[: cap + 1])
+    shown = ids[:limit]
+    objects = {obj.pk: obj for obj in queryset.filter(pk__in=shown)} if shown else {}
+    # A row gone since the walk (approved meanwhile) is left out.
+    rows = [row(objects[pk]) for pk in shown if pk in objects]
+    return Bounded(rows=rows, total=len(ids), see_all_url=see_all_url, cap=cap)
 
 
 # --- Calls -----------------------------------------------------------------------------------
@@ -238,24 +267,33 @@ def _draft_row(card: Card) -> DraftCardRow:
     )
 
 
+def my_drafts(user: AbstractBaseUser) -> CardQuerySet:
+    """Draft cards waiting for this user's approval, soonest mail-by date first.
+
+    Scoped by the customer's account manager as it is now, like the calls: the cards of the
+    user's own customers (every customer's for those who see all customers). Not by the
+    touchpoint's assignee, which follows a change of account manager only once the planner has
+    re-planned the customer, and which an administrator may set to anyone: neither shows one
+    manager another's customer, company or message. A print-room permission (which lets the
+    card list show every card) does not widen this list either.
+
+    Drafts of pending touchpoints only (a held, done or cancelled one cannot be mailed). The
+    order is the card's own mail-by date (Card.mail_by, the touchpoint's due date), so at a
+    million customers PostgreSQL walks the drafts in order on card_draft_mail_by and probes each
+    one's touchpoint and customer, stopping at the rows it needs (docs/benchmarks-admin.md).
+    """
+    drafts = Card.objects.drafts().filter(touchpoint__status=Touchpoint.Status.PENDING)
+    if not sees_all_customers(user):
+        drafts = drafts.filter(touchpoint__customer__account_manager_id=user.pk)
+    return drafts.select_related("touchpoint", "touchpoint__rule").order_by("mail_by", "id")
+
+
 def cards_section(*, user: AbstractBaseUser, limit: int | None = None) -> CardsSection:
     """Draft cards of the user's customers (every customer's for those who see all), soonest mail-by first."""
     limit = limit or CARDS_SHOWN
-    if sees_all_customers(user):
-        # Every draft (drafts are withdrawn when their touchpoint is cancelled or skipped): the
-        # (status, batch) index, no join.
-        scope = Card.objects.visible_to(user)
-    else:
-        # Open touchpoints follow their customer's account manager (planning.reassign, queued by the
-        # customer's post_save), so "pending and assigned to me" is "my customers' open cards", on
-        # the (assignee, status, due_on) index and without walking every touchpoint by date to
-        # probe its customer's manager (2.5 s at a million customers: docs/benchmarks-admin.md).
-        # visible_to() still guards each card's own page.
-        scope = Card.objects.filter(touchpoint__assignee_id=user.pk, touchpoint__status=Touchpoint.Status.PENDING)
-    drafts = scope.drafts().select_related("touchpoint", "touchpoint__rule").order_by("touchpoint__due_on", "id")
     url = f"{reverse('admin:campaigns_card_changelist')}?{urlencode({'status__exact': Card.Status.DRAFT})}"
     return CardsSection(
-        drafts=bounded(drafts, limit=limit, row=_draft_row, see_all_url=url),
+        drafts=bounded_in_order(my_drafts(user), limit=limit, cap=DRAFTS_COUNT_CAP, row=_draft_row, see_all_url=url),
         can_approve=_perm(user, "campaigns.change_card"),
     )
 

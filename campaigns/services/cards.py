@@ -36,6 +36,7 @@ from django.utils import timezone
 from campaigns import signals
 from campaigns.models import Card, CardDesign, Rule, Touchpoint
 from campaigns.printing import (
+    MESSAGE_MAX_LENGTH,
     DesignSpec,
     FitResult,
     MessageTemplateError,
@@ -43,6 +44,7 @@ from campaigns.printing import (
     check_template,
     merge_fields,
     render_message,
+    too_long_message,
 )
 from campaigns.statuses import CARD_OPEN
 from nurture.lib.customer_scope import CustomerScope
@@ -132,6 +134,10 @@ def spec_for(design: CardDesign, cache: dict[int, DesignSpec] | None = None) -> 
 
 
 def _check_fit(message: str, spec: DesignSpec) -> FitResult:
+    """The fit of a message; one longer than MESSAGE_MAX_LENGTH (a card from before the limit)
+    does not fit and is never laid out, so a fit check's layout is always bounded."""
+    if len(message) > MESSAGE_MAX_LENGTH:
+        return FitResult(fits=False, problem=too_long_message(len(message)))
     return check_fit(message, spec)
 
 
@@ -176,7 +182,7 @@ def _message(
     try:
         return clean_message(render_message(template, fields)), ""
     except MessageTemplateError as exc:
-        return "", f"The rule's message template is broken ({exc}): write the message by hand."
+        return "", f"The message could not be made from the rule's template ({exc}): write the message by hand."
 
 
 def _draft(
@@ -200,6 +206,7 @@ def _draft(
     approve = rule.auto_approve and not problem
     return Card(
         touchpoint=touchpoint,
+        mail_by=touchpoint.due_on,
         design=design,
         message=message,
         fits=False if problem else None,
@@ -350,11 +357,14 @@ def card_update_message(*, card: Card, message: str, by: AbstractBaseUser) -> Ca
     """Replace a draft or approved card's message and check that it fits. Returns the card, reloaded.
 
     The message is marked as edited by hand. An approved card stays approved when the new
-    message fits and goes back to draft when it does not.
+    message fits and goes back to draft when it does not. A message longer than
+    MESSAGE_MAX_LENGTH is refused before its fit is checked, so the layout stays bounded.
     """
     message = clean_message(message)
     if not message:
         raise CardError("The message is empty.")
+    if len(message) > MESSAGE_MAX_LENGTH:
+        raise CardError(too_long_message(len(message)))
     current = _fresh(card.pk)
     if current.status not in CARD_OPEN:
         raise CardError(f"The {describe(current)} is {_state(current)}: its message can no longer change.")
@@ -460,6 +470,28 @@ def cards_cancel_for_inactive_touchpoints(*, scope: CustomerScope = EVERYONE) ->
     return cancelled
 
 
+def cards_sync_mail_by(*, scope: CustomerScope = EVERYONE) -> int:
+    """Set each open card's mail-by date to its touchpoint's due date where they differ. Returns how many.
+
+    Drafting sets it and a snooze moves it (services.touchpoints); this repairs what neither saw:
+    cards drafted by the previous release during an upgrade, or a due date changed by hand in the
+    database. Runs after every planner chunk, on the chunk's customers.
+    """
+    if scope.is_empty:
+        return 0
+    stale = (
+        Card.objects.open()
+        .in_scope(scope)
+        .filter(models.Q(mail_by__isnull=True) | ~models.Q(mail_by=models.F("touchpoint__due_on")))
+    )
+    ids = list(stale.order_by().values_list("pk", flat=True))
+    due_on = models.Subquery(Touchpoint.objects.filter(pk=models.OuterRef("touchpoint_id")).values("due_on")[:1])
+    synced = 0
+    for start in range(0, len(ids), 5000):
+        synced += Card.objects.filter(pk__in=ids[start : start + 5000]).update(mail_by=due_on)
+    return synced
+
+
 def cards_follow_touchpoints(
     *,
     scope: CustomerScope = EVERYONE,
@@ -470,4 +502,5 @@ def cards_follow_touchpoints(
     Returns (withdrawn, drafted).
     """
     withdrawn = cards_cancel_for_inactive_touchpoints(scope=scope)
+    cards_sync_mail_by(scope=scope)
     return withdrawn, cards_draft_missing(scope=scope, today=today)

@@ -21,7 +21,7 @@ from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns.models import Touchpoint
+from campaigns.models import Card, Touchpoint
 from campaigns.services.reactions import react_to_outcome
 from nurture.lib import calendar
 
@@ -107,6 +107,11 @@ def _skip_fields(*, reason: str, by: AbstractBaseUser, now: dt.datetime) -> dict
     }
 
 
+def _move_cards(*, ids: Sequence[int], until: dt.date) -> None:
+    """A card's mail-by date is its touchpoint's due date (Card.mail_by): it moves with a snooze."""
+    Card.objects.filter(touchpoint_id__in=ids).update(mail_by=until)
+
+
 def _snooze_fields(*, until: dt.date, now: dt.datetime) -> dict[str, Any]:
     # Evaluated by the database against the row as it was: the first snooze keeps the
     # original due date, later ones leave it alone.
@@ -152,9 +157,12 @@ def touchpoint_snooze(
     if problem:
         raise TouchpointError(f"{describe(current)} cannot be snoozed: {problem}.")
     # due_on in the condition as well: a snooze someone else made meanwhile is not overwritten.
-    claimed = Touchpoint.objects.filter(pk=current.pk, status=PENDING, due_on=current.due_on).update(
-        **_snooze_fields(until=until, now=timezone.now())
-    )
+    with transaction.atomic():
+        claimed = Touchpoint.objects.filter(pk=current.pk, status=PENDING, due_on=current.due_on).update(
+            **_snooze_fields(until=until, now=timezone.now())
+        )
+        if claimed:
+            _move_cards(ids=[current.pk], until=until)
     if not claimed:
         current = _fresh(touchpoint)
         raise TouchpointError(f"{describe(current)} was changed by someone else meanwhile; nothing was snoozed.")
@@ -257,7 +265,12 @@ def touchpoint_bulk_snooze(
     if problems:
         raise TouchpointError(f"Nothing was snoozed: {_listing(problems)}.")
     # The conditions checked above hold in the UPDATE too, or it is rolled back.
-    return _update_all(ids, models.Q(status=PENDING, due_on__lt=until), _snooze_fields(until=until, now=timezone.now()))
+    with transaction.atomic():
+        count = _update_all(
+            ids, models.Q(status=PENDING, due_on__lt=until), _snooze_fields(until=until, now=timezone.now())
+        )
+        _move_cards(ids=ids, until=until)
+    return count
 
 
 def touchpoint_bulk_skip(

@@ -13,6 +13,8 @@ from typing import Any, cast
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, ManyToManyField, QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern
@@ -35,7 +37,36 @@ class MilestoneInline(admin.TabularInline[Milestone, Customer]):
     verbose_name_plural = "milestones"
 
 
+# What a uniqueness error tells someone who does not see every customer: not that another customer
+# already has the value (that would be an oracle for data outside their scope), only that it cannot be used.
+NEUTRAL_UNIQUE_MESSAGE = "This value cannot be used here. Choose another, or ask an administrator."
+UNIQUE_ERROR_CODES = frozenset({"unique", "unique_together"})
+
+
+# Search results, newest customer first (a column header still sorts them). In the name order a
+# common name sits together (every Smith at "S"), so PostgreSQL walks most of the name index before
+# the first match: 3 s at a million customers. In id order the matches are spread out, so the first
+# page is found at once, and a rare term goes through the trigram indexes and sorts its few rows
+# (docs/benchmarks-admin.md, "Search").
+SEARCH_ORDERING = ("-pk",)
+
+
 class CustomerForm(forms.ModelForm[Customer]):
+    # Set by CustomerAdmin.get_form() for a user who does not see every customer.
+    neutral_unique_errors = False
+
+    def full_clean(self) -> None:
+        super().full_clean()  # the model's validation, uniqueness included
+        if not self.neutral_unique_errors:
+            return
+        for errors in self.errors.values():
+            errors.data[:] = [
+                ValidationError(NEUTRAL_UNIQUE_MESSAGE, code="unavailable")
+                if isinstance(error, ValidationError) and error.code in UNIQUE_ERROR_CODES
+                else error
+                for error in errors.data
+            ]
+
     def clean_country(self) -> str:
         return str(self.cleaned_data.get("country", "")).upper()
 
@@ -53,7 +84,9 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
     # Filters whose choices come from the indexes, not a DISTINCT over every customer.
     list_filter = ["status", CountryFilter, ("account_manager", AccountManagerFilter), "tags"]
     list_select_related = ["account_manager"]
-    search_fields = ["first_name", "last_name", "company", "email", "=external_id"]
+    # Each text column has a trigram index on PostgreSQL (nurture 0011), which serves icontains;
+    # the external ID is an exact match on its unique index, as the import matches it.
+    search_fields = ["first_name", "last_name", "company", "email", "external_id__exact"]
     show_full_result_count = False
     list_per_page = 50
     csv_name = "customers"
@@ -91,6 +124,21 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
         customers = cast(CustomerQuerySet, super().get_queryset(request))
         return customers.visible_to(request.user).prefetch_related("tags")
 
+    def get_ordering(self, request: HttpRequest) -> list[str] | tuple[str, ...]:
+        if request.GET.get(SEARCH_VAR):
+            return SEARCH_ORDERING
+        return super().get_ordering(request)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Customer], search_term: str
+    ) -> tuple[QuerySet[Customer], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip() and not queryset.query.order_by:
+            # Not ordered yet: the milestone form's customer autocomplete, which lists this queryset
+            # as it is. The change list has ordered it already (get_ordering(), or a column header).
+            results = results.order_by(*SEARCH_ORDERING)
+        return results, may_have_duplicates
+
     def get_list_filter(self, request: HttpRequest) -> list[Any]:
         if sees_all_customers(request.user):
             return list(self.list_filter)
@@ -102,7 +150,26 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
         if not sees_all_customers(request.user):
             # An account manager cannot hand a customer to someone else (and lose sight of it).
             fields.append("account_manager")
+            # Nor set the external ID (the import sets it; a new customer gets a generated one):
+            # "already exists" for a value would tell them about a customer they cannot see.
+            fields.append("external_id")
         return fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: Customer | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None and not sees_all_customers(request.user):
+            # The external ID is generated when the customer is saved: nothing to show yet.
+            return [
+                (name, {**options, "fields": [field for field in options["fields"] if field != "external_id"]})
+                for name, options in fieldsets
+            ]
+        return fieldsets
+
+    def get_form(self, request: HttpRequest, obj: Customer | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if not sees_all_customers(request.user):
+            form = type(form.__name__, (form,), {"neutral_unique_errors": True})
+        return form
 
     def formfield_for_manytomany(self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "tags":
@@ -140,7 +207,8 @@ class MilestoneAdmin(AuditlogHistoryAdminMixin, ScopedAdmin[Milestone]):
     list_display_links = ["date"]
     list_filter = ["kind", ("date", admin.DateFieldListFilter)]
     list_select_related = ["customer", "kind"]
-    search_fields = ["customer__first_name", "customer__last_name", "customer__company", "=customer__external_id"]
+    # The customer's columns, trigram-indexed on PostgreSQL; the external ID exact (like the customer list).
+    search_fields = ["customer__first_name", "customer__last_name", "customer__company", "customer__external_id__exact"]
     # No date_hierarchy: its MIN/MAX and DISTINCT year read every milestone of the list.
     autocomplete_fields = ["customer"]
     show_full_result_count = False

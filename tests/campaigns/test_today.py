@@ -10,8 +10,10 @@ from django.urls import reverse
 from campaigns.models import Batch, Card, CardDesign, Touchpoint
 from campaigns.selectors import today as today_module
 from campaigns.selectors.today import calls_section, cards_section, mail_by_groups, today_page
+from campaigns.services.cards import cards_draft_missing, cards_sync_mail_by
+from campaigns.services.touchpoints import touchpoint_bulk_snooze, touchpoint_snooze
 from nurture.models import CalendarFeed, Customer
-from tests.factories import make_customer, make_rule, make_touchpoint, make_user, messages_of
+from tests.factories import make_card_manager, make_customer, make_rule, make_touchpoint, make_user, messages_of
 
 D = dt.date
 TODAY = reverse("today")
@@ -279,6 +281,111 @@ def test_an_account_managers_cards_are_those_of_their_open_touchpoints(card_mana
 
     assert [row.card_id for row in cards_section(user=card_manager).drafts.rows] == [mine.pk]
     assert [row.card_id for row in cards_section(user=bob).drafts.rows] == [moved.pk]
+
+
+def test_a_customer_moved_to_another_manager_takes_their_cards_to_the_new_managers_today(card_manager, client):
+    # Moved in the admin a moment ago: the planner has not re-planned the customer yet, so the
+    # touchpoint is still assigned to carol.
+    dave = make_card_manager("dave")
+    customer = make_customer(account_manager=card_manager, first_name="Moira", last_name="Moved", company="Movers Ltd")
+    moved = card(card_manager, due_on=D(2025, 3, 14), customer=customer)
+    stays = card(card_manager, due_on=D(2025, 3, 15))
+    Customer.objects.filter(pk=customer.pk).update(account_manager=dave)
+
+    assert [row.card_id for row in cards_section(user=card_manager).drafts.rows] == [stays.pk]
+    assert [row.card_id for row in cards_section(user=dave).drafts.rows] == [moved.pk]
+    client.force_login(card_manager)
+    html = client.get(TODAY).content.decode()
+    assert "Moira Moved" not in html and "wonderful year" in html  # stays's card, not the moved one
+    client.force_login(dave)
+    assert "Moira Moved" in client.get(TODAY).content.decode()
+
+
+def test_a_card_touchpoint_reassigned_to_another_manager_stays_with_the_customers_manager(card_manager, client):
+    dave = make_card_manager("dave")
+    customer = make_customer(account_manager=card_manager, first_name="Ada", last_name="Kept", company="Kept Co")
+    kept = card(card_manager, due_on=D(2025, 3, 14), customer=customer)
+    Touchpoint.objects.filter(pk=kept.touchpoint_id).update(assignee=dave)  # an administrator's reassignment
+
+    assert [row.card_id for row in cards_section(user=dave).drafts.rows] == []
+    assert [row.card_id for row in cards_section(user=card_manager).drafts.rows] == [kept.pk]
+    client.force_login(dave)
+    html = client.get(TODAY).content.decode()
+    assert "Ada Kept" not in html and "wonderful year" not in html
+
+
+def test_a_superuser_sees_every_customers_drafts_soonest_mail_by_first(card_manager, superuser):
+    dave = make_card_manager("dave")
+    later = card(card_manager, due_on=D(2025, 3, 20))
+    sooner = card(dave, due_on=D(2025, 3, 12))
+    unassigned = card(card_manager, due_on=D(2025, 3, 16), customer=make_customer(account_manager=None))
+
+    assert [row.card_id for row in cards_section(user=superuser).drafts.rows] == [sooner.pk, unassigned.pk, later.pk]
+
+
+def test_the_drafts_follow_a_snoozed_mail_by_date(card_manager):
+    first = card(card_manager, due_on=D(2025, 3, 12))
+    second = card(card_manager, due_on=D(2025, 3, 14))
+
+    touchpoint_snooze(touchpoint=first.touchpoint, until=D(2025, 3, 20), by=card_manager)
+
+    drafts = cards_section(user=card_manager).drafts.rows
+    assert [(row.card_id, row.mail_by) for row in drafts] == [(second.pk, D(2025, 3, 14)), (first.pk, D(2025, 3, 20))]
+    assert Card.objects.get(pk=first.pk).mail_by == D(2025, 3, 20)
+
+
+def test_a_bulk_snooze_moves_the_cards_mail_by_dates(card_manager):
+    cards = [card(card_manager, due_on=D(2025, 3, 12)), card(card_manager, due_on=D(2025, 3, 13))]
+
+    touchpoint_bulk_snooze(touchpoints=[c.touchpoint for c in cards], until=D(2025, 3, 25), by=card_manager)
+
+    assert set(Card.objects.filter(pk__in=[c.pk for c in cards]).values_list("mail_by", flat=True)) == {D(2025, 3, 25)}
+
+
+def test_a_card_drafted_or_saved_gets_its_touchpoints_mail_by_date(card_manager):
+    touchpoint = make_touchpoint(
+        customer=make_customer(account_manager=card_manager),
+        kind="card",
+        due_on=D(2025, 3, 18),
+        rule=make_rule(action="card"),
+    )
+
+    assert cards_draft_missing(check_fit_later=False) == 1
+    assert Card.objects.get(touchpoint=touchpoint).mail_by == D(2025, 3, 18)
+    assert card(card_manager, due_on=D(2025, 3, 19)).mail_by == D(2025, 3, 19)
+
+
+def test_the_planner_repairs_a_mail_by_date_that_does_not_match(card_manager):
+    stale = card(card_manager, due_on=D(2025, 3, 12))
+    Card.objects.filter(pk=stale.pk).update(mail_by=None)  # drafted by the release before this column
+    moved = card(card_manager, due_on=D(2025, 3, 13))
+    Touchpoint.objects.filter(pk=moved.touchpoint_id).update(due_on=D(2025, 3, 30))  # changed by hand
+
+    assert cards_sync_mail_by() == 2
+    assert dict(Card.objects.filter(pk__in=[stale.pk, moved.pk]).values_list("pk", "mail_by")) == {
+        stale.pk: D(2025, 3, 12),
+        moved.pk: D(2025, 3, 30),
+    }
+    assert cards_sync_mail_by() == 0
+
+
+def test_the_drafts_are_counted_along_their_order_up_to_a_cap_without_a_count(card_manager, client, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(today_module, "CARDS_SHOWN", 2)
+    monkeypatch.setattr(today_module, "DRAFTS_COUNT_CAP", 3)
+    for day in range(5):
+        card(card_manager, due_on=D(2025, 3, 12 + day))
+
+    with CaptureQueriesContext(connection) as queries:
+        drafts = cards_section(user=card_manager).drafts
+
+    assert (len(drafts.rows), drafts.total, drafts.capped, drafts.total_label) == (2, 4, True, "more than 3")
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    client.force_login(card_manager)
+    html = " ".join(client.get(TODAY).content.decode().split())
+    assert 'id="count-drafts">more than 3<' in html
 
 
 def test_a_card_is_approved_from_today(card_manager, client):

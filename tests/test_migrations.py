@@ -1,0 +1,169 @@
+"""Migrations on the big tables build their indexes without stopping the application.
+
+On PostgreSQL a plain CREATE INDEX blocks every write to the table while it builds: minutes at a
+million customers or five million touchpoints. So every migration since nurture 0011 and campaigns
+0012 that adds an index to customers, milestones, touchpoints or cards builds it concurrently, in a
+non-atomic migration (nurture/lib/migrations.py; docs/operations.md, "Upgrading").
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.postgres.operations import AddIndexConcurrently as PostgresAddIndexConcurrently
+from django.core.management import call_command
+from django.db import connection, migrations, models
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations.base import Operation
+
+from nurture.lib import migrations as ours
+from tests.factories import make_customer
+
+# (app label, model name) of the big tables.
+BIG_MODELS = {("nurture", "customer"), ("nurture", "milestone"), ("campaigns", "touchpoint"), ("campaigns", "card")}
+BIG_TABLES = ("nurture_customer", "nurture_milestone", "campaigns_touchpoint", "campaigns_card")
+# The first migration of each app held to the rule.
+SINCE = {"nurture": 11, "campaigns": 12}
+CONCURRENT_OPERATIONS = (ours.AddIndexConcurrently, ours.AddTrigramIndex, PostgresAddIndexConcurrently)
+
+
+def checked_migrations() -> Iterator[migrations.Migration]:
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for (app_label, name), migration in sorted(loader.disk_migrations.items()):
+        number = re.match(r"\d+", name)
+        if app_label in SINCE and number and int(number.group()) >= SINCE[app_label]:
+            yield migration
+
+
+def _builds_an_index(field: Any) -> bool:
+    return bool(getattr(field, "db_index", False) or field.unique) and not field.primary_key
+
+
+def index_operations(migration: migrations.Migration) -> list[tuple[Operation, str]]:
+    """The operations that build an index on a big table, each with what it is."""
+    found: list[tuple[Operation, str]] = []
+    for operation in migration.operations:
+        model = (migration.app_label, getattr(operation, "model_name", "") or "")
+        on_big_table = (model[0], model[1].lower()) in BIG_MODELS
+        if isinstance(operation, migrations.AddIndex | ours.AddTrigramIndex) and on_big_table:
+            found.append((operation, "an index"))
+        elif isinstance(operation, migrations.AddField | migrations.AlterField) and on_big_table:
+            if _builds_an_index(operation.field):
+                found.append((operation, f"field {operation.name} with an index"))
+        elif isinstance(operation, migrations.AddConstraint) and on_big_table:
+            constraint = getattr(operation, "constraint", None)
+            if isinstance(constraint, models.UniqueConstraint):
+                found.append((operation, f"unique constraint {constraint.name}"))
+        elif isinstance(operation, migrations.RunSQL) and re.search(
+            r"CREATE\s+(UNIQUE\s+)?INDEX", str(operation.sql), re.IGNORECASE
+        ):
+            found.append((operation, "CREATE INDEX in SQL"))
+    return found
+
+
+def test_the_rule_sees_this_changes_migrations():
+    names = {f"{m.app_label}.{m.name}": len(index_operations(m)) for m in checked_migrations()}
+
+    assert names["nurture.0011_customer_search"] == 4
+    assert names["campaigns.0012_card_mail_by"] == 1
+
+
+@pytest.mark.parametrize("migration", list(checked_migrations()), ids=lambda m: f"{m.app_label}.{m.name}")
+def test_indexes_on_big_tables_are_built_concurrently_in_a_non_atomic_migration(migration):
+    operations = index_operations(migration)
+    if not operations:
+        return
+    assert migration.atomic is False, f"{migration.app_label}.{migration.name} must set atomic = False"
+    for operation, what in operations:
+        if isinstance(operation, migrations.RunSQL):
+            assert re.search(r"INDEX\s+CONCURRENTLY", str(operation.sql), re.IGNORECASE), what
+        else:
+            assert isinstance(operation, CONCURRENT_OPERATIONS), (
+                f"{migration.app_label}.{migration.name}: {what} is built with a plain CREATE INDEX; "
+                "use nurture.lib.migrations.AddIndexConcurrently (an index added by a field or a unique "
+                "constraint: add the field without it, then the index concurrently)"
+            )
+
+
+# --- The SQL on PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def postgresql(on_postgresql: bool) -> None:
+    if not on_postgresql:
+        pytest.skip("CREATE INDEX CONCURRENTLY is PostgreSQL's")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("migration", list(checked_migrations()), ids=lambda m: f"{m.app_label}.{m.name}")
+def test_sqlmigrate_builds_every_index_concurrently(postgresql, migration):
+    out = io.StringIO()
+    call_command("sqlmigrate", migration.app_label, migration.name, stdout=out)
+    sql = out.getvalue()
+
+    statements = re.findall(r"CREATE\s+(?:UNIQUE\s+)?INDEX\b[^;]*", sql, re.IGNORECASE)
+    on_big_tables = [s for s in statements if re.search(rf'\sON\s+"({"|".join(BIG_TABLES)})"', s)]
+    for statement in on_big_tables:
+        assert "CONCURRENTLY" in statement.upper(), statement
+    assert "BEGIN;" not in sql or not on_big_tables, "a migration that builds an index concurrently is not atomic"
+
+
+@pytest.mark.django_db
+def test_sqlmigrate_shows_the_extension_and_the_concurrent_trigram_indexes(postgresql):
+    out = io.StringIO()
+    call_command("sqlmigrate", "nurture", "0011_customer_search", stdout=out)
+    sql = out.getvalue()
+
+    assert 'CREATE EXTENSION IF NOT EXISTS "pg_trgm"' in sql
+    assert sql.count("CREATE INDEX CONCURRENTLY") == 4
+    assert 'USING gin ((UPPER("last_name"::text)) gin_trgm_ops)' in sql
+
+
+@pytest.mark.django_db
+def test_a_missing_extension_is_a_clear_error(postgresql):
+    from django.db.migrations.state import ProjectState
+
+    operation = ours.CreateExtension("nurture_no_such_extension")
+    with connection.schema_editor(atomic=False) as editor, pytest.raises(ours.ExtensionNotAvailable) as raised:
+        operation.database_forwards("nurture", editor, ProjectState(), ProjectState())
+
+    assert "not available on this database server" in str(raised.value)
+    assert "postgresql-contrib" in str(raised.value)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_invalid_index_left_by_a_failed_concurrent_build_is_built_again(postgresql):
+    from django.db.migrations.state import ProjectState
+
+    state = MigrationLoader(connection).project_state(("nurture", "0011_customer_search"))
+    operation = ours.AddTrigramIndex(model_name="customer", field="company", name="customer_company_trgm")
+
+    def validity() -> bool | None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
+                ["customer_company_trgm"],
+            )
+            row = cursor.fetchone()
+        return None if row is None else bool(row[0])
+
+    make_customer(company="Same")
+    make_customer(company="Same")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX IF EXISTS customer_company_trgm")
+        # A concurrent build that fails (here: a duplicate for a unique index) leaves an INVALID index.
+        with pytest.raises(Exception, match="could not create unique index"):
+            cursor.execute("CREATE UNIQUE INDEX CONCURRENTLY customer_company_trgm ON nurture_customer (company)")
+    assert validity() is False
+
+    with connection.schema_editor(atomic=False) as editor:
+        operation.database_forwards("nurture", editor, ProjectState(), state)
+    assert validity() is True
+
+    with connection.schema_editor(atomic=False) as editor:  # run again: the valid index is kept
+        operation.database_forwards("nurture", editor, ProjectState(), state)
+    assert validity() is True
