@@ -16,10 +16,12 @@ the same cards render to the same bytes.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import csv
 import dataclasses
 import functools
+import gc
 import hashlib
 import io
 import math
@@ -610,3 +612,19 @@ def pdf_page_png(pdf: bytes, *, page: int = 1, dpi: int = 72) -> bytes:
         # Fixed arguments, our own temporary files: nothing from users reaches the command line.
         subprocess.run([*args, str(source), str(target)], check=True, capture_output=True, timeout=60)  # noqa: S603
         return (Path(tmp) / "page.png").read_bytes()
+
+
+def _release_weasyprint_objects() -> None:
+    """Drop the cached stylesheets and font configuration while the process is still whole.
+
+    They hold Pango and GLib objects that cffi releases with g_object_unref. Left to the
+    interpreter's final garbage collection, that runs after GLib's own teardown and the process
+    dies with a segmentation fault on its way out (seen after seed_demo had checked card fits).
+    """
+    _design_stylesheet.cache_clear()
+    _stylesheets.cache_clear()
+    _font_config.cache_clear()
+    gc.collect()
+
+
+atexit.register(_release_weasyprint_objects)
