@@ -22,6 +22,8 @@ class CardStatus(models.TextChoices):
     BATCHED = "batched", "In a batch"
     PRINTED = "printed", "Printed"
     MAILED = "mailed", "Mailed"
+    # Came back undeliverable after it was mailed (recorded by the print room).
+    RETURNED = "returned", "Returned"
     CANCELLED = "cancelled", "Cancelled"
 
 

@@ -211,6 +211,9 @@ class Card(models.Model):
     mail_by = models.DateField(
         "mail by", null=True, blank=True, editable=False, help_text="The touchpoint's due date (the mail-by date)."
     )
+    returned_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the print room recorded the card as returned."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -222,16 +225,27 @@ class Card(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["batch", "sequence"], name="card_unique_sequence_in_batch"),
             models.CheckConstraint(
-                condition=models.Q(status__in=["draft", "approved", "batched", "printed", "mailed", "cancelled"]),
+                condition=models.Q(
+                    status__in=["draft", "approved", "batched", "printed", "mailed", "returned", "cancelled"]
+                ),
                 name="card_status_valid",
             ),
             # A card is in a batch exactly when it is batched, printed or mailed.
             models.CheckConstraint(
                 condition=(
-                    models.Q(status__in=["batched", "printed", "mailed"], batch__isnull=False, sequence__isnull=False)
+                    models.Q(
+                        status__in=["batched", "printed", "mailed", "returned"],
+                        batch__isnull=False,
+                        sequence__isnull=False,
+                    )
                     | models.Q(status__in=["draft", "approved", "cancelled"], batch__isnull=True, sequence__isnull=True)
                 ),
                 name="card_batch_matches_status",
+            ),
+            # A returned card says when it came back.
+            models.CheckConstraint(
+                condition=~models.Q(status="returned") | models.Q(returned_at__isnull=False),
+                name="card_returned_has_time",
             ),
             # "Approved" means ready to print: a message known not to fit sends the card back to draft.
             models.CheckConstraint(

@@ -125,6 +125,25 @@ class Customer(models.Model):
         default=Status.ACTIVE,
         help_text="Only active customers are planned; do-not-contact and churned cancel what is pending.",
     )
+    tier = models.SlugField(
+        max_length=50,
+        blank=True,
+        help_text="Loyalty tier, e.g. gold; cadences may be limited to tiers, like segments. No points.",
+    )
+    holdout = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text=(
+            "In the holdout group: chosen at random when the customer was created and fixed for good; "
+            "gets no touchpoints, so that retention can be compared with and without nurturing."
+        ),
+    )
+    address_undeliverable_on = models.DateField(
+        "address undeliverable since",
+        null=True,
+        blank=True,
+        help_text="Set when a card came back as undeliverable; further cards wait until the address changes.",
+    )
     quiet_until = models.DateField(
         null=True,
         blank=True,
@@ -161,6 +180,8 @@ class Customer(models.Model):
             # The country filter's choices (nurture.admin.filters.countries_in_use).
             models.Index(fields=["country"], name="customer_country"),
             models.Index(fields=["account_manager", "country"], name="customer_manager_country"),
+            # Segments by tier (cadences limited to tiers, reports).
+            models.Index(fields=["tier"], condition=~models.Q(tier=""), name="customer_tier"),
         ]
 
     def __str__(self) -> str:
