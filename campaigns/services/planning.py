@@ -14,7 +14,8 @@ A run has three steps:
 3. The last chunk to finish marks the run complete. The next sweep starts where the last
    *completed* run ended (rule 5), so a run that died, or did not happen, is made up.
 
-Customers and milestones changed since the last completed sweep began are planned over the whole
+Customers and milestones changed since the last completed sweep began (less a safety margin,
+CHANGE_MARGIN) are planned over the whole
 window from the last completed date, so a new milestone gets its touchpoints even inside a window
 that was already covered; touchpoints created after their due date had begun are marked late.
 """
@@ -68,6 +69,15 @@ class Window:
     changed_since: dt.datetime | None
 
 
+# How far before the last completed sweep began a change still counts as new. A row is stamped
+# (updated_at, or PostgreSQL's now(): the start of its transaction) before it commits; one that
+# committed after that sweep had read its customers, with a stamp from before the sweep began,
+# would otherwise be missed for good. Changes inside the margin are planned again, which is
+# idempotent and cheap. Imports and admin saves also announce their changes (customers_changed);
+# the margin covers writes that do not, such as SQL from outside the application.
+CHANGE_MARGIN = dt.timedelta(minutes=10)
+
+
 def last_completed_sweep() -> PlannerRun | None:
     return PlannerRun.objects.completed_sweeps().order_by("-window_end", "-started_at").first()
 
@@ -83,7 +93,7 @@ def sweep_window(*, now: dt.datetime, horizon_days: int) -> Window:
         start=last.window_end + dt.timedelta(days=1),
         end=end,
         catch_up_from=min(as_of, last.as_of),
-        changed_since=last.started_at,
+        changed_since=last.started_at - CHANGE_MARGIN,
     )
 
 

@@ -42,6 +42,7 @@ class Migration(migrations.Migration):
             name="tier",
             field=models.SlugField(
                 blank=True,
+                db_index=False,
                 help_text="Loyalty tier, e.g. gold; cadences may be limited to tiers, like segments. No points.",
             ),
         ),

@@ -128,6 +128,7 @@ class Customer(models.Model):
     tier = models.SlugField(
         max_length=50,
         blank=True,
+        db_index=False,  # the partial index customer_tier below serves it
         help_text="Loyalty tier, e.g. gold; cadences may be limited to tiers, like segments. No points.",
     )
     holdout = models.BooleanField(
