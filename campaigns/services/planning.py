@@ -15,9 +15,9 @@ A run has three steps:
    *completed* run ended (rule 5), so a run that died, or did not happen, is made up.
 
 Customers and milestones changed since the last completed sweep began (less a safety margin,
-CHANGE_MARGIN) are planned over the whole
-window from the last completed date, so a new milestone gets its touchpoints even inside a window
-that was already covered; touchpoints created after their due date had begun are marked late.
+CHANGE_MARGIN) are planned over the whole window from the last completed date, so a new milestone
+gets its touchpoints even inside a window that was already covered; touchpoints created after
+their due date had begun are marked late.
 """
 
 from __future__ import annotations
