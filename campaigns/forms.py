@@ -45,6 +45,7 @@ class RuleForm(forms.ModelForm[Rule]):
             "repeat_until",
             "business_day_policy",
             "card_lead_days",
+            "stage",
             "card_design",
             "message_template",
             "celebratory",
