@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
 
 from campaigns.models import Batch, Card, CardDesign, Touchpoint
 from campaigns.selectors.journey import customer_journey
@@ -29,7 +28,6 @@ from tests.factories import (
     PRINT_ROOM_PERMISSIONS,
     make_account_manager,
     make_customer,
-    make_rule,
     make_touchpoint,
     make_user,
     messages_of,
@@ -322,6 +320,9 @@ def test_undoing_a_card_that_was_not_returned_changes_nothing(printer):
 
     with pytest.raises(ReturnedMailError, match="not recorded as returned"):
         cards_undo_returned(codes=f"B{batch.pk}-001", by=printer)
+
+    card.refresh_from_db()
+    assert card.status == "mailed"
 
 
 # --- What people see ------------------------------------------------------------------------------
