@@ -1,4 +1,5 @@
-"""The journey map: stages per cadence, a stage on each rule, and the indexes of the stage report.
+"""The journey map: stages per cadence, a stage on each rule, and the indexes of the stage report;
+returned mail: the index of the held touchpoints the planner releases when an address changes.
 
 Non-atomic: the touchpoint indexes are built CONCURRENTLY (nurture/lib/migrations.py). The
 built-in "Post-sale nurture" cadence gets three stages (onboarding, adoption, renewal) for its
@@ -89,6 +90,12 @@ class Migration(migrations.Migration):
                 condition=models.Q(("status", "done")),
                 fields=["customer", "completed_at"],
                 name="touchpoint_done_customer",
+            ),
+        ),
+        AddIndexConcurrently(
+            model_name="touchpoint",
+            index=models.Index(
+                condition=models.Q(("status", "held")), fields=["customer"], name="touchpoint_held_customer"
             ),
         ),
         migrations.RunPython(add_default_stages, migrations.RunPython.noop),

@@ -195,6 +195,9 @@ class Touchpoint(models.Model):
             models.Index(
                 fields=["customer", "completed_at"], condition=models.Q(status="done"), name="touchpoint_done_customer"
             ),
+            # Every planner chunk looks for held cards to release (services.holds.release_deliverable_addresses):
+            # the few held touchpoints of a range of customers, without reading the others.
+            models.Index(fields=["customer"], condition=models.Q(status="held"), name="touchpoint_held_customer"),
         ]
 
     def __str__(self) -> str:
