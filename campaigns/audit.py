@@ -7,7 +7,7 @@ bulk imports) are not per-row changes by a person and are not logged row by row.
 
 from auditlog.registry import auditlog  # type: ignore[import-untyped,unused-ignore]
 
-from campaigns.models import Batch, Cadence, Card, CardDesign, Rule
+from campaigns.models import Batch, Cadence, Card, CardDesign, Rule, Stage
 from nurture.models import Customer, Milestone
 
 
@@ -16,6 +16,7 @@ def register() -> None:
     auditlog.register(Milestone, exclude_fields=["updated_at", "created_at"])
     auditlog.register(Cadence, exclude_fields=["updated_at", "created_at"])
     auditlog.register(Rule, exclude_fields=["updated_at", "created_at"])
+    auditlog.register(Stage)
     auditlog.register(CardDesign, exclude_fields=["updated_at", "created_at"])
     auditlog.register(Card, include_fields=["message", "status", "design", "approved_by"])
     auditlog.register(Batch, include_fields=["status", "error"])

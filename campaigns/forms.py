@@ -45,6 +45,7 @@ class RuleForm(forms.ModelForm[Rule]):
             "repeat_until",
             "business_day_policy",
             "card_lead_days",
+            "stage",
             "card_design",
             "message_template",
             "celebratory",
@@ -116,3 +117,15 @@ class BatchBuildForm(BatchOptionsForm):
         help_text="Approved cards that must be mailed on or before this date (overdue ones included).",
     )
     field_order = ["due_by", "sheet", "labels"]
+
+
+class ReturnedMailForm(forms.Form):
+    """The print room's returned mail: the sequence codes of the cards that came back."""
+
+    codes = forms.CharField(
+        label="Sequence codes",
+        max_length=40_000,
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 40, "autofocus": True, "spellcheck": "false"}),
+        help_text="The code printed beside each card and on its label, e.g. B12-034: type or scan them, one per "
+        "line (or separated by spaces or commas). Upper or lower case; a code scanned twice counts once.",
+    )

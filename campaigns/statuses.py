@@ -36,6 +36,10 @@ class BatchStatus(models.TextChoices):
     MAILED = "mailed", "Mailed"
 
 
+# The hold reason of a card touchpoint waiting for a new address, followed by the date of the flag
+# (ISO): "address undeliverable since 2025-03-10" (campaigns.services.holds).
+UNDELIVERABLE_HOLD_REASON = "address undeliverable since "
+
 # A card whose message may still change.
 CARD_OPEN = (CardStatus.DRAFT, CardStatus.APPROVED)
 # A card in a batch that has not been mailed yet: the print room may still take it out.

@@ -1,23 +1,29 @@
-"""Admin of cadences and their rules."""
+"""Admin of cadences and their rules: the stages of the journey, the rules, and on the cadence's page
+its journey map (selectors.journey_map) and customers per stage (selectors.stages)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.urls import URLPattern, path
 
 from campaigns.forms import RuleForm
-from campaigns.models import Cadence, Rule
+from campaigns.models import Cadence, Rule, Stage
+from campaigns.selectors.journey_map import cadence_journey_map
+from campaigns.selectors.stages import DEFAULT_PERIOD_DAYS, customers_per_stage, recent_stage_moves
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
 
 
 RULE_FIELDSETS: _FieldsetSpec = [
-    (None, {"fields": [("name", "slug"), "action", "active"]}),
+    (None, {"fields": [("name", "slug"), "action", "stage", "active"]}),
     (
         "When",
         {
@@ -36,21 +42,22 @@ RULE_FIELDSETS: _FieldsetSpec = [
 
 
 def describe_schedule(rule: Rule) -> str:
-    """A rule's timing in words: "14 days after", "2 weeks before, every year, 3 times"."""
-    amount = rule.offset_amount
-    if amount == 0:
-        words = "on the day"
-    else:
-        unit = rule.offset_unit if abs(amount) != 1 else rule.offset_unit.removesuffix("s")
-        words = f"{abs(amount)} {unit} {'after' if amount > 0 else 'before'}"
-    every = rule.repeat_every_months
-    if every:
-        words += ", every year" if every == 12 else ", every month" if every == 1 else f", every {every} months"
-        if rule.repeat_count:
-            words += f", {rule.repeat_count} times"
-        if rule.repeat_until:
-            words += f", until {rule.repeat_until.isoformat()}"
-    return words
+    """A rule's timing in words (Rule.schedule_in_words)."""
+    return rule.schedule_in_words()
+
+
+class StageInline(admin.TabularInline[Stage, Cadence]):
+    model = Stage
+    fields = ["name", "position"]
+    extra = 0
+    verbose_name_plural = "stages of the journey (e.g. onboarding, adoption, renewal, advocacy)"
+
+
+def _stages_of(form: Any, cadence: Cadence | None) -> None:
+    """A rule's stage is one of its own cadence's stages."""
+    field = form.base_fields.get("stage")
+    if field is not None:
+        field.queryset = Stage.objects.filter(cadence=cadence) if cadence is not None else Stage.objects.none()
 
 
 class RuleInline(admin.StackedInline[Rule, Cadence]):
@@ -60,6 +67,11 @@ class RuleInline(admin.StackedInline[Rule, Cadence]):
     prepopulated_fields = {"slug": ["name"]}
     extra = 0
     show_change_link = True
+
+    def get_formset(self, request: HttpRequest, obj: Cadence | None = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        _stages_of(formset.form, obj)
+        return formset
 
 
 @admin.register(Cadence)
@@ -83,10 +95,45 @@ class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
             },
         ),
     ]
-    inlines = [RuleInline]
+    inlines = [StageInline, RuleInline]
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/journey-map.svg", view(self.journey_map_view), name="campaigns_cadence_journey_map"),
+            *super().get_urls(),
+        ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Cadence]:
         return super().get_queryset(request).annotate(rule_total=Count("rules"))
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Cadence | None = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            # Drawn above the inlines: the designed journey and how it performs, one picture.
+            context["journey_map"] = cadence_journey_map(cadence=obj, user=request.user)
+            context["stage_counts"] = customers_per_stage(cadence=obj, user=request.user)
+            context["stage_moves"] = recent_stage_moves(cadence=obj, user=request.user)
+            context["stage_moves_days"] = DEFAULT_PERIOD_DAYS
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def journey_map_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The journey map alone, as an SVG file (to download, or to show elsewhere as an <img>)."""
+        cadence = Cadence.objects.filter(pk=pk).select_related("anchor_kind").first()
+        if cadence is None:
+            raise Http404("No such cadence.")
+        if not self.has_view_permission(request, cadence):
+            raise PermissionDenied
+        journey_map = cadence_journey_map(cadence=cadence, user=request.user)
+        svg = render_to_string("admin/campaigns/cadence/journey_map.svg", {"journey_map": journey_map})
+        return HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
 
     @admin.display(description="rules", ordering="rule_total")
     def rule_count(self, obj: Cadence) -> int:
@@ -108,6 +155,12 @@ class RuleAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Rule]):
         *RULE_FIELDSETS,
         ("History", {"fields": ["version", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
+
+    def get_form(self, request: HttpRequest, obj: Rule | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            _stages_of(form, obj.cadence)
+        return form
 
     @admin.display(description="when")
     def schedule(self, obj: Rule) -> str:

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from campaigns.admin.batches import batch_built
-from campaigns.forms import BatchOptionsForm, CardForm
+from campaigns.forms import BatchOptionsForm, CardForm, ReturnedMailForm
 from campaigns.models import Card
 from campaigns.models.cards import CardQuerySet
 from campaigns.services.batches import (
@@ -30,6 +31,13 @@ from campaigns.services.cards import (
     card_bulk_approve,
     card_update_message,
     listing,
+)
+from campaigns.services.returns import (
+    ReturnCheck,
+    ReturnedMailError,
+    cards_record_returned,
+    cards_undo_returned,
+    returned_cards_check,
 )
 from nurture.admin.base import ConcurrentChangeMixin, ScopedAdmin, acting_user
 from nurture.admin.paginators import CappedCountPaginator
@@ -89,6 +97,10 @@ class CardAdmin(ConcurrentChangeMixin[Card], ScopedAdmin[Card]):
     show_full_result_count = False
     list_per_page = 50
     actions = ["approve_cards", "build_batch_from_selection"]
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [path("returned/", view(self.returned_view), name="campaigns_card_returned"), *super().get_urls()]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Card]:
         return cast(CardQuerySet, super().get_queryset(request)).visible_to(request.user)
@@ -213,6 +225,57 @@ class CardAdmin(ConcurrentChangeMixin[Card], ScopedAdmin[Card]):
     @admin.display(description="message")
     def message_text(self, obj: Card) -> str:
         return format_html('<div style="white-space:pre-wrap">{}</div>', obj.message)
+
+    # --- Returned mail ----------------------------------------------------------------------
+
+    def returned_view(self, request: HttpRequest) -> HttpResponse:
+        """The print room records returned cards by their codes: check (a preview), then record, all or none."""
+        if not request.user.has_perm("campaigns.print_cards"):
+            raise PermissionDenied
+        form = ReturnedMailForm(request.POST if request.method == "POST" else None)
+        check: ReturnCheck | None = None
+        if form.is_valid():
+            codes = form.cleaned_data["codes"]
+            user = acting_user(request)
+            try:
+                if "record" in request.POST:
+                    result = cards_record_returned(codes=codes, by=user)
+                    self.message_user(
+                        request,
+                        ngettext(
+                            "Recorded %(count)d returned card (%(codes)s)",
+                            "Recorded %(count)d returned cards (%(codes)s)",
+                            result.returned,
+                        )
+                        % {"count": result.returned, "codes": listing(result.codes)}
+                        + f": {result.customers_flagged} address(es) flagged undeliverable, "
+                        f"{result.cards_held} further card(s) held until the address changes.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:campaigns_card_returned"))
+                if "undo" in request.POST:
+                    result = cards_undo_returned(codes=codes, by=user)
+                    self.message_user(
+                        request,
+                        f"Put back as mailed: {listing(result.codes)}; "
+                        f"{result.customers_flagged} address flag(s) lifted.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:campaigns_card_returned"))
+            except ReturnedMailError as exc:
+                check = ReturnCheck(problems=exc.problems)
+            else:
+                check = returned_cards_check(codes=codes)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Record returned mail",
+            "opts": self.opts,
+            "form": form,
+            "media": self.media + form.media,
+            "check": check,
+            "changelist_url": reverse("admin:campaigns_card_changelist"),
+        }
+        return TemplateResponse(request, "admin/campaigns/card/returned.html", context)
 
     # --- Actions ----------------------------------------------------------------------------
 

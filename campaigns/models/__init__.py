@@ -1,7 +1,7 @@
 from campaigns.models.cards import Batch, BatchChunk, Card, CardDesign
 from campaigns.models.digests import DigestDelivery
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
-from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule
+from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule, Stage
 from campaigns.models.touchpoints import Touchpoint
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "PlannerChunk",
     "PlannerRun",
     "Rule",
+    "Stage",
     "Touchpoint",
 ]

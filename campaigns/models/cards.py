@@ -1,7 +1,8 @@
 """Greeting cards: designs, the printable part of a card touchpoint, print batches, and their reads.
 
 The print room's queue is ``Card.objects.printable(due_by)``: approved cards, in no batch, whose
-touchpoint is still pending and due by the date, for customers who may still be contacted.
+touchpoint is still pending and due by the date, for customers who may still be contacted at an
+address no card came back from.
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ class CardQuerySet(CustomerScopedQuerySet["Card"]):
             batch__isnull=True,
             touchpoint__status=TouchpointStatus.PENDING,
             touchpoint__customer__status=Customer.Status.ACTIVE,
+            # Never to an address a card came back from (the planner holds these cards too).
+            touchpoint__customer__address_undeliverable_on__isnull=True,
         )
         if due_by is not None:
             qs = qs.filter(touchpoint__due_on__lte=due_by)
@@ -163,16 +166,22 @@ class CardQuerySet(CustomerScopedQuerySet["Card"]):
     def for_print(self) -> Self:
         return self.select_related("design").order_by("sequence")
 
+    def returned(self) -> Self:
+        """Cards that came back undeliverable (the health score counts them)."""
+        return self.filter(status=CardStatus.RETURNED)
+
     def withdrawn(self) -> Self:
         """Cards in a batch, not mailed, that must not be mailed any more.
 
-        The customer became do-not-contact (or churned, or paused), or the touchpoint was cancelled
-        or skipped, after the card entered its batch. The print room takes them out of the pile;
+        The customer became do-not-contact (or churned, or paused), the touchpoint was cancelled,
+        skipped or held, or a card came back from the customer's address, after the card entered
+        its batch. The print room takes them out of the pile;
         marking the batch mailed leaves them as they are.
         """
         return self.filter(status__in=CARD_IN_UNMAILED_BATCH).filter(
             ~models.Q(touchpoint__status=TouchpointStatus.PENDING)
             | ~models.Q(touchpoint__customer__status=Customer.Status.ACTIVE)
+            | models.Q(touchpoint__customer__address_undeliverable_on__isnull=False)
         )
 
 
@@ -230,7 +239,7 @@ class Card(models.Model):
                 ),
                 name="card_status_valid",
             ),
-            # A card is in a batch exactly when it is batched, printed or mailed.
+            # A card is in a batch exactly when it is batched, printed, mailed or returned.
             models.CheckConstraint(
                 condition=(
                     models.Q(

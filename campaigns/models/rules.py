@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from nurture.lib import calendar
@@ -73,6 +74,29 @@ class Cadence(models.Model):
         return self.name
 
 
+class Stage(models.Model):
+    """A named part of a cadence's journey (onboarding, adoption, renewal, advocacy), for the journey map.
+
+    Each rule may belong to one stage of its cadence; stages change nothing that is planned.
+    """
+
+    cadence = models.ForeignKey(Cadence, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=60, help_text="e.g. onboarding, adoption, renewal, advocacy.")
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="The stages' order along the journey: lower first."
+    )
+
+    class Meta:
+        ordering = ["cadence", "position", "id"]
+        constraints = [
+            # A stage is named once per cadence: the map and the report tell stages apart by name.
+            models.UniqueConstraint(fields=["cadence", "name"], name="stage_unique_name_per_cadence"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Rule(models.Model):
     class Action(models.TextChoices):
         CALL = "call", "Check-in call"
@@ -129,6 +153,15 @@ class Rule(models.Model):
     message_template = models.TextField(
         blank=True, help_text="For cards: the message, with merge fields such as {{ first_name }}."
     )
+    stage = models.ForeignKey(
+        Stage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="rules",
+        help_text="The stage of the cadence's journey this step belongs to (the journey map); "
+        "a new stage can be chosen once the cadence is saved.",
+    )
     celebratory = models.BooleanField(
         default=True,
         help_text="For cards: a celebration (anniversary, congratulations), held back while a customer is at risk.",
@@ -180,6 +213,11 @@ class Rule(models.Model):
         super().save(*args, **kwargs)
         self._loaded_schedule = self.schedule_signature()
 
+    def clean(self) -> None:
+        stage = self.stage if self.stage_id is not None else None
+        if stage is not None and self.cadence_id is not None and stage.cadence_id != self.cadence_id:
+            raise ValidationError({"stage": f"“{self.stage}” is a stage of another cadence: choose one of this one."})
+
     def _stored_schedule(self) -> tuple[object, ...] | None:
         loaded: tuple[object, ...] | None = getattr(self, "_loaded_schedule", None)
         if loaded is None:  # loaded with only()/defer(), or built by hand: ask the database
@@ -209,3 +247,20 @@ class Rule(models.Model):
     @property
     def is_card(self) -> bool:
         return self.action == self.Action.CARD
+
+    def schedule_in_words(self) -> str:
+        """The rule's timing in words: "14 days after", "2 weeks before, every year, 3 times"."""
+        amount = self.offset_amount
+        if amount == 0:
+            words = "on the day"
+        else:
+            unit = self.offset_unit if abs(amount) != 1 else self.offset_unit.removesuffix("s")
+            words = f"{abs(amount)} {unit} {'after' if amount > 0 else 'before'}"
+        every = self.repeat_every_months
+        if every:
+            words += ", every year" if every == 12 else ", every month" if every == 1 else f", every {every} months"
+            if self.repeat_count:
+                words += f", {self.repeat_count} times"
+            if self.repeat_until:
+                words += f", until {self.repeat_until.isoformat()}"
+        return words

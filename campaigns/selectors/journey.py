@@ -52,6 +52,7 @@ STATE_LABELS = {
     "voicemail": "Left a voicemail",
     "no_answer": "No answer",
     "mailed": "Mailed",
+    "returned": "Returned undeliverable",
     "done": "Done",
     "skipped": "Skipped",
     "overdue": "Overdue",
@@ -101,6 +102,7 @@ class Summary:
     voicemail: int = 0
     no_answer: int = 0
     cards_mailed: int = 0
+    cards_returned: int = 0
     skipped: int = 0
     planned: int = 0
     overdue: int = 0
@@ -118,6 +120,8 @@ class Journey:
     touchpoints_shown: int
     touchpoints_total: int
     summary: Summary
+    # The day a returned card flagged the customer's address; None while it is deliverable.
+    undeliverable_since: dt.date | None = None
     lanes: list[Lane] = field(default_factory=lambda: [Lane(*lane) for lane in LANES])
     width: int = WIDTH
     height: int = HEIGHT
@@ -155,7 +159,8 @@ class Journey:
 def touchpoint_state(touchpoint: Touchpoint, today: dt.date) -> str:
     if touchpoint.status == Touchpoint.Status.DONE:
         if touchpoint.kind == Touchpoint.Kind.CARD:
-            return "mailed"
+            card: Card | None = getattr(touchpoint, "card", None)
+            return "returned" if card is not None and card.status == Card.Status.RETURNED else "mailed"
         return touchpoint.outcome or "done"
     if touchpoint.status == Touchpoint.Status.SKIPPED:
         return "skipped"
@@ -174,6 +179,8 @@ def _detail(touchpoint: Touchpoint, state: str) -> str:
     match state:
         case "skipped":
             return f"Skipped: {touchpoint.skip_reason}"
+        case "returned":
+            return "Mailed, and came back: the address is undeliverable"
         case "overdue":
             what = f", {_card_detail(touchpoint)}" if touchpoint.kind == Touchpoint.Kind.CARD else ""
             return f"Overdue since {touchpoint.due_on.isoformat()}{what}"
@@ -266,13 +273,15 @@ def _summary(customer: Customer, today: dt.date) -> Summary:
     rows = (
         Touchpoint.objects.filter(customer=customer)
         .exclude(status=Touchpoint.Status.CANCELLED)
-        .values("kind", "status", "outcome")
+        .values("kind", "status", "outcome", "card__status")
         .annotate(n=Count("pk"))
         .order_by()
     )
     counts: dict[str, int] = {}
     for row in rows:
         kind, status, outcome, n = row["kind"], row["status"], row["outcome"], row["n"]
+        if row["card__status"] == Card.Status.RETURNED:
+            counts["cards_returned"] = counts.get("cards_returned", 0) + n
         if status == Touchpoint.Status.DONE and kind == Touchpoint.Kind.CALL:
             counts["calls_done"] = counts.get("calls_done", 0) + n
             if outcome in ("reached", "voicemail", "no_answer"):
@@ -365,4 +374,5 @@ def customer_journey(*, customer: Customer, now: dt.datetime | None = None) -> J
         touchpoints_shown=len(touchpoints),
         touchpoints_total=total,
         summary=_summary(customer, today),
+        undeliverable_since=customer.address_undeliverable_on,
     )

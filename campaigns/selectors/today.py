@@ -1,7 +1,8 @@
 """What the Today page shows: selectors returning small dataclasses, one per section.
 
 An account manager sees the calls assigned to them that are due today or overdue (each in the
-customer's time zone, docs/calendar-rules.md rule 4) and their customers' cards waiting for approval. The
+customer's time zone, docs/calendar-rules.md rule 4), their customers' cards waiting for approval
+and their customers whose address a returned card flagged (docs/returned-mail.md). The
 print room sees the approved cards grouped by mail-by date and the batches not mailed yet.
 A superuser (or anyone with both sets of permissions) sees both.
 
@@ -27,8 +28,11 @@ from django.utils import timezone
 from campaigns.models import Batch, Card, Touchpoint
 from campaigns.models.cards import CardQuerySet
 from campaigns.models.touchpoints import TouchpointQuerySet
+from campaigns.statuses import UNDELIVERABLE_HOLD_REASON
 from nurture import querysets
 from nurture.lib import calendar
+from nurture.models import Customer
+from nurture.models.customers import CustomerQuerySet
 from nurture.querysets import sees_all_customers
 
 if TYPE_CHECKING:
@@ -41,6 +45,7 @@ T = TypeVar("T")
 
 CALLS_SHOWN = 50
 CARDS_SHOWN = 25
+UNDELIVERABLE_SHOWN = 25
 MAIL_BY_DATES_SHOWN = 14
 BATCHES_SHOWN = 10
 # Batches the print room still has work with: everything before "mailed".
@@ -298,6 +303,59 @@ def cards_section(*, user: AbstractBaseUser, limit: int | None = None) -> CardsS
     )
 
 
+# --- Addresses a returned card flagged ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UndeliverableRow:
+    customer_id: int
+    customer_name: str
+    company: str
+    since: dt.date
+    held_cards: int
+
+
+@dataclass(frozen=True)
+class UndeliverableSection:
+    customers: Bounded[UndeliverableRow]
+
+
+def my_undeliverable(user: AbstractBaseUser) -> CustomerQuerySet:
+    """The user's customers whose address is flagged, newest flag first (customer_manager_undeliverable)."""
+    return Customer.objects.visible_to(user).undeliverable().order_by("-address_undeliverable_on", "-id")
+
+
+def undeliverable_section(*, user: AbstractBaseUser, limit: int | None = None) -> UndeliverableSection:
+    """Customers to give a new address: a card came back, and their cards wait (one query for the counts)."""
+    limit = limit or UNDELIVERABLE_SHOWN
+    url = f"{reverse('admin:nurture_customer_changelist')}?{urlencode({'address': 'undeliverable'})}"
+    customers = bounded(my_undeliverable(user), limit=limit, row=lambda customer: customer, see_all_url=url)
+    held = dict(
+        Touchpoint.objects.filter(
+            customer_id__in=[customer.pk for customer in customers.rows],
+            status=Touchpoint.Status.HELD,
+            hold_reason__startswith=UNDELIVERABLE_HOLD_REASON,
+        )
+        .values("customer_id")
+        .annotate(n=Count("pk"))
+        .values_list("customer_id", "n")
+        .order_by()
+    )
+    rows = [
+        UndeliverableRow(
+            customer_id=customer.pk,
+            customer_name=customer.full_name,
+            company=customer.company,
+            since=customer.address_undeliverable_on or dt.date.min,  # never empty: undeliverable()
+            held_cards=held.get(customer.pk, 0),
+        )
+        for customer in customers.rows
+    ]
+    return UndeliverableSection(
+        customers=Bounded(rows=rows, total=customers.total, see_all_url=customers.see_all_url, cap=customers.cap)
+    )
+
+
 # --- The print room --------------------------------------------------------------------------
 
 
@@ -346,6 +404,8 @@ class PrintRoomSection:
     card_total: int
     batches: Bounded[BatchRow]
     build_url: str
+    # The returned mail page, for those who may record returns (campaigns.print_cards).
+    returned_url: str | None = None
 
     @property
     def groups_truncated(self) -> bool:
@@ -404,7 +464,9 @@ def mail_by_groups(*, today: dt.date, limit: int | None = None) -> tuple[list[Ma
     return groups, date_total, card_total
 
 
-def print_room_section(*, today: dt.date | None = None, limit: int | None = None) -> PrintRoomSection:
+def print_room_section(
+    *, today: dt.date | None = None, limit: int | None = None, records_returns: bool = False
+) -> PrintRoomSection:
     today = today or timezone.localdate()
     limit = limit or BATCHES_SHOWN
     groups, group_total, card_total = mail_by_groups(today=today)
@@ -416,6 +478,7 @@ def print_room_section(*, today: dt.date | None = None, limit: int | None = None
         card_total=card_total,
         batches=bounded(batches, limit=limit, row=_batch_row, see_all_url=see_all),
         build_url=reverse("admin:campaigns_batch_build"),
+        returned_url=reverse("admin:campaigns_card_returned") if records_returns else None,
     )
 
 
@@ -428,10 +491,12 @@ class TodayPage:
     calls: CallsSection | None
     cards: CardsSection | None
     print_room: PrintRoomSection | None
+    undeliverable: UndeliverableSection | None = None
 
     @property
     def sections(self) -> Sequence[object]:
-        return [section for section in (self.calls, self.cards, self.print_room) if section is not None]
+        sections = (self.calls, self.cards, self.undeliverable, self.print_room)
+        return [section for section in sections if section is not None]
 
 
 def today_page(*, user: AbstractBaseUser, now: dt.datetime | None = None) -> TodayPage:
@@ -442,5 +507,10 @@ def today_page(*, user: AbstractBaseUser, now: dt.datetime | None = None) -> Tod
         today=today,
         calls=calls_section(user=user, now=now) if works_calls(user) else None,
         cards=cards_section(user=user) if reviews_cards(user) else None,
-        print_room=print_room_section(today=today) if works_print_room(user) else None,
+        print_room=(
+            print_room_section(today=today, records_returns=_perm(user, "campaigns.print_cards"))
+            if works_print_room(user)
+            else None
+        ),
+        undeliverable=undeliverable_section(user=user) if works_calls(user) else None,
     )

@@ -232,6 +232,8 @@ def _undrafted(scope: CustomerScope) -> models.QuerySet[Touchpoint]:
         kind=Touchpoint.Kind.CARD,
         status=Touchpoint.Status.PENDING,
         customer__status=Customer.Status.ACTIVE,
+        # A card waits for a new address (the planner holds its touchpoint; this covers the gap).
+        customer__address_undeliverable_on__isnull=True,
         card__isnull=True,
     )
 
@@ -244,7 +246,8 @@ def cards_draft_missing(
 ) -> int:
     """Draft a card for every pending card touchpoint in scope that has none. Returns how many.
 
-    Paused, churned and do-not-contact customers get no card.
+    Paused, churned and do-not-contact customers get no card, nor customers whose address is
+    flagged undeliverable (until it changes).
     With check_fit_later, the new cards' fit checks are queued when the transaction commits.
     """
     today = today or timezone.localdate()

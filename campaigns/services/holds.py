@@ -5,6 +5,11 @@
 - The frequency cap (setting NURTURE_FREQUENCY_CAP, "N/M"): at most N touchpoints per customer in
   any M days, calls and cards together. Done touchpoints always count; pending ones are kept in
   due-date order while they fit, the rest are held.
+- An undeliverable address (Customer.address_undeliverable_on, set when a card came back): every
+  pending card of the customer is held, "address undeliverable since <date>". When the address
+  changes the flag clears (nurture.models.Customer.save, the import) and the next planning of the
+  customer releases them: pending again, each open card's recipient copied afresh from the
+  customer. Calls are not held: a phone number does not depend on the address.
 """
 
 from __future__ import annotations
@@ -15,10 +20,86 @@ from collections import defaultdict
 from django.conf import settings
 from django.db.models import Count, F
 
-from campaigns.models import Touchpoint
+from campaigns.models import Card, Touchpoint
+from campaigns.statuses import CARD_OPEN, UNDELIVERABLE_HOLD_REASON
+from nurture.lib.address import ADDRESS_FIELDS
 from nurture.lib.customer_scope import CustomerScope
 
 QUIET_PERIOD_REASON = "customer at risk: quiet period"
+_CHUNK = 1000
+
+
+def undeliverable_reason(day: dt.date) -> str:
+    return f"{UNDELIVERABLE_HOLD_REASON}{day.isoformat()}"
+
+
+def apply_undeliverable_addresses(*, now: dt.datetime, scope: CustomerScope) -> int:
+    """Hold the pending card touchpoints of customers whose address is flagged. Returns how many.
+
+    One UPDATE per date of flag among the customers in scope (the reason names the date): a
+    handful, however many customers.
+    """
+    if scope.is_empty:
+        return 0
+    pending = Touchpoint.objects.filter(scope.q()).filter(
+        status=Touchpoint.Status.PENDING,
+        kind=Touchpoint.Kind.CARD,
+        customer__address_undeliverable_on__isnull=False,
+    )
+    days = pending.order_by().values_list("customer__address_undeliverable_on", flat=True).distinct()
+    held = 0
+    for day in sorted(day for day in days if day is not None):
+        held += pending.filter(customer__address_undeliverable_on=day).update(
+            status=Touchpoint.Status.HELD, hold_reason=undeliverable_reason(day), updated_at=now
+        )
+    return held
+
+
+def release_deliverable_addresses(*, now: dt.datetime, scope: CustomerScope) -> int:
+    """Release the cards held for an address that is no longer flagged. Returns how many touchpoints.
+
+    Their open cards (draft or approved) get the customer's name and address afresh: the old
+    snapshot is the address the card came back from. A card already in a batch keeps its label;
+    the print room's "withdrawn" list took it out of the pile while it was held.
+    """
+    if scope.is_empty:
+        return 0
+    ids = list(
+        Touchpoint.objects.filter(scope.q())
+        .filter(
+            status=Touchpoint.Status.HELD,
+            hold_reason__startswith=UNDELIVERABLE_HOLD_REASON,
+            customer__address_undeliverable_on__isnull=True,
+        )
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    released = 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        released += Touchpoint.objects.filter(pk__in=chunk, status=Touchpoint.Status.HELD).update(
+            status=Touchpoint.Status.PENDING, hold_reason="", updated_at=now
+        )
+        _refresh_recipients(touchpoint_ids=chunk, now=now)
+    return released
+
+
+def _refresh_recipients(*, touchpoint_ids: list[int], now: dt.datetime) -> int:
+    cards = list(
+        Card.objects.filter(touchpoint_id__in=touchpoint_ids, status__in=CARD_OPEN).select_related(
+            "touchpoint__customer"
+        )
+    )
+    for card in cards:
+        customer = card.touchpoint.customer
+        card.recipient_name = customer.full_name
+        card.recipient_company = customer.company
+        for name, value in customer.address.as_dict().items():
+            setattr(card, name, value)
+        card.updated_at = now
+    return Card.objects.bulk_update(
+        cards, ["recipient_name", "recipient_company", *ADDRESS_FIELDS, "updated_at"], batch_size=_CHUNK
+    )
 
 
 def apply_quiet_periods(*, now: dt.datetime, scope: CustomerScope) -> int:

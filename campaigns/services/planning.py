@@ -411,8 +411,14 @@ def reassign(*, now: dt.datetime, scope: CustomerScope) -> int:
 
 
 def hold(*, run: PlannerRun, now: dt.datetime, scope: CustomerScope) -> int:
-    """Hold back what the quiet periods and the frequency cap do not allow (campaigns/services/holds.py)."""
+    """Hold back what quiet periods, undeliverable addresses and the frequency cap do not allow.
+
+    First release the cards held for an address that has changed since, so that the holds after
+    it see them as pending again (campaigns/services/holds.py).
+    """
+    holds.release_deliverable_addresses(now=now, scope=scope)
     held = holds.apply_quiet_periods(now=now, scope=scope)
+    held += holds.apply_undeliverable_addresses(now=now, scope=scope)
     return held + holds.apply_frequency_cap(as_of=run.as_of, now=now, scope=scope)
 
 

@@ -18,10 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, ManyToManyField, QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern
+from django.utils.html import format_html
 
 from nurture.admin.base import ScopedAdmin, acting_user, staff_users
 from nurture.admin.exports import CsvExportMixin
-from nurture.admin.filters import AccountManagerFilter, CountryFilter
+from nurture.admin.filters import AccountManagerFilter, CountryFilter, UndeliverableFilter
 from nurture.admin.imports import import_urls
 from nurture.admin.paginators import CappedCountPaginator
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
@@ -82,7 +83,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
     list_display = ["name", "company", "country", "account_manager", "status", "tag_list"]
     list_display_links = ["name"]
     # Filters whose choices come from the indexes, not a DISTINCT over every customer.
-    list_filter = ["status", CountryFilter, ("account_manager", AccountManagerFilter), "tags"]
+    list_filter = ["status", CountryFilter, ("account_manager", AccountManagerFilter), "tags", UndeliverableFilter]
     list_select_related = ["account_manager"]
     # Each text column has a trigram index on PostgreSQL (nurture 0011), which serves icontains;
     # the external ID is an exact match on its unique index, as the import matches it.
@@ -92,7 +93,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
     csv_name = "customers"
     # "Import CSV" (nurture/admin/imports.py) and "Export all (filtered)" (nurture/admin/exports.py) buttons.
     change_list_template = "admin/nurture/import/change_list.html"
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["deliverability", "created_at", "updated_at"]
     fieldsets = [
         (
             None,
@@ -103,6 +104,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
             "Address",
             {
                 "fields": [
+                    "deliverability",
                     "address_line1",
                     "address_line2",
                     ("postal_code", "city"),
@@ -185,6 +187,17 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
         if not change and obj.account_manager_id is None and not sees_all_customers(request.user):
             obj.account_manager = acting_user(request)  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
+
+    @admin.display(description="deliverable")
+    def deliverability(self, obj: Customer) -> str:
+        """The flag a returned card set, read-only: changing the address below is what clears it."""
+        if obj.address_undeliverable_on is None:
+            return "Yes: no card has come back from this address."
+        return format_html(
+            '<strong class="address-undeliverable" id="address-undeliverable">Undeliverable since {}</strong>: a card '
+            "came back from this address. Further cards are held until the address is changed here.",
+            obj.address_undeliverable_on.isoformat(),
+        )
 
     @admin.display(description="name", ordering="last_name")
     def name(self, obj: Customer) -> str:

@@ -77,3 +77,19 @@ class AccountManagerFilter(admin.RelatedFieldListFilter):
         self, field: Field[Any, Any], request: HttpRequest, model_admin: Any
     ) -> list[tuple[str, str | _StrPromise]]:
         return [(str(user.pk), str(user)) for user in staff_users()]
+
+
+class UndeliverableFilter(admin.SimpleListFilter):
+    """Customers whose address a returned card flagged (the partial indexes customer_undeliverable and
+    customer_manager_undeliverable)."""
+
+    title = "address"
+    parameter_name = "address"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("undeliverable", "Undeliverable (a card came back)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "undeliverable":
+            return queryset.filter(address_undeliverable_on__isnull=False)
+        return queryset

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
 
-from nurture.lib.address import Address
+from nurture.lib.address import ADDRESS_FIELDS, Address
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
 from nurture.querysets import CustomerScopedQuerySet
 
@@ -69,6 +69,10 @@ class CustomerQuerySet(CustomerScopedQuerySet["Customer"]):
 
     def changed_since(self, moment: dt.datetime) -> Self:
         return self.filter(updated_at__gte=moment)
+
+    def undeliverable(self) -> Self:
+        """Customers whose address a returned card flagged: their cards wait for a new address."""
+        return self.filter(address_undeliverable_on__isnull=False)
 
 
 class Customer(models.Model):
@@ -183,11 +187,60 @@ class Customer(models.Model):
             models.Index(fields=["account_manager", "country"], name="customer_manager_country"),
             # Segments by tier (cadences limited to tiers, reports).
             models.Index(fields=["tier"], condition=~models.Q(tier=""), name="customer_tier"),
+            # Today's "addresses to fix": an account manager's flagged customers, newest flag first
+            # (CustomerQuerySet.undeliverable().visible_to()), and everyone's for those who see all.
+            models.Index(
+                fields=["account_manager", "address_undeliverable_on"],
+                condition=models.Q(address_undeliverable_on__isnull=False),
+                name="customer_manager_undeliverable",
+            ),
+            models.Index(
+                fields=["address_undeliverable_on"],
+                condition=models.Q(address_undeliverable_on__isnull=False),
+                name="customer_undeliverable",
+            ),
         ]
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
         return f"{name} ({self.company})" if self.company else name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A new address is the answer to a returned card: the flag clears, and the planner (which
+        # re-plans a saved customer) releases the cards held for it (campaigns.services.holds).
+        if self.forget_undeliverable_if_moved() and kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "address_undeliverable_on", "updated_at"}
+        super().save(*args, **kwargs)
+        self._loaded_address = self.address
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Customer:
+        instance = super().from_db(db, field_names, values)
+        if not instance.get_deferred_fields() & set(ADDRESS_FIELDS):
+            instance._loaded_address = instance.address
+        return instance
+
+    def address_moved(self) -> bool:
+        """Whether an address field differs from what is stored (False for a customer not saved yet)."""
+        if self.pk is None:
+            return False
+        loaded: Address | None = getattr(self, "_loaded_address", None)
+        if loaded is None:  # loaded with only()/defer(), or built by hand: ask the database
+            stored = Customer.objects.filter(pk=self.pk).values(*ADDRESS_FIELDS).first()
+            if stored is None:
+                return False
+            loaded = Address(**stored)
+        return loaded != self.address
+
+    def forget_undeliverable_if_moved(self) -> bool:
+        """Clear the undeliverable flag when the address changed. Returns whether it was cleared.
+
+        For writers that bypass save() (the import's bulk_update): call it after setting the fields.
+        """
+        if self.address_undeliverable_on is None or not self.address_moved():
+            return False
+        self.address_undeliverable_on = None
+        return True
 
     def clean(self) -> None:
         self.country = self.country.upper()

@@ -411,7 +411,9 @@ def _apply_chunk(
     ]
     for customer in to_update:
         customer.updated_at = now
-    Customer.objects.bulk_update(to_update, [*PLAIN_FIELDS, "account_manager", "updated_at"], batch_size=BATCH)
+    Customer.objects.bulk_update(
+        to_update, [*PLAIN_FIELDS, "account_manager", "address_undeliverable_on", "updated_at"], batch_size=BATCH
+    )
     changed = {c.pk for c in to_update} | _apply_tags(rows, existing, tags) | _apply_milestones(rows, existing, result)
     # Tag and milestone changes bump updated_at too: the planner re-plans changed customers.
     touched = sorted(changed - new_ids - {c.pk for c in to_update})
@@ -442,6 +444,8 @@ def _set_values(customer: Customer, row: ParsedRow) -> bool:
     if customer.account_manager_id != row.account_manager_id:
         customer.account_manager_id = row.account_manager_id
         changed = True
+    # A new address in the file clears the flag a returned card set (as an edit in the admin does).
+    customer.forget_undeliverable_if_moved()
     return changed
 
 

@@ -1,0 +1,137 @@
+"""Customers per stage of a cadence's journey, and how they move between stages: plain rows for a report.
+
+A customer is *in* the stage of their latest done touchpoint of the cadence (by completion time,
+then id). A *move* is a done touchpoint whose stage differs from the stage of the customer's
+done touchpoint of the cadence just before it; the first done touchpoint of a customer is an
+entry into the journey. Steps without a stage count as the stage "No stage".
+
+Both are grouped in SQL (a NOT EXISTS and a correlated subquery on the partial indexes
+touchpoint_done_customer and touchpoint_done_rule), scoped to the customers the user sees:
+a handful of rows, however many customers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from campaigns.models import Cadence, Stage, Touchpoint
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+    User = AbstractBaseUser | AnonymousUser
+
+NO_STAGE = "No stage"
+ENTERED = "(entered the journey)"
+DEFAULT_PERIOD_DAYS = 30
+
+
+@dataclass(frozen=True)
+class StageCount:
+    stage_id: int | None
+    stage: str
+    customers: int
+
+
+@dataclass(frozen=True)
+class StageMove:
+    from_stage_id: int | None
+    from_stage: str
+    to_stage_id: int | None
+    to_stage: str
+    moves: int
+    customers: int
+    # The customer's first done touchpoint of the cadence: they entered the journey here.
+    entered: bool
+
+
+def _done(cadence: Cadence, user: User) -> QuerySet[Touchpoint]:
+    return Touchpoint.objects.visible_to(user).filter(
+        rule__cadence=cadence, status=Touchpoint.Status.DONE, completed_at__isnull=False
+    )
+
+
+def _before(cadence: Cadence) -> QuerySet[Touchpoint]:
+    """The same customer's done touchpoints of the cadence before the outer one (by time, then id)."""
+    return Touchpoint.objects.filter(
+        customer_id=OuterRef("customer_id"),
+        rule__cadence=cadence,
+        status=Touchpoint.Status.DONE,
+        completed_at__isnull=False,
+    ).filter(
+        Q(completed_at__lt=OuterRef("completed_at")) | Q(completed_at=OuterRef("completed_at"), pk__lt=OuterRef("pk"))
+    )
+
+
+def _names(cadence: Cadence) -> tuple[list[Stage], dict[int | None, str]]:
+    stages = list(Stage.objects.filter(cadence=cadence).order_by("position", "id"))
+    names: dict[int | None, str] = {stage.pk: stage.name for stage in stages}
+    names[None] = NO_STAGE
+    return stages, names
+
+
+def customers_per_stage(*, cadence: Cadence, user: User, as_of: dt.datetime | None = None) -> list[StageCount]:
+    """Per stage (in the cadence's order, "No stage" last), the customers whose latest done touchpoint is in it."""
+    as_of = as_of or timezone.now()
+    done = _done(cadence, user).filter(completed_at__lte=as_of)
+    later = Touchpoint.objects.filter(
+        customer_id=OuterRef("customer_id"),
+        rule__cadence=cadence,
+        status=Touchpoint.Status.DONE,
+        completed_at__lte=as_of,
+    ).filter(
+        Q(completed_at__gt=OuterRef("completed_at")) | Q(completed_at=OuterRef("completed_at"), pk__gt=OuterRef("pk"))
+    )
+    rows: dict[int | None, int] = dict(
+        done.filter(~Exists(later))
+        .values("rule__stage_id")
+        .annotate(customers=Count("customer_id"))
+        .values_list("rule__stage_id", "customers")
+        .order_by()
+    )
+    stages = _names(cadence)[0]
+    counts = [StageCount(stage_id=stage.pk, stage=stage.name, customers=rows.get(stage.pk, 0)) for stage in stages]
+    if rows.get(None):
+        counts.append(StageCount(stage_id=None, stage=NO_STAGE, customers=rows[None]))
+    return counts
+
+
+def stage_moves(*, cadence: Cadence, user: User, start: dt.datetime, end: dt.datetime) -> list[StageMove]:
+    """The moves between stages made by touchpoints done in [start, end), most frequent first."""
+    before = _before(cadence)
+    previous_stage = Subquery(before.order_by("-completed_at", "-pk").values("rule__stage_id")[:1])
+    rows = (
+        _done(cadence, user)
+        .filter(completed_at__gte=start, completed_at__lt=end)
+        .annotate(from_stage=previous_stage, has_previous=Exists(before))
+        .values("from_stage", "has_previous", "rule__stage_id")
+        .annotate(moves=Count("pk"), customers=Count("customer_id", distinct=True))
+        .order_by()
+    )
+    names = _names(cadence)[1]
+    moves = [
+        StageMove(
+            from_stage_id=row["from_stage"] if row["has_previous"] else None,
+            from_stage=names.get(row["from_stage"], NO_STAGE) if row["has_previous"] else ENTERED,
+            to_stage_id=row["rule__stage_id"],
+            to_stage=names.get(row["rule__stage_id"], NO_STAGE),
+            moves=row["moves"],
+            customers=row["customers"],
+            entered=not row["has_previous"],
+        )
+        for row in rows
+        if not row["has_previous"] or row["from_stage"] != row["rule__stage_id"]
+    ]
+    return sorted(moves, key=lambda move: (-move.moves, move.entered, move.from_stage, move.to_stage))
+
+
+def recent_stage_moves(*, cadence: Cadence, user: User, days: int = DEFAULT_PERIOD_DAYS) -> list[StageMove]:
+    """The moves of the last `days` days (the cadence page's table)."""
+    end = timezone.now()
+    return stage_moves(cadence=cadence, user=user, start=end - dt.timedelta(days=days), end=end)
