@@ -256,3 +256,6 @@ NURTURE_BATCH_CHUNK_SIZE = env_int("NURTURE_BATCH_CHUNK_SIZE", 50, minimum=1)
 NURTURE_LEAP_DAY = env_str("NURTURE_LEAP_DAY", "feb28")
 if NURTURE_LEAP_DAY not in ("feb28", "mar1"):
     raise RuntimeError(f"NURTURE_LEAP_DAY={NURTURE_LEAP_DAY!r} must be feb28 or mar1")
+# The holdout: this percentage of new customers (0 to 50; 0, the default, for none) is drawn at
+# random when created and gets no touchpoints, for the retention report (docs/reports.md).
+NURTURE_HOLDOUT_PERCENT = env_int("NURTURE_HOLDOUT_PERCENT", 0, minimum=0, maximum=50)
