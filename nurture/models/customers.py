@@ -16,8 +16,8 @@ from django.db import models
 from django.db.models.functions import Upper
 
 from nurture.lib.address import Address
-from nurture.lib.holdout import draw_holdout
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
+from nurture.lib.holdout import draw_holdout
 from nurture.querysets import CustomerScopedQuerySet
 
 if TYPE_CHECKING:
