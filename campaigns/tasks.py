@@ -16,7 +16,7 @@ from celery.signals import worker_ready
 from django.db import transaction
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, planning
+from campaigns.services import alerts, digests, planning, report_figures
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -180,3 +180,9 @@ def resume_batches_on_start(sender: Any = None, **kwargs: Any) -> None:
     Chunks still waiting in the queue are queued twice; the second delivery finds them rendered.
     """
     resume_batches.delay(0)
+
+
+@shared_task(name="campaigns.tasks.record_report_figures", autoretry_for=(Exception,), retry_backoff=60, max_retries=3)
+def record_report_figures() -> Summary:
+    """The reports' figures of every day not yet written (nightly; a re-run writes nothing twice)."""
+    return dict(report_figures.report_figures_record())

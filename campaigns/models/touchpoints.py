@@ -186,6 +186,14 @@ class Touchpoint(models.Model):
             models.Index(
                 fields=["completed_by"], condition=models.Q(completed_by__isnull=False), name="touchpoint_completed_by"
             ),
+            # The reports' daily figures: the touchpoints completed on one day (selectors/reports/).
+            models.Index(
+                fields=["completed_at"], condition=models.Q(completed_at__isnull=False), name="touchpoint_completed_at"
+            ),
+            # The coverage report: a customer's latest completed touch, and "none since" for its list.
+            models.Index(
+                fields=["customer", "completed_at"], condition=models.Q(status="done"), name="touchpoint_done_customer"
+            ),
         ]
 
     def __str__(self) -> str:
