@@ -263,3 +263,5 @@ NURTURE_HOLDOUT_PERCENT = env_int("NURTURE_HOLDOUT_PERCENT", 0, minimum=0, maxim
 # on time; a renewal counts as kept when the customer has not churned this many days after it.
 NURTURE_REPORT_ON_TIME_BUSINESS_DAYS = env_int("NURTURE_REPORT_ON_TIME_BUSINESS_DAYS", 3, minimum=0)
 NURTURE_RETENTION_DAYS = env_int("NURTURE_RETENTION_DAYS", 30, minimum=0)
+# The nightly report job's first run writes the figures of this many past days (then one a night).
+NURTURE_REPORT_BACKFILL_DAYS = env_int("NURTURE_REPORT_BACKFILL_DAYS", 400, minimum=1)

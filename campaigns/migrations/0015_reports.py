@@ -43,6 +43,7 @@ def remove_periodic_tasks(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -
 
 
 class Migration(migrations.Migration):
+    atomic = False
     dependencies = [
         ("campaigns", "0013_card_returned"),
         ("nurture", "0016_reports"),

@@ -135,6 +135,9 @@ class ReportDefinition:
     # How many days after a day its figures can be written (the retention report waits for the
     # outcome of a renewal); 1 for the others, whose day is written once it is over.
     settle_days: Callable[[], int] = lambda: 1
+    # The first day with anything to count (None: nothing yet); the job writes the days before it as
+    # empty in one statement instead of asking the live tables about each.
+    first_day: Callable[[], dt.date | None] | None = None
     # Whether the job writes days before its first run (from the history of the live tables),
     # or only the day just closed (a report of a state, like the open workload, has no history).
     backfill: bool = True
@@ -233,6 +236,11 @@ def months_before(day: dt.date, months: int) -> dt.date:
     """The first day of the month `months` months before `day`'s month."""
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
     return dt.date(year, month + 1, 1)
+
+
+def local_date(moment: dt.datetime | None) -> dt.date | None:
+    """The date of a moment in the site's time zone (settings.TIME_ZONE)."""
+    return None if moment is None else timezone.localtime(moment).date()
 
 
 def month_label(month: dt.date) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from campaigns.charts import Chart, Series
 from campaigns.models import Batch, Card
@@ -17,6 +17,7 @@ from campaigns.selectors.reports.base import (
     Table,
     day_bounds,
     figure_totals,
+    local_date,
     missing_note,
     month_label,
 )
@@ -86,6 +87,11 @@ def _batch_rows(filters: ReportFilters) -> tuple[list[tuple[Cell, ...]], bool]:
     return rows, len(batches) > BATCH_ROWS
 
 
+def first_day() -> dt.date | None:
+    # A card is approved before it is printed, mailed or returned (index card_approved_at).
+    return local_date(Card.objects.filter(approved_at__isnull=False).aggregate(first=Min("approved_at"))["first"])
+
+
 def build(filters: ReportFilters) -> Report:
     totals = figure_totals(DEFINITION, filters)
     months = filters.months()
@@ -134,4 +140,5 @@ DEFINITION = ReportDefinition(
     description="Cards approved, printed, mailed and returned, by the month it happened, and per batch.",
     build=build,
     figures_for_day=figures_for_day,
+    first_day=first_day,
 )

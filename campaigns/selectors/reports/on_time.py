@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
-from django.db.models import Count
+from django.db.models import Count, Min
 
 from campaigns.charts import Chart, Series
 from campaigns.models import Touchpoint
@@ -18,6 +18,7 @@ from campaigns.selectors.reports.base import (
     business_days_setting,
     day_bounds,
     figure_totals,
+    local_date,
     manager_labels,
     missing_note,
     month_label,
@@ -60,6 +61,13 @@ def figures_for_day(day: dt.date) -> list[Figure]:
     figures = [Figure(manager_id=m, kind=k, key="done", value=n) for (m, k), n in done.items()]
     figures += [Figure(manager_id=m, kind=k, key="on_time", value=n) for (m, k), n in on_time.items()]
     return figures
+
+
+def first_day() -> dt.date | None:
+    # Touchpoint completion times are indexed (touchpoint_completed_at): the earliest is one probe.
+    return local_date(
+        Touchpoint.objects.filter(completed_at__isnull=False).aggregate(first=Min("completed_at"))["first"]
+    )
 
 
 def build(filters: ReportFilters) -> Report:
@@ -114,4 +122,5 @@ DEFINITION = ReportDefinition(
     "business days), by the month they were done.",
     build=build,
     figures_for_day=figures_for_day,
+    first_day=first_day,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count
+from django.db.models import Count, Min
 
 from campaigns.charts import Chart, Series
 from campaigns.models import Touchpoint
@@ -17,6 +17,7 @@ from campaigns.selectors.reports.base import (
     Table,
     day_bounds,
     figure_totals,
+    local_date,
     manager_labels,
     missing_note,
     month_label,
@@ -47,6 +48,13 @@ def figures_for_day(day: dt.date) -> list[Figure]:
 
 def _row(label: str, counts: list[int]) -> tuple[Cell, ...]:
     return (label, *counts, sum(counts))
+
+
+def first_day() -> dt.date | None:
+    # Touchpoint completion times are indexed (touchpoint_completed_at): the earliest is one probe.
+    return local_date(
+        Touchpoint.objects.filter(completed_at__isnull=False).aggregate(first=Min("completed_at"))["first"]
+    )
 
 
 def build(filters: ReportFilters) -> Report:
@@ -90,4 +98,5 @@ DEFINITION = ReportDefinition(
     description="The outcomes of the calls done (reached, voicemail, no answer, at risk), by the month they were done.",
     build=build,
     figures_for_day=figures_for_day,
+    first_day=first_day,
 )

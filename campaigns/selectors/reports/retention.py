@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 
 from campaigns.charts import Chart, Series
 from campaigns.selectors.reports.base import (
@@ -63,6 +63,11 @@ def figures_for_day(day: dt.date) -> list[Figure]:
 
 def _interval_cells(interval: Interval | None) -> tuple[Cell, Cell]:
     return (None, None) if interval is None else (round(interval.low, 4), round(interval.high, 4))
+
+
+def first_day() -> dt.date | None:
+    first: dt.date | None = Milestone.objects.filter(kind__slug=RENEWAL_KIND).aggregate(first=Min("date"))["first"]
+    return first
 
 
 def build(filters: ReportFilters) -> Report:
@@ -140,5 +145,6 @@ DEFINITION = ReportDefinition(
     "it: nurtured customers against the holdout group, with 95% confidence intervals.",
     build=build,
     figures_for_day=figures_for_day,
+    first_day=first_day,
     settle_days=retention_days,
 )
