@@ -265,3 +265,6 @@ NURTURE_REPORT_ON_TIME_BUSINESS_DAYS = env_int("NURTURE_REPORT_ON_TIME_BUSINESS_
 NURTURE_RETENTION_DAYS = env_int("NURTURE_RETENTION_DAYS", 30, minimum=0)
 # The nightly report job's first run writes the figures of this many past days (then one a night).
 NURTURE_REPORT_BACKFILL_DAYS = env_int("NURTURE_REPORT_BACKFILL_DAYS", 400, minimum=1)
+# The monthly report pack goes out on the first working day of the month: Monday to Friday, minus
+# the public holidays of this country (ISO code, e.g. GB; empty for weekdays only).
+NURTURE_REPORTS_COUNTRY = env_str("NURTURE_REPORTS_COUNTRY", "").upper()

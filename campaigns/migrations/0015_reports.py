@@ -6,6 +6,7 @@ the Beat entry is written in a transaction of its own.
 
 import datetime as dt
 
+import django.db.models.deletion
 from django.apps.registry import Apps
 from django.conf import settings
 from django.db import migrations, models
@@ -15,6 +16,7 @@ from django.utils import timezone
 from nurture.lib.migrations import AddIndexConcurrently
 
 REPORT_FIGURES = "Report figures (nightly)"
+REPORT_PACKS = "Monthly report pack (first working day)"
 
 
 def create_periodic_tasks(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
@@ -35,11 +37,26 @@ def create_periodic_tasks(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -
             "last_run_at": dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
         },
     )
+    # Every morning of the month's first week; the task itself sends only on the first working day,
+    # and once per recipient and month (ReportPackDelivery).
+    first_week_mornings, _ = CrontabSchedule.objects.get_or_create(
+        minute="0", hour="6", day_of_week="*", day_of_month="1-7", month_of_year="*", timezone=settings.TIME_ZONE
+    )
+    PeriodicTask.objects.get_or_create(
+        name=REPORT_PACKS,
+        defaults={
+            "task": "campaigns.tasks.send_report_packs",
+            "crontab": first_week_mornings,
+            "description": "E-mail last month's reports as a PDF to leads and administrators.",
+        },
+    )
     PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
 
 def remove_periodic_tasks(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=REPORT_FIGURES).delete()
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(
+        name__in=[REPORT_FIGURES, REPORT_PACKS]
+    ).delete()
 
 
 class Migration(migrations.Migration):
@@ -124,6 +141,28 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="reportday",
             constraint=models.UniqueConstraint(fields=("report", "day"), name="report_day_once"),
+        ),
+        migrations.CreateModel(
+            name="ReportPackDelivery",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("month", models.DateField(help_text="The first day of the month the pack covers.")),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+            ],
+            options={
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "month"), name="report_pack_once_per_user_per_month"),
+                    models.CheckConstraint(
+                        condition=models.Q(("month__day", 1)), name="report_pack_month_starts_on_the_first"
+                    ),
+                ],
+            },
         ),
         migrations.RunPython(create_periodic_tasks, remove_periodic_tasks, atomic=True),
     ]

@@ -1,7 +1,7 @@
 from campaigns.models.cards import Batch, BatchChunk, Card, CardDesign
 from campaigns.models.digests import DigestDelivery
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
-from campaigns.models.reports import DailyFigure, ReportDay
+from campaigns.models.reports import DailyFigure, ReportDay, ReportPackDelivery
 from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule
 from campaigns.models.touchpoints import Touchpoint
 
@@ -18,6 +18,7 @@ __all__ = [
     "PlannerChunk",
     "PlannerRun",
     "ReportDay",
+    "ReportPackDelivery",
     "Rule",
     "Touchpoint",
 ]

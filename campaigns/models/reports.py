@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Collection
 from typing import Self
 
+from django.conf import settings
 from django.db import models
 
 
@@ -79,3 +80,21 @@ class DailyFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report} {self.day.isoformat()} {self.key}={self.value}"
+
+
+class ReportPackDelivery(models.Model):
+    """The monthly report pack, e-mailed once per recipient and month; claimed before it is sent."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The first day of the month the pack covers.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One pack per recipient and month, whatever runs twice: the claim of services.report_packs.
+            models.UniqueConstraint(fields=["user", "month"], name="report_pack_once_per_user_per_month"),
+            models.CheckConstraint(condition=models.Q(month__day=1), name="report_pack_month_starts_on_the_first"),
+        ]
+
+    def __str__(self) -> str:
+        return f"report pack of {self.month:%B %Y} for {self.user_id}"

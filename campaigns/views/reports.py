@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.charts import render_svg
 from campaigns.selectors.reports import REPORTS
@@ -27,8 +28,10 @@ from campaigns.selectors.reports.base import (
     ReportError,
     ReportFilters,
     manager_choices,
+    months_before,
     resolve_filters,
 )
+from campaigns.services.report_packs import report_pack_pdf
 from nurture.admin.base import acting_user
 from nurture.lib.csvsafe import write_csv
 from nurture.models import MilestoneKind
@@ -86,10 +89,14 @@ def _display(value: Cell) -> str:
 
 def reports_index_view(request: HttpRequest) -> HttpResponse:
     _check_access(request)
+    today = timezone.localdate()
     context = {
         **admin.site.each_context(request),
         "title": "Reports",
         "reports": [(reverse("report", args=[d.name]), d) for d in REPORTS.values()],
+        "pack_url": reverse("report-pack"),
+        # The monthly pack of each of the last twelve months, the latest first.
+        "pack_months": [months_before(today, n) for n in range(1, 13)],
     }
     return TemplateResponse(request, "admin/reports/index.html", context)
 
@@ -150,4 +157,20 @@ def report_csv_view(request: HttpRequest, name: str) -> HttpResponse:
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     filename = f"{name}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def report_pack_view(request: HttpRequest) -> HttpResponse:
+    """The monthly pack of ?month=YYYY-MM (default: last month) as the viewer sees the reports."""
+    _check_access(request)
+    raw = request.GET.get("month", "").strip()
+    try:
+        month = dt.date.fromisoformat(f"{raw}-01") if raw else months_before(timezone.localdate(), 1)
+    except ValueError:
+        return HttpResponse(
+            f"The month {raw!r} is not a month (YYYY-MM).", status=400, content_type="text/plain; charset=utf-8"
+        )
+    pdf = report_pack_pdf(month=month, viewer=acting_user(request))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="nurture-reports-{month:%Y-%m}.pdf"'
     return response
