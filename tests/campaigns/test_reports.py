@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 import time_machine
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
-from campaigns.models import Card, CardDesign, DailyFigure, ReportDay, Touchpoint
+from campaigns.models import Batch, Card, CardDesign, DailyFigure, ReportDay, Touchpoint
 from campaigns.selectors.reports import REPORTS
 from campaigns.selectors.reports.base import ReportError, resolve_filters
 from campaigns.services.report_figures import report_day_record, report_figures_record
@@ -327,8 +328,6 @@ def test_old_days_without_figures_are_reported_missing_not_scanned(alice):
 
 
 def test_the_nightly_job_is_in_the_beat_schedule():
-    from django_celery_beat.models import PeriodicTask
-
     task = PeriodicTask.objects.get(task="campaigns.tasks.record_report_figures")
     assert task.enabled and task.crontab is not None
 
@@ -338,3 +337,31 @@ def test_a_user_without_a_role_sees_nothing(db):
     report = build("on-time", viewer=nobody)
     assert all(row["done"] == 0 for row in report.tables[0].records())
     assert timezone.now() == NOW
+
+
+def test_cards_per_batch_for_everyone_and_for_an_account_manager(alice, bob, superuser):
+    batch = Batch.objects.create(
+        due_by=dt.date(2026, 3, 5), status="mailed", card_count=3, printed_at=at(dt.date(2026, 3, 4))
+    )
+    Batch.objects.filter(pk=batch.pk).update(created_at=at(dt.date(2026, 3, 3)), mailed_at=at(dt.date(2026, 3, 5)))
+    for sequence, (manager, status) in enumerate([(alice, "mailed"), (alice, "returned"), (bob, "mailed")], start=1):
+        card(
+            manager,
+            approved_on=dt.date(2026, 3, 2),
+            status=status,
+            batch=batch,
+            sequence=sequence,
+            returned_at=at(dt.date(2026, 3, 12)) if status == "returned" else None,
+        )
+
+    everyone = build("cards", viewer=superuser, start=dt.date(2026, 3, 1))
+    mine = build("cards", viewer=alice, start=dt.date(2026, 3, 1))
+
+    def batch_row(report):
+        (row,) = report.tables[1].records()
+        return [row[k] for k in ("batch", "cards", "printed", "mailed", "returned")]
+
+    assert batch_row(everyone) == [f"B{batch.pk}", 3, 3, 3, 1]
+    assert batch_row(mine) == [f"B{batch.pk}", 2, 2, 2, 1]
+    months = table(everyone)["Mar 2026"]
+    assert [months[k] for k in ("approved", "printed", "mailed", "returned")] == [3, 3, 3, 1]
