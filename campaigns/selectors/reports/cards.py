@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from campaigns.charts import Chart, Series
 from campaigns.models import Batch, Card
 from campaigns.selectors.reports.base import (
     Cell,
     Figure,
+    FigureTotals,
     Report,
     ReportDefinition,
     ReportFilters,
@@ -21,78 +23,54 @@ from campaigns.selectors.reports.base import (
     missing_note,
     month_label,
 )
-from campaigns.statuses import CardStatus
 
 NAME = "cards"
 EVENTS = (("approved", "Approved"), ("printed", "Printed"), ("mailed", "Mailed"), ("returned", "Returned"))
-# The per-batch table lists the latest batches of the period, at most this many (about a month of
-# daily batches): for an account manager each batch's cards are counted through their customers.
-BATCH_ROWS = 24
+# The per-batch table lists the latest batches mailed in the period, at most this many.
+BATCH_ROWS = 100
 
 _MANAGER = "touchpoint__customer__account_manager_id"
 _KIND = "touchpoint__rule__cadence__anchor_kind__slug"
 
 
-def _counted(cards: QuerySet[Card], key: str) -> list[Figure]:
-    groups = cards.values_list(_MANAGER, _KIND).annotate(n=Count("id")).order_by()
-    return [Figure(manager_id=manager or 0, kind=kind or "", key=key, value=n) for manager, kind, n in groups]
+def _counted(cards: QuerySet[Card], key: str, *, per_batch: bool = False) -> list[Figure]:
+    """The cards by manager and kind under `key`; with per_batch, also by batch under `key@<batch id>`."""
+    groups = cards.values_list(_MANAGER, _KIND, "batch_id").annotate(n=Count("id")).order_by()
+    figures: dict[tuple[int, str, str], int] = {}
+    for manager, kind, batch_id, n in groups:
+        keys = [key, f"{key}@{batch_id}"] if per_batch and batch_id else [key]
+        for one in keys:
+            figures[manager or 0, kind or "", one] = figures.get((manager or 0, kind or "", one), 0) + n
+    return [Figure(manager_id=m, kind=k, key=one, value=n) for (m, k, one), n in figures.items()]
 
 
 def figures_for_day(day: dt.date) -> list[Figure]:
     """Cards approved on `day`, printed and mailed with their batch that day, and returned that day
-    (in the site's time zone), by the customer's account manager."""
+    (in the site's time zone), by the customer's account manager; mailed and returned also per batch."""
     start, end = day_bounds(day)
     return [
         *_counted(Card.objects.filter(approved_at__gte=start, approved_at__lt=end), "approved"),
         *_counted(Card.objects.filter(batch__printed_at__gte=start, batch__printed_at__lt=end), "printed"),
-        *_counted(Card.objects.filter(batch__mailed_at__gte=start, batch__mailed_at__lt=end), "mailed"),
-        *_counted(Card.objects.filter(returned_at__gte=start, returned_at__lt=end), "returned"),
+        *_counted(Card.objects.filter(batch__mailed_at__gte=start, batch__mailed_at__lt=end), "mailed", per_batch=True),
+        *_counted(Card.objects.filter(returned_at__gte=start, returned_at__lt=end), "returned", per_batch=True),
     ]
 
 
-def _batch_rows(filters: ReportFilters) -> tuple[list[tuple[Cell, ...]], bool]:
-    """The batches made in the period (latest first, at most BATCH_ROWS), with the viewer's cards in
-    each: a batch is the print room's, its cards are many account managers'."""
-    first, _ = day_bounds(filters.start)
-    _, last = day_bounds(filters.end)
-    batches = list(
-        Batch.objects.filter(created_at__gte=first, created_at__lt=last).order_by("-created_at", "-id")[
-            : BATCH_ROWS + 1
-        ]
-    )
-    ids = [b.pk for b in batches[:BATCH_ROWS]]
-    cards = Card.objects.filter(batch__in=ids)
-    if filters.manager_ids is None and not filters.kind:
-        # Everyone's cards: the batch knows how many it holds; the returned ones are few (card_status_batch).
-        returned = dict(
-            cards.filter(status=CardStatus.RETURNED).values_list("batch_id").annotate(n=Count("id")).order_by()
+def _batch_rows(filters: ReportFilters, totals: FigureTotals) -> tuple[list[tuple[Cell, ...]], bool]:
+    """The batches mailed in the period (latest first, at most BATCH_ROWS): the viewer's cards in each,
+    and those of them returned since (until today), from the daily figures."""
+    mailed = {int(key.split("@")[1]): n for key, n in totals.by_key.items() if key.startswith("mailed@") and n}
+    returns = figure_totals(DEFINITION, dataclasses.replace(filters, end=filters.today)).by_key
+    batches = list(Batch.objects.filter(pk__in=list(mailed)).order_by("-mailed_at", "-id")[: BATCH_ROWS + 1])
+    rows: list[tuple[Cell, ...]] = [
+        (
+            f"B{batch.pk}",
+            str(local_date(batch.mailed_at) or ""),
+            mailed[batch.pk],
+            returns.get(f"returned@{batch.pk}", 0),
         )
-        counts = {b.pk: {"cards": b.card_count, "returned": returned.get(b.pk, 0)} for b in batches[:BATCH_ROWS]}
-    else:
-        if filters.manager_ids is not None:
-            cards = cards.filter(**{f"{_MANAGER}__in": list(filters.manager_ids)})
-        if filters.kind:
-            cards = cards.filter(**{_KIND: filters.kind})
-        counts = {
-            row["batch_id"]: row
-            for row in cards.values("batch_id")
-            .annotate(cards=Count("id"), returned=Count("id", filter=Q(status=CardStatus.RETURNED)))
-            .order_by()
-        }
-    rows: list[tuple[Cell, ...]] = []
-    for batch in batches[:BATCH_ROWS]:
-        row = counts.get(batch.pk, {"cards": 0, "returned": 0})
-        rows.append(
-            (
-                f"B{batch.pk}",
-                batch.created_at.date().isoformat(),
-                batch.get_status_display(),
-                row["cards"],
-                row["cards"] if batch.printed_at else 0,
-                row["cards"] if batch.mailed_at else 0,
-                row["returned"],
-            )
-        )
+        for batch in batches[:BATCH_ROWS]
+    ]
     return rows, len(batches) > BATCH_ROWS
 
 
@@ -107,7 +85,7 @@ def build(filters: ReportFilters) -> Report:
     month_rows: list[tuple[Cell, ...]] = [
         (month_label(m), *(totals.by_month.get((m, key), 0) for key, _ in EVENTS)) for m in months
     ]
-    batch_rows, more = _batch_rows(filters)
+    batch_rows, more = _batch_rows(filters, totals)
     return Report(
         name=NAME,
         title=DEFINITION.title,
@@ -116,15 +94,12 @@ def build(filters: ReportFilters) -> Report:
         tables=[
             Table("By month", [("month", "Month"), *EVENTS], month_rows),
             Table(
-                "By batch (made in the period, latest first)",
+                "By batch (mailed in the period, latest first)",
                 [
                     ("batch", "Batch"),
-                    ("made_on", "Made on"),
-                    ("status", "Status"),
-                    ("cards", "Cards"),
-                    ("printed", "Printed"),
-                    ("mailed", "Mailed"),
-                    ("returned", "Returned"),
+                    ("mailed_on", "Mailed on"),
+                    ("mailed", "Cards mailed"),
+                    ("returned", "Returned since"),
                 ],
                 batch_rows,
                 note=f"The latest {BATCH_ROWS} batches of the period." if more else "",
@@ -146,7 +121,8 @@ def build(filters: ReportFilters) -> Report:
 DEFINITION = ReportDefinition(
     name=NAME,
     title="Cards",
-    description="Cards approved, printed, mailed and returned, by the month it happened, and per batch.",
+    description="Cards approved, printed, mailed and returned, by the month it happened; and per batch mailed "
+    "in the period, its cards and those returned since.",
     build=build,
     figures_for_day=figures_for_day,
     first_day=first_day,
