@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, QuerySet, Sum
 
 from campaigns.charts import Chart, Series
-from campaigns.models import Batch, Card
+from campaigns.models import Batch, Card, DailyFigure
 from campaigns.selectors.reports.base import (
     Cell,
     Figure,
@@ -58,18 +57,32 @@ def figures_for_day(day: dt.date) -> list[Figure]:
 
 def _batch_rows(filters: ReportFilters, totals: FigureTotals) -> tuple[list[tuple[Cell, ...]], bool]:
     """The batches mailed in the period (latest first, at most BATCH_ROWS): the viewer's cards in each,
-    and those of them returned since (until today), from the daily figures."""
+    and those of them returned since (stored days, until yesterday), from the daily figures."""
     mailed = {int(key.split("@")[1]): n for key, n in totals.by_key.items() if key.startswith("mailed@") and n}
-    returns = figure_totals(DEFINITION, dataclasses.replace(filters, end=filters.today)).by_key
-    batches = list(Batch.objects.filter(pk__in=list(mailed)).order_by("-mailed_at", "-id")[: BATCH_ROWS + 1])
+    batches = list(
+        Batch.objects.filter(pk__in=list(mailed))
+        .only("id", "mailed_at")
+        .order_by("-mailed_at", "-id")[: BATCH_ROWS + 1]
+    )
+    shown = batches[:BATCH_ROWS]
+    returns = dict(
+        DailyFigure.objects.filter(
+            report=NAME, day__gte=filters.start, key__in=[f"returned@{batch.pk}" for batch in shown]
+        )
+        .for_managers(filters.manager_ids)
+        .for_kind(filters.kind)
+        .values_list("key")
+        .annotate(total=Sum("value"))
+        .order_by()
+    )
     rows: list[tuple[Cell, ...]] = [
         (
             f"B{batch.pk}",
             str(local_date(batch.mailed_at) or ""),
             mailed[batch.pk],
-            returns.get(f"returned@{batch.pk}", 0),
+            int(returns.get(f"returned@{batch.pk}", 0)),
         )
-        for batch in batches[:BATCH_ROWS]
+        for batch in shown
     ]
     return rows, len(batches) > BATCH_ROWS
 
