@@ -14,9 +14,10 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.db import transaction
+from django.utils import timezone
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, planning
+from campaigns.services import alerts, digests, planning, report_figures, report_packs
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -180,3 +181,34 @@ def resume_batches_on_start(sender: Any = None, **kwargs: Any) -> None:
     Chunks still waiting in the queue are queued twice; the second delivery finds them rendered.
     """
     resume_batches.delay(0)
+
+
+@shared_task(name="campaigns.tasks.record_report_figures", autoretry_for=(Exception,), retry_backoff=60, max_retries=3)
+def record_report_figures() -> Summary:
+    """The reports' figures of every day not yet written (nightly; a re-run writes nothing twice)."""
+    return dict(report_figures.report_figures_record())
+
+
+@shared_task(name="campaigns.tasks.send_report_packs")
+def send_report_packs() -> Summary:
+    """On the first working day of the month, fan out one pack of last month per recipient."""
+    today = timezone.localdate()
+    if not report_packs.is_first_working_day(today):
+        return {"packs": 0}
+    month = report_packs.pack_month(today)
+    user_ids = report_packs.pack_recipients()
+    for user_id in user_ids:
+        transaction.on_commit(partial(send_report_pack.delay, user_id, month.isoformat()))
+    return {"packs": len(user_ids)}
+
+
+@shared_task(
+    name="campaigns.tasks.send_report_pack",
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def send_report_pack(user_id: int, month: str) -> Summary:
+    sent = report_packs.report_pack_send(user_id=user_id, month=dt.date.fromisoformat(month))
+    return {"sent": int(sent)}

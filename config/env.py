@@ -26,7 +26,7 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperEnvironment(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -36,6 +36,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperEnvironment(f"{name}={raw!r} is not an integer") from None
     if minimum is not None and value < minimum:
         raise ImproperEnvironment(f"{name}={value} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ImproperEnvironment(f"{name}={value} must be at most {maximum}")
     return value
 
 

@@ -256,3 +256,15 @@ NURTURE_BATCH_CHUNK_SIZE = env_int("NURTURE_BATCH_CHUNK_SIZE", 50, minimum=1)
 NURTURE_LEAP_DAY = env_str("NURTURE_LEAP_DAY", "feb28")
 if NURTURE_LEAP_DAY not in ("feb28", "mar1"):
     raise RuntimeError(f"NURTURE_LEAP_DAY={NURTURE_LEAP_DAY!r} must be feb28 or mar1")
+# The holdout: this percentage of new customers (0 to 50; 0, the default, for none) is drawn at
+# random when created and gets no touchpoints, for the retention report (docs/reports.md).
+NURTURE_HOLDOUT_PERCENT = env_int("NURTURE_HOLDOUT_PERCENT", 0, minimum=0, maximum=50)
+# Reports (docs/reports.md): a touchpoint done within this many business days of its due date is
+# on time; a renewal counts as kept when the customer has not churned this many days after it.
+NURTURE_REPORT_ON_TIME_BUSINESS_DAYS = env_int("NURTURE_REPORT_ON_TIME_BUSINESS_DAYS", 3, minimum=0)
+NURTURE_RETENTION_DAYS = env_int("NURTURE_RETENTION_DAYS", 30, minimum=0)
+# The nightly report job's first run writes the figures of this many past days (then one a night).
+NURTURE_REPORT_BACKFILL_DAYS = env_int("NURTURE_REPORT_BACKFILL_DAYS", 400, minimum=1)
+# The monthly report pack goes out on the first working day of the month: Monday to Friday, minus
+# the public holidays of this country (ISO code, e.g. GB; empty for weekdays only).
+NURTURE_REPORTS_COUNTRY = env_str("NURTURE_REPORTS_COUNTRY", "").upper()

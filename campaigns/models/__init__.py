@@ -1,6 +1,7 @@
 from campaigns.models.cards import Batch, BatchChunk, Card, CardDesign
 from campaigns.models.digests import DigestDelivery
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
+from campaigns.models.reports import DailyFigure, ReportDay, ReportPackDelivery
 from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule, Stage
 from campaigns.models.touchpoints import Touchpoint
 
@@ -11,10 +12,13 @@ __all__ = [
     "Cadence",
     "Card",
     "CardDesign",
+    "DailyFigure",
     "DigestDelivery",
     "PlanSlot",
     "PlannerChunk",
     "PlannerRun",
+    "ReportDay",
+    "ReportPackDelivery",
     "Rule",
     "Stage",
     "Touchpoint",

@@ -268,6 +268,13 @@ class Card(models.Model):
             # Today's cards to approve, soonest mail-by first, and their bounded count
             # (selectors.today.my_drafts): only the drafts, in the list's order.
             models.Index(fields=["mail_by", "id"], condition=models.Q(status="draft"), name="card_draft_mail_by"),
+            # The cards report's daily figures: the cards approved, and those returned, on one day.
+            models.Index(
+                fields=["approved_at"], condition=models.Q(approved_at__isnull=False), name="card_approved_at"
+            ),
+            models.Index(
+                fields=["returned_at"], condition=models.Q(returned_at__isnull=False), name="card_returned_at"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -187,7 +187,8 @@ class Touchpoint(models.Model):
                 fields=["completed_by"], condition=models.Q(completed_by__isnull=False), name="touchpoint_completed_by"
             ),
             # The journey map's stage report (selectors.stages): done touchpoints of a cadence's rules
-            # in a period, and each customer's done touchpoints in order. Partial, so the planner's
+            # in a period, and each customer's done touchpoints in order (also the coverage report:
+            # a customer's latest completed touch, and "none since" for its list). Partial, so the planner's
             # inserts of pending rows never touch them.
             models.Index(
                 fields=["rule", "completed_at"], condition=models.Q(status="done"), name="touchpoint_done_rule"
@@ -198,6 +199,10 @@ class Touchpoint(models.Model):
             # Every planner chunk looks for held cards to release (services.holds.release_deliverable_addresses):
             # the few held touchpoints of a range of customers, without reading the others.
             models.Index(fields=["customer"], condition=models.Q(status="held"), name="touchpoint_held_customer"),
+            # The reports' daily figures: the touchpoints completed on one day (selectors/reports/).
+            models.Index(
+                fields=["completed_at"], condition=models.Q(completed_at__isnull=False), name="touchpoint_completed_at"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,12 +16,15 @@ dataclasses it takes). The rest of the project imports from here, not from the m
 - every size of cards, sheets and labels (formats.py): ``imposition``, ``label_stock``;
 - joining chunk PDFs without holding them all in memory (pdfjoin.py): ``pdf_fragment``,
   ``join_fragments``, ``join_pdfs``;
-- the front artworks, one registry (artworks.py): ``ARTWORKS``, ``Artwork``.
+- the front artworks, one registry (artworks.py): ``ARTWORKS``, ``Artwork``;
+- documents that are not cards, such as the monthly report pack (documents.py):
+  ``render_document_pdf``.
 
 fetcher.py holds the only files WeasyPrint may read while rendering; it is the renderer's own.
 """
 
 from campaigns.printing.artworks import ARTWORKS, Artwork
+from campaigns.printing.documents import render_document_pdf
 from campaigns.printing.fit import FitResult, check_fit
 from campaigns.printing.formats import imposition, label_stock
 from campaigns.printing.messages import (
@@ -68,6 +71,7 @@ __all__ = [
     "render_cards_pdf",
     "render_design_preview_pdf",
     "render_design_preview_png",
+    "render_document_pdf",
     "render_labels_pdf",
     "render_manifest_csv",
     "render_message",

@@ -307,6 +307,7 @@ SELECT id, reason FROM (
     SELECT t.id AS id, CASE
         WHEN c.status = 'do_not_contact' THEN 'customer is do-not-contact'
         WHEN c.status = 'churned' THEN 'customer churned'
+        WHEN c.holdout THEN 'customer in the holdout group'
         WHEN t.milestone_id IS NULL THEN 'milestone deleted'
         WHEN m.date <> t.milestone_date THEN 'milestone date changed'
         WHEN m.kind_id <> cd.anchor_kind_id THEN 'milestone kind changed'
@@ -340,7 +341,7 @@ FROM {customer} c
 JOIN {milestone} m ON m.customer_id = c.id
 JOIN {slot} s ON s.run_id = %s AND s.kind_id = m.kind_id AND s.milestone_date = m.date
     AND s.country = c.country AND s.region = c.region
-WHERE {customers} AND c.status = 'active'
+WHERE {customers} AND c.status = 'active' AND NOT c.holdout
     AND (s.for_everyone OR c.updated_at >= %s OR m.updated_at >= %s)
     AND (s.tag_id IS NULL OR EXISTS (
         SELECT 1 FROM {customer_tags} ct WHERE ct.customer_id = c.id AND ct.tag_id = s.tag_id

@@ -83,7 +83,14 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
     list_display = ["name", "company", "country", "account_manager", "status", "tag_list"]
     list_display_links = ["name"]
     # Filters whose choices come from the indexes, not a DISTINCT over every customer.
-    list_filter = ["status", CountryFilter, ("account_manager", AccountManagerFilter), "tags", UndeliverableFilter]
+    list_filter = [
+        "status",
+        CountryFilter,
+        ("account_manager", AccountManagerFilter),
+        "tags",
+        UndeliverableFilter,
+        "holdout",
+    ]
     list_select_related = ["account_manager"]
     # Each text column has a trigram index on PostgreSQL (nurture 0011), which serves icontains;
     # the external ID is an exact match on its unique index, as the import matches it.
@@ -93,7 +100,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
     csv_name = "customers"
     # "Import CSV" (nurture/admin/imports.py) and "Export all (filtered)" (nurture/admin/exports.py) buttons.
     change_list_template = "admin/nurture/import/change_list.html"
-    readonly_fields = ["deliverability", "created_at", "updated_at"]
+    readonly_fields = ["deliverability", "holdout", "created_at", "updated_at"]
     fieldsets = [
         (
             None,
@@ -115,7 +122,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
                 "'today'.",
             },
         ),
-        ("Record", {"fields": ["created_at", "updated_at"]}),
+        ("Record", {"fields": ["holdout", "created_at", "updated_at"]}),
     ]
     inlines = [MilestoneInline]
 

@@ -17,6 +17,7 @@ from django.db.models.functions import Upper
 
 from nurture.lib.address import ADDRESS_FIELDS, Address
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
+from nurture.lib.holdout import draw_holdout
 from nurture.querysets import CustomerScopedQuerySet
 
 if TYPE_CHECKING:
@@ -25,6 +26,15 @@ if TYPE_CHECKING:
 
 def new_external_id() -> str:
     return f"N-{secrets.token_hex(6)}"
+
+
+def holdout_for_new_customer() -> bool:
+    """The holdout draw for a customer being created (the field's default).
+
+    As the default it runs on every creation path: an admin save, the import's and seed_demo's
+    bulk_create, any later API; a customer loaded from the database keeps its stored value.
+    """
+    return draw_holdout(settings.NURTURE_HOLDOUT_PERCENT)
 
 
 def validate_time_zone_field(value: str) -> None:
@@ -136,7 +146,7 @@ class Customer(models.Model):
         help_text="Loyalty tier, e.g. gold; cadences may be limited to tiers, like segments. No points.",
     )
     holdout = models.BooleanField(
-        default=False,
+        default=holdout_for_new_customer,
         editable=False,
         help_text=(
             "In the holdout group: chosen at random when the customer was created and fixed for good; "
@@ -199,6 +209,9 @@ class Customer(models.Model):
                 condition=models.Q(address_undeliverable_on__isnull=False),
                 name="customer_undeliverable",
             ),
+            # The holdout group, a few percent of customers: the customer list's filter and the
+            # retention report's holdout side.
+            models.Index(fields=["id"], condition=models.Q(holdout=True), name="customer_holdout"),
         ]
 
     def __str__(self) -> str:
