@@ -11,7 +11,8 @@ dataclasses it takes). The rest of the project imports from here, not from the m
   ``FitResult``;
 - what the renderer takes (specs.py): ``DesignSpec``, ``PrintCard``, ``Recipient``;
 - cards, address labels and the manifest as bytes (render.py): ``render_cards_pdf`` (raises
-  ``CardDoesNotFit``), ``render_labels_pdf``, ``render_manifest_csv``,
+  ``CardDoesNotFit``), ``render_cards_fragment`` (the same pages as a fragment, each design's
+  outside rendered once and reused: ``outside_pdf``), ``render_labels_pdf``, ``render_manifest_csv``,
   ``render_design_preview_pdf``, ``render_design_preview_png``;
 - every size of cards, sheets and labels (formats.py): ``imposition``, ``label_stock``;
 - joining chunk PDFs without holding them all in memory (pdfjoin.py): ``pdf_fragment``,
@@ -37,6 +38,8 @@ from campaigns.printing.messages import (
 from campaigns.printing.pdfjoin import join_fragments, join_pdfs, pdf_fragment
 from campaigns.printing.render import (
     CardDoesNotFit,
+    outside_pdf,
+    render_cards_fragment,
     render_cards_pdf,
     render_design_preview_pdf,
     render_design_preview_png,
@@ -64,7 +67,9 @@ __all__ = [
     "join_pdfs",
     "label_stock",
     "merge_fields",
+    "outside_pdf",
     "pdf_fragment",
+    "render_cards_fragment",
     "render_cards_pdf",
     "render_design_preview_pdf",
     "render_design_preview_png",

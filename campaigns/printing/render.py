@@ -51,6 +51,7 @@ from campaigns.printing.formats import (
     label_stock,
     page_geometry,
 )
+from campaigns.printing.pdfjoin import pdf_fragment
 from campaigns.printing.specs import DEFAULT_ACCENT, DesignSpec, PrintCard, Recipient
 from nurture.lib.address import ADDRESS_FIELDS
 
@@ -69,6 +70,7 @@ MANIFEST_HEADER = (
     "design",
 )
 PX_PER_MM = 96 / 25.4
+PT_PER_MM = 72 / 25.4
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -229,6 +231,18 @@ class _Placed:
     face: str  # outside, inside (folded) or front, back (postcards)
     left: str
     top: str
+    #: The face is drawn from its design's shared page (``outside_pdf``): only the code is laid out.
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class Underlay:
+    """A design's shared outside page placed on a side: its top-left corner (the bleed's), in points
+    from the top-left corner of the side's media box."""
+
+    design: DesignSpec
+    x: float
+    top: float
 
 
 @dataclass(frozen=True)
@@ -249,6 +263,7 @@ class _Side:
     slug: str = ""
     slug_left: str = "0"
     slug_top: str = "0"
+    underlays: list[Underlay] = field(default_factory=list)
 
 
 def _num(value: float) -> str:
@@ -348,8 +363,12 @@ def _runs(views: list[_CardView]) -> Iterator[list[_CardView]]:
         yield run
 
 
-def _sides(views: list[_CardView], sheet: str, faces: tuple[str, ...] = ()) -> list[_Side]:
-    """The pages to print, in duplex order: each sheet's front side, then its back side."""
+def _sides(views: list[_CardView], sheet: str, faces: tuple[str, ...] = (), *, reuse: bool = False) -> list[_Side]:
+    """The pages to print, in duplex order: each sheet's front side, then its back side.
+
+    ``reuse``: the outside (or postcard front) of each card is left to its design's shared page,
+    placed under the side as an underlay; the side itself lays out the sequence codes only.
+    """
     sides: list[_Side] = []
     for run in _runs(views):
         layout = imposition(run[0].fmt.slug, sheet)
@@ -361,7 +380,11 @@ def _sides(views: list[_CardView], sheet: str, faces: tuple[str, ...] = ()) -> l
                 side = _Side(page_name=layout.page_name)
                 for view, slot in zip(group, layout.slots, strict=False):
                     place = slot if face == front_face else layout.back_slot(slot)
-                    side.items.append(_Placed(view, face, _num(place.x - bleed), _num(place.y - bleed)))
+                    reused = reuse and face == front_face
+                    side.items.append(_Placed(view, face, _num(place.x - bleed), _num(place.y - bleed), reused))
+                    if reused:
+                        corner = (layout.page_bleed + place.x - bleed, layout.page_bleed + place.y - bleed)
+                        side.underlays.append(Underlay(view.design, corner[0] * PT_PER_MM, corner[1] * PT_PER_MM))
                 if layout.sheet != "card":
                     if face == front_face:
                         side.marks = _marks(layout)
@@ -468,16 +491,55 @@ def describe_overflow(overflow: Overflow, message: str, *, postcard: bool) -> st
 
 
 def _render_cards_document(
-    cards: Sequence[PrintCard], sheet: str, *, faces: tuple[str, ...] = (), measure: bool = False
+    cards: Sequence[PrintCard],
+    sheet: str,
+    *,
+    faces: tuple[str, ...] = (),
+    measure: bool = False,
+    sides: list[_Side] | None = None,
+    reuse: bool = False,
 ) -> Document:
     """Lay the cards out. ``measure``: on very tall pages, so that a message that runs past its
-    frame is laid out in full and can be measured (on a real page it stops at the page's end)."""
+    frame is laid out in full and can be measured (on a real page it stops at the page's end).
+    ``reuse``: without the outsides, which ``sides`` (filled in) says where to place."""
     if sheet not in SHEETS:
         raise ValueError(f"Unknown sheet {sheet!r}; expected one of {', '.join(SHEETS)}")
     designs = _Designs()
     views = [_card_view(card, designs) for card in cards]
-    context = {"title": "Cards", "measure": measure, "sides": _sides(views, sheet, faces)}
+    laid_out = _sides(views, sheet, faces, reuse=reuse)
+    if sides is not None:
+        sides.extend(laid_out)
+    context = {"title": "Cards", "measure": measure, "sides": laid_out}
     return _layout(render_to_string("cards/cards.html", context), designs.stylesheets)
+
+
+def _check_fits(document: Document, cards: Sequence[PrintCard]) -> None:
+    """Raise CardDoesNotFit for the first message that runs past its frame."""
+    by_code = {card.sequence_code: card for card in cards}
+    for overflow in measure_messages(document):
+        if not overflow.fits:
+            card = by_code.get(overflow.sequence_code, cards[0])
+            # Measured again on its own, in full: on the page, the overflow stops at the page's end.
+            full = measure_message(card.message, card.design)
+            problem = describe_overflow(full, card.message, postcard=page_geometry(card.design.format).is_postcard)
+            raise CardDoesNotFit(overflow.sequence_code, problem)
+
+
+@functools.lru_cache(maxsize=64)
+def _outside_pdf(design: DesignSpec, media_root: str) -> bytes:
+    face = _faces(page_geometry(design.format))[0]
+    blank = PrintCard(sequence_code="", design=design, message="", recipient=Recipient(name=""))
+    return _write(_render_cards_document([blank], "card", faces=(face,)))
+
+
+def outside_pdf(design: DesignSpec) -> bytes:
+    """The outside of a folded card (the front of a postcard) of a design, without a sequence code:
+    one page the size of the card and its bleed, the same for every card of the design.
+
+    Rendered once per process and design and reused for every card of every batch that follows
+    (the rendering is deterministic, so this is what each card's own rendering would draw).
+    """
+    return _outside_pdf(design, str(settings.MEDIA_ROOT))
 
 
 def measure_message(message: str, design: DesignSpec) -> Overflow:
@@ -500,15 +562,40 @@ def render_cards_pdf(cards: Sequence[PrintCard], *, sheet: str) -> bytes:
     if not cards:
         raise ValueError("No cards to render")
     document = _render_cards_document(cards, sheet)
-    by_code = {card.sequence_code: card for card in cards}
-    for overflow in measure_messages(document):
-        if not overflow.fits:
-            card = by_code.get(overflow.sequence_code, cards[0])
-            # Measured again on its own, in full: on the page, the overflow stops at the page's end.
-            full = measure_message(card.message, card.design)
-            problem = describe_overflow(full, card.message, postcard=page_geometry(card.design.format).is_postcard)
-            raise CardDoesNotFit(overflow.sequence_code, problem)
+    _check_fits(document, cards)
     return _write(document)
+
+
+def render_cards_fragment(cards: Sequence[PrintCard], *, sheet: str) -> bytes:
+    """The cards as ``render_cards_pdf`` prints them, as a fragment ready to be joined (pdfjoin.py),
+    rendering less: what does not depend on the customer is rendered once and reused.
+
+    The outside of a folded card (the front of a postcard) is the same for every card of a design:
+    ``outside_pdf`` renders it once, and each card's outside side draws that page as a form
+    XObject (one object in the fragment, referenced by every page that shows it), under a layer
+    WeasyPrint lays out with the card's sequence code, the crop marks and the sheet's slug line as
+    real text and lines. The inside (the back of a postcard), the personal part, is laid out per
+    card as before. Page sizes, boxes, duplex order and the text a reader extracts are those of
+    ``render_cards_pdf``. Raises CardDoesNotFit like it.
+    """
+    if not cards:
+        raise ValueError("No cards to render")
+    sides: list[_Side] = []
+    document = _render_cards_document(cards, sheet, sides=sides, reuse=True)
+    _check_fits(document, cards)
+    keys: dict[DesignSpec, str] = {}
+    forms: dict[str, bytes] = {}
+    underlays: dict[int, list[tuple[str, float, float]]] = {}
+    for index, side in enumerate(sides):
+        for underlay in side.underlays:
+            key = keys.get(underlay.design)
+            if key is None:
+                key = keys[underlay.design] = f"Outside{len(keys) + 1}"
+                forms[key] = outside_pdf(underlay.design)
+            underlays.setdefault(index, []).append((key, underlay.x, underlay.top))
+    if len(document.pages) != len(sides):
+        raise RuntimeError(f"{len(sides)} sides laid out on {len(document.pages)} pages")
+    return pdf_fragment(_write(document), forms=forms, underlays=underlays)
 
 
 def render_labels_pdf(cards: Sequence[PrintCard], *, labels: str) -> bytes:
@@ -622,6 +709,7 @@ def _release_weasyprint_objects() -> None:
     dies with a segmentation fault on its way out (seen after seed_demo had checked card fits).
     """
     _design_stylesheet.cache_clear()
+    _outside_pdf.cache_clear()
     _stylesheets.cache_clear()
     _font_config.cache_clear()
     gc.collect()

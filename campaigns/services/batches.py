@@ -56,7 +56,7 @@ from campaigns.printing import (
     join_fragments,
     label_stock,
     pdf_fragment,
-    render_cards_pdf,
+    render_cards_fragment,
     render_labels_pdf,
     render_manifest_csv,
 )
@@ -361,9 +361,10 @@ def batch_rerender(*, batch: Batch, by: AbstractBaseUser | None, enqueue: bool =
 
 
 def _render_cards(batch: Batch, cards: Sequence[PrintCard]) -> bytes:
-    """A run of cards' pages; a message that does not fit is flagged on its card."""
+    """A run of cards' pages, as a fragment (each design's outside rendered once per process and
+    reused); a message that does not fit is flagged on its card."""
     try:
-        return render_cards_pdf(cards, sheet=batch.sheet)
+        return render_cards_fragment(cards, sheet=batch.sheet)
     except CardDoesNotFit as exc:
         # Rendering again will not help: record why on the card, and fail the batch (the task
         # does not retry a BatchError). The card goes back to draft when the batch fails.
@@ -386,7 +387,7 @@ def render_chunk(batch: Batch, chunk: BatchChunk) -> bytes:
         raise BatchError(f"Chunk {chunk.index} of batch {batch.code} has {len(cards)} cards instead of {expected}.")
     if chunk.kind == BatchChunk.Kind.LABELS:
         return pdf_fragment(render_labels_pdf(cards, labels=batch.labels))
-    return pdf_fragment(_render_cards(batch, cards))
+    return _render_cards(batch, cards)
 
 
 def batch_render_chunk(*, batch_id: int, index: int) -> bool:
