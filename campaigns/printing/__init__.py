@@ -12,7 +12,9 @@ dataclasses it takes). The rest of the project imports from here, not from the m
 - what the renderer takes (specs.py): ``DesignSpec``, ``PrintCard``, ``Recipient``;
 - cards, address labels and the manifest as bytes (render.py): ``render_cards_pdf`` (raises
   ``CardDoesNotFit``), ``render_cards_fragment`` (the same pages as a fragment, each design's
-  outside rendered once and reused: ``outside_pdf``), ``render_labels_pdf``, ``render_manifest_csv``,
+  outside rendered once and reused: ``outside_pdf``), ``render_labels_pdf``,
+  ``render_manifest_csv``, ``render_zones_csv`` and ``zone_counts`` (cards per country and
+  postal zone),
   ``render_design_preview_pdf``, ``render_design_preview_png``;
 - every size of cards, sheets and labels (formats.py): ``imposition``, ``label_stock``;
 - joining chunk PDFs without holding them all in memory (pdfjoin.py): ``pdf_fragment``,
@@ -45,6 +47,8 @@ from campaigns.printing.render import (
     render_design_preview_png,
     render_labels_pdf,
     render_manifest_csv,
+    render_zones_csv,
+    zone_counts,
 )
 from campaigns.printing.specs import DesignSpec, PrintCard, Recipient
 
@@ -76,5 +80,7 @@ __all__ = [
     "render_labels_pdf",
     "render_manifest_csv",
     "render_message",
+    "render_zones_csv",
     "too_long_message",
+    "zone_counts",
 ]

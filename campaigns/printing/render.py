@@ -29,7 +29,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,7 +53,7 @@ from campaigns.printing.formats import (
 )
 from campaigns.printing.pdfjoin import pdf_fragment
 from campaigns.printing.specs import DEFAULT_ACCENT, DesignSpec, PrintCard, Recipient
-from nurture.lib.address import ADDRESS_FIELDS
+from nurture.lib.address import ADDRESS_FIELDS, postal_zone
 
 if TYPE_CHECKING:
     from weasyprint.document import Document
@@ -68,7 +68,9 @@ MANIFEST_HEADER = (
     "company",
     *ADDRESS_FIELDS,
     "design",
+    "postal_zone",
 )
+ZONES_HEADER = ("country", "postal_zone", "cards")
 PX_PER_MM = 96 / 25.4
 PT_PER_MM = 72 / 25.4
 
@@ -628,8 +630,8 @@ def _neutralise(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def render_manifest_csv(cards: Sequence[PrintCard], *, batch_code: str) -> bytes:
-    """One row per card, in order (UTF-8, comma-separated, CRLF line ends).
+def render_manifest_csv(cards: Iterable[PrintCard], *, batch_code: str) -> bytes:
+    """One row per card, in order (UTF-8, comma-separated, CRLF line ends), with its postal zone.
 
     ``batch_code`` is not a column: every sequence code already starts with it.
     """
@@ -649,8 +651,29 @@ def render_manifest_csv(cards: Sequence[PrintCard], *, batch_code: str) -> bytes
             r.postal_code,
             r.country,
             card.design.slug,
+            postal_zone(r.country, r.postal_code),
         )
         writer.writerow([_neutralise(str(value)) for value in row])
+    return out.getvalue().encode("utf-8")
+
+
+def zone_counts(cards: Iterable[PrintCard], counted: dict[tuple[str, str], int]) -> Iterator[PrintCard]:
+    """The cards, passed on as they come, counted into ``counted`` by (country, postal zone)."""
+    for card in cards:
+        key = (card.recipient.country.strip().upper(), postal_zone(card.recipient.country, card.recipient.postal_code))
+        counted[key] = counted.get(key, 0) + 1
+        yield card
+
+
+def render_zones_csv(counted: dict[tuple[str, str], int]) -> bytes:
+    """The number of cards per country and postal zone (what bulk postage is priced by), sorted by
+    country and zone, then a total row; UTF-8, CRLF line ends like the manifest."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ZONES_HEADER)
+    for (country, zone), count in sorted(counted.items()):
+        writer.writerow([_neutralise(country), _neutralise(zone), count])
+    writer.writerow(["total", "", sum(counted.values())])
     return out.getvalue().encode("utf-8")
 
 
