@@ -104,6 +104,13 @@ class BatchOptionsForm(forms.Form):
         initial=Batch.Labels.L7160,
         help_text="The address labels (or envelopes) printed with the cards, in the same order.",
     )
+    order = forms.ChoiceField(
+        label="Order",
+        choices=Batch.Order.choices,
+        initial=Batch.Order.MAIL_BY,
+        help_text="The order of the cards, their labels and the manifest. Presorted mail (by country and "
+        "postal code) qualifies for bulk postage discounts; by account manager suits hand-signed cards.",
+    )
 
 
 class BatchBuildForm(BatchOptionsForm):
@@ -115,4 +122,4 @@ class BatchBuildForm(BatchOptionsForm):
         initial=_next_week,
         help_text="Approved cards that must be mailed on or before this date (overdue ones included).",
     )
-    field_order = ["due_by", "sheet", "labels"]
+    field_order = ["due_by", "sheet", "labels", "order"]

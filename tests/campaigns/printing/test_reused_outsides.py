@@ -49,9 +49,9 @@ def test_reused_outsides_read_back_like_cards_rendered_in_full(fmt, sheet):
 
     full_pages, reused_pages = read(full).pages, read(reused).pages
     assert len(reused_pages) == len(full_pages)
-    for expected, page in zip(full_pages, reused_pages, strict=True):
+    for full_page, page in zip(full_pages, reused_pages, strict=True):
         for box in BOXES:
-            assert list(getattr(page, box)) == list(getattr(expected, box)), box
+            assert list(getattr(page, box)) == list(getattr(full_page, box)), box
     # Every card's code and words stand on the same pages (on a sheet of several cards the
     # shared outsides come before the codes, so the words are compared, not their order).
     for expected, text in zip(page_texts(full), page_texts(reused), strict=True):
