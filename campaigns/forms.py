@@ -108,9 +108,13 @@ class BatchOptionsForm(forms.Form):
         label="Order",
         choices=Batch.Order.choices,
         initial=Batch.Order.MAIL_BY,
+        required=False,
         help_text="The order of the cards, their labels and the manifest. Presorted mail (by country and "
         "postal code) qualifies for bulk postage discounts; by account manager suits hand-signed cards.",
     )
+
+    def clean_order(self) -> str:
+        return str(self.cleaned_data.get("order") or Batch.Order.MAIL_BY)
 
 
 class BatchBuildForm(BatchOptionsForm):

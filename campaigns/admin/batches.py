@@ -282,6 +282,7 @@ class BatchAdmin(admin.ModelAdmin[Batch]):
                         due_by=due_by,
                         sheet=form.cleaned_data["sheet"],
                         labels=form.cleaned_data["labels"],
+                        order=form.cleaned_data["order"],
                         by=acting_user(request),
                     )
                 except BatchError as exc:

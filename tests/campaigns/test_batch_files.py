@@ -320,3 +320,17 @@ def test_zip_downloads_need_the_view_permission(staff_client):
     cards(1)
     batch = render(build())
     assert staff_client.get(reverse("admin:campaigns_batch_download_zip", args=[batch.pk])).status_code == 403
+
+
+def test_the_build_page_builds_a_presorted_batch(superuser_client):
+    addressed_cards()
+
+    response = superuser_client.post(
+        reverse("admin:campaigns_batch_build"),
+        {"due_by": "2025-03-31", "sheet": "card", "labels": "l7160", "order": "postal", "build": "1"},
+    )
+
+    batch = Batch.objects.get()
+    assert response.status_code == 302
+    assert batch.order == "postal"
+    assert [(card.country, card.postal_code) for card in in_sequence(batch)] == sorted(ADDRESSES)
