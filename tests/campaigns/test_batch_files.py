@@ -16,7 +16,8 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from campaigns.models import Batch, BatchChunk, BatchFile, Card
-from campaigns.printing import imposition
+from campaigns.printing import check_fit, imposition
+from campaigns.services import cards as cards_service
 from campaigns.services.batches import (
     BatchError,
     batch_fail,
@@ -26,6 +27,7 @@ from campaigns.services.batches import (
     batch_reprint,
     file_size,
 )
+from campaigns.services.cards import cards_check_fit
 from tests.campaigns.test_batches import build, cards, manifest_rows, pdf_codes, render, stored
 from tests.campaigns.test_cards_workflow import make_card
 from tests.factories import make_customer, make_user
@@ -334,3 +336,20 @@ def test_the_build_page_builds_a_presorted_batch(superuser_client):
     assert response.status_code == 302
     assert batch.order == "postal"
     assert [(card.country, card.postal_code) for card in in_sequence(batch)] == sorted(ADDRESSES)
+
+
+def test_the_fit_check_lays_out_each_distinct_message_once(monkeypatch):
+    laid_out = []
+
+    def counting(message, design):
+        laid_out.append(message)
+        return check_fit(message, design)
+
+    monkeypatch.setattr(cards_service, "check_fit", counting)
+    same = [make_card(fits=None, message="Season's greetings!") for _ in range(4)]
+    other = make_card(fits=None, message="Happy holidays, Ann!")
+
+    assert cards_check_fit(card_ids=[card.pk for card in [*same, other]]) == 5
+
+    assert sorted(laid_out) == ["Happy holidays, Ann!", "Season's greetings!"]
+    assert set(Card.objects.values_list("fits", flat=True)) == {True}
