@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
@@ -32,6 +33,13 @@ _REF_WIDTH = 10
 _PAGE_TREE = 0  # a fragment's reference to the page tree its pages will hang from
 _INHERITED = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
 _FORM_NAME = "/NurtureShared"
+# The sequence codes a page's layer marks for reuse are drawn with this opacity (cards.css, .seq):
+# WeasyPrint draws each such box as a form XObject of its own after two ExtGStates named for it.
+CODE_OPACITY = "0.99999"
+_CODE_DRAWN = re.compile(rb"/(A%s) gs\s+/(a%s) gs\s+/(\S+) Do" % ((re.escape(CODE_OPACITY.encode()),) * 2))
+# WeasyPrint's page content opens with its coordinate system: y downwards, CSS pixels.
+_PAGE_SPACE = re.compile(rb"\A\s*((?:[-\d.]+ ){6}cm)\s+q\s+((?:[-\d.]+ ){6}cm)\s")
+_PAGE_KEYS = ("/Type", "/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox", "/Rotate", "/Group")
 
 #: A shared page placed under a page: (its key in ``forms``, x, top) in points, its top-left corner
 #: from the top-left corner of the page's media box.
@@ -51,11 +59,13 @@ class _FragmentWriter:
         reader: Any,
         forms: Mapping[str, bytes] | None = None,
         underlays: Mapping[int, Sequence[Underlay]] | None = None,
+        outsides: Mapping[int, str] | None = None,
     ) -> None:
         self.names: dict[str, bytes] = {}
         self.reader = reader
         self.forms_source = forms or {}
         self.underlays = underlays or {}
+        self.outsides = outsides or {}
         self.forms: dict[str, tuple[int, list[float]]] = {}  # key -> (number, bounding box)
         # Objects of several readers (the page's PDF and the shared pages): keyed by reader too.
         self.numbers: dict[tuple[int, int, int], int] = {}
@@ -84,9 +94,17 @@ class _FragmentWriter:
         catalog: Any = self.reader.trailer["/Root"].get_object()
         self._map_page_tree(catalog.raw_get("/Pages"))
         pages = list(self.reader.pages)
-        for page in pages:  # pages first: numbers 1..p
-            self._number(page.indirect_reference)
-        for page in pages:
+        # Each page of the PDF, and before those listed in `outsides` a page made here.
+        order = [
+            (made, index) for index in range(len(pages)) for made in (True, False) if not made or index in self.outsides
+        ]
+        for made, index in order:  # pages first: numbers 1..p
+            if made:
+                self.count += 1
+            else:
+                self._number(pages[index].indirect_reference)
+        for made, index in order:
+            page = pages[index]
             entries = {key: value for key, value in page.items() if key != "/Parent"}
             parent = page.get("/Parent")
             while parent is not None:  # what a page inherits from its old tree, it now carries
@@ -95,8 +113,9 @@ class _FragmentWriter:
                     if key not in entries and key in node:
                         entries[key] = node.raw_get(key)
                 parent = node.get("/Parent")
-            placed = self.underlays.get(len(self.objects))
-            if placed:
+            if made:
+                entries = self._outside(entries, page, self.outsides[index])
+            elif placed := self.underlays.get(index):
                 entries = self._underlaid(entries, placed)
             start = len(self.body)
             self._dict(entries, parent_tree=True)
@@ -106,7 +125,7 @@ class _FragmentWriter:
             start = len(self.body)
             self._emit(item.get_object() if isinstance(item, generic.IndirectObject) else item)
             self.objects.append((start, len(self.body) - start))
-        header = json.dumps({"pages": len(pages), "objects": self.objects, "refs": self.refs}, separators=(",", ":"))
+        header = json.dumps({"pages": len(order), "objects": self.objects, "refs": self.refs}, separators=(",", ":"))
         return _FRAGMENT_MAGIC + header.encode() + b"\n" + bytes(self.body)
 
     def _form(self, key: str) -> tuple[int, list[float]]:
@@ -148,10 +167,7 @@ class _FragmentWriter:
             number, box = self._form(key)
             name = generic.NameObject(f"{_FORM_NAME}{number}")
             xobjects[name] = _Local(number)
-            # The form's box lands with its top-left corner at (x, top) from the media box's top-left.
-            e = media[0] + x - box[0]
-            f = media[3] - top - (box[3] - box[1]) - box[1]
-            drawing += b"q 1 0 0 1 %s %s cm %s Do Q\n" % (_real(e), _real(f), name.encode())
+            drawing += self._placement(number, box, media, x, top)
         resources[generic.NameObject("/XObject")] = xobjects
         underlay = generic.StreamObject()
         underlay._data = bytes(drawing)
@@ -167,6 +183,45 @@ class _FragmentWriter:
             generic.NameObject("/Resources"): resources,
             generic.NameObject("/Contents"): [self._new(underlay), *own_list],
         }
+
+    def _outside(self, entries: dict[Any, Any], page: Any, key: str) -> dict[Any, Any]:
+        """A page made before `page`, with its boxes: the shared page `key`, then the sequence codes
+        that `page` draws (the same form XObjects, referenced, in the same place)."""
+        content = page.get_contents().get_data() if "/Contents" in page else b""
+        space = _PAGE_SPACE.match(content)
+        codes = _CODE_DRAWN.findall(content)
+        if space is None or not codes:
+            raise ValueError("the page marks no sequence code to reuse")
+        resources = entries["/Resources"].get_object()
+        xobjects, states = resources["/XObject"].get_object(), resources["/ExtGState"].get_object()
+        number, box = self._form(key)
+        media = [float(value) for value in entries["/MediaBox"]]
+        drawing = bytearray(self._placement(number, box, media, 0.0, 0.0))
+        drawing += b"q\n%s\nq\n%s\n" % space.groups()
+        own_x: dict[Any, Any] = {generic.NameObject(f"{_FORM_NAME}{number}"): _Local(number)}
+        own_states: dict[Any, Any] = {}
+        for opaque, fill, name in codes:
+            for state in (opaque, fill):
+                own_states[generic.NameObject("/" + state.decode())] = states.raw_get("/" + state.decode())
+            own_x[generic.NameObject("/" + name.decode())] = xobjects.raw_get("/" + name.decode())
+            drawing += b"q\n/%s gs\n/%s gs\n/%s Do\nQ\n" % (opaque, fill, name)
+        drawing += b"Q\nQ\n"
+        stream = generic.StreamObject()
+        stream._data = zlib.compress(bytes(drawing))
+        stream[generic.NameObject("/Filter")] = generic.NameObject("/FlateDecode")
+        made = {name: value for name, value in entries.items() if name in _PAGE_KEYS}
+        made[generic.NameObject("/Resources")] = {
+            generic.NameObject("/XObject"): own_x,
+            generic.NameObject("/ExtGState"): own_states,
+        }
+        made[generic.NameObject("/Contents")] = self._new(stream)
+        return made
+
+    def _placement(self, number: int, box: list[float], media: list[float], x: float, top: float) -> bytes:
+        """Drawing form `number` (of bounding box `box`) with its top-left corner at (x, top)."""
+        e = media[0] + x - box[0]
+        f = media[3] - top - (box[3] - box[1]) - box[1]
+        return b"q 1 0 0 1 %s %s cm %s%d Do Q\n" % (_real(e), _real(f), _FORM_NAME.encode(), number)
 
     def _map_page_tree(self, ref: Any) -> None:
         self.numbers[self._key(ref)] = _PAGE_TREE
@@ -246,13 +301,18 @@ def pdf_fragment(
     *,
     forms: Mapping[str, bytes] | None = None,
     underlays: Mapping[int, Sequence[Underlay]] | None = None,
+    outsides: Mapping[int, str] | None = None,
 ) -> bytes:
     """A PDF's pages, ready to be joined by PdfJoiner.
 
     ``underlays``: by page index (from 0), the shared pages to draw under that page's content,
     each a key of ``forms`` (one-page PDFs) and where its top-left corner goes.
+    ``outsides``: by page index, a shared page (a key of ``forms``, the page's size) to print on a
+    page added before it, with the sequence codes the page marks (drawn at opacity CODE_OPACITY)
+    drawn over it in the same place: the outside of a card before its inside. Raises ValueError
+    when such a page marks no code.
     """
-    return _FragmentWriter(PdfReader(io.BytesIO(pdf)), forms, underlays).write()
+    return _FragmentWriter(PdfReader(io.BytesIO(pdf)), forms, underlays, outsides).write()
 
 
 class PdfJoiner:

@@ -266,6 +266,9 @@ class _Side:
     slug_left: str = "0"
     slug_top: str = "0"
     underlays: list[Underlay] = field(default_factory=list)
+    #: A page to add before this one: the card's outside, drawn from its design's shared page with
+    #: the sequence code this side prints (one card per sheet only, where the two are aligned).
+    outside_before: Underlay | None = None
 
 
 def _num(value: float) -> str:
@@ -365,11 +368,16 @@ def _runs(views: list[_CardView]) -> Iterator[list[_CardView]]:
         yield run
 
 
-def _sides(views: list[_CardView], sheet: str, faces: tuple[str, ...] = (), *, reuse: bool = False) -> list[_Side]:
+def _sides(
+    views: list[_CardView], sheet: str, faces: tuple[str, ...] = (), *, reuse: bool = False, omit: bool = False
+) -> list[_Side]:
     """The pages to print, in duplex order: each sheet's front side, then its back side.
 
     ``reuse``: the outside (or postcard front) of each card is left to its design's shared page,
     placed under the side as an underlay; the side itself lays out the sequence codes only.
+    ``omit`` (with reuse, one card per sheet): the outside is not laid out at all; the back side
+    says where it goes (``outside_before``), and the PDF gets it from the shared page and the code
+    of the back side.
     """
     sides: list[_Side] = []
     for run in _runs(views):
@@ -378,8 +386,15 @@ def _sides(views: list[_CardView], sheet: str, faces: tuple[str, ...] = (), *, r
         for start in range(0, len(run), layout.per_sheet):
             group = run[start : start + layout.per_sheet]
             front_face, back_face = _faces(layout.format)
+            skipped: Underlay | None = None
             for face in faces or (front_face, back_face):
-                side = _Side(page_name=layout.page_name)
+                if omit and reuse and layout.sheet == "card" and face == front_face:
+                    place = layout.slots[0]
+                    corner = (layout.page_bleed + place.x - bleed, layout.page_bleed + place.y - bleed)
+                    skipped = Underlay(group[0].design, corner[0] * PT_PER_MM, corner[1] * PT_PER_MM)
+                    continue
+                side = _Side(page_name=layout.page_name, outside_before=skipped)
+                skipped = None
                 for view, slot in zip(group, layout.slots, strict=False):
                     place = slot if face == front_face else layout.back_slot(slot)
                     reused = reuse and face == front_face
@@ -500,6 +515,7 @@ def _render_cards_document(
     measure: bool = False,
     sides: list[_Side] | None = None,
     reuse: bool = False,
+    omit: bool = False,
 ) -> Document:
     """Lay the cards out. ``measure``: on very tall pages, so that a message that runs past its
     frame is laid out in full and can be measured (on a real page it stops at the page's end).
@@ -508,10 +524,10 @@ def _render_cards_document(
         raise ValueError(f"Unknown sheet {sheet!r}; expected one of {', '.join(SHEETS)}")
     designs = _Designs()
     views = [_card_view(card, designs) for card in cards]
-    laid_out = _sides(views, sheet, faces, reuse=reuse)
+    laid_out = _sides(views, sheet, faces, reuse=reuse, omit=omit)
     if sides is not None:
         sides.extend(laid_out)
-    context = {"title": "Cards", "measure": measure, "sides": laid_out}
+    context = {"title": "Cards", "measure": measure, "omit": omit, "sides": laid_out}
     return _layout(render_to_string("cards/cards.html", context), designs.stylesheets)
 
 
@@ -582,22 +598,39 @@ def render_cards_fragment(cards: Sequence[PrintCard], *, sheet: str) -> bytes:
     """
     if not cards:
         raise ValueError("No cards to render")
+    try:
+        # One card per sheet: the outside pages are not laid out at all (a page costs WeasyPrint
+        # about as much as a short message does); each is its design's page and the code of the
+        # card's inside, which stands in the same place.
+        return _cards_fragment(cards, sheet, omit=True)
+    except ValueError:
+        return _cards_fragment(cards, sheet, omit=False)
+
+
+def _cards_fragment(cards: Sequence[PrintCard], sheet: str, *, omit: bool) -> bytes:
     sides: list[_Side] = []
-    document = _render_cards_document(cards, sheet, sides=sides, reuse=True)
+    document = _render_cards_document(cards, sheet, sides=sides, reuse=True, omit=omit)
     _check_fits(document, cards)
     keys: dict[DesignSpec, str] = {}
     forms: dict[str, bytes] = {}
+
+    def key_of(design: DesignSpec) -> str:
+        key = keys.get(design)
+        if key is None:
+            key = keys[design] = f"Outside{len(keys) + 1}"
+            forms[key] = outside_pdf(design)
+        return key
+
     underlays: dict[int, list[tuple[str, float, float]]] = {}
+    outsides: dict[int, str] = {}
     for index, side in enumerate(sides):
         for underlay in side.underlays:
-            key = keys.get(underlay.design)
-            if key is None:
-                key = keys[underlay.design] = f"Outside{len(keys) + 1}"
-                forms[key] = outside_pdf(underlay.design)
-            underlays.setdefault(index, []).append((key, underlay.x, underlay.top))
+            underlays.setdefault(index, []).append((key_of(underlay.design), underlay.x, underlay.top))
+        if side.outside_before is not None:
+            outsides[index] = key_of(side.outside_before.design)
     if len(document.pages) != len(sides):
         raise RuntimeError(f"{len(sides)} sides laid out on {len(document.pages)} pages")
-    return pdf_fragment(_write(document), forms=forms, underlays=underlays)
+    return pdf_fragment(_write(document), forms=forms, underlays=underlays, outsides=outsides)
 
 
 def render_labels_pdf(cards: Sequence[PrintCard], *, labels: str) -> bytes:

@@ -2,11 +2,19 @@
 read back with a PDF reader and compared with the same cards rendered in full."""
 
 import io
+import re
 
 import pytest
 from PIL import Image, ImageChops
 
-from campaigns.printing import join_fragments, outside_pdf, pdf_fragment, render_cards_fragment, render_cards_pdf
+from campaigns.printing import (
+    join_fragments,
+    outside_pdf,
+    pdf_fragment,
+    pdfjoin,
+    render_cards_fragment,
+    render_cards_pdf,
+)
 from campaigns.printing.formats import FORMATS
 from campaigns.printing.render import CardDoesNotFit
 from tests.campaigns.printing import card, page_texts, pdf_dict, read, render_page_png
@@ -131,3 +139,33 @@ def test_a_message_that_does_not_fit_is_refused_too():
 def test_every_format_has_a_shared_outside():
     for fmt in FORMATS:
         assert len(read(outside_pdf(card(1, format=fmt).design)).pages) == 1
+
+
+def test_one_card_sheets_make_each_outside_from_the_shared_page_and_the_insides_code():
+    cards = mixed_cards("a6_folded", 4)
+    full = render_cards_pdf(cards, sheet="card")
+    reused = joined(render_cards_fragment(cards, sheet="card"))
+    reader = read(reused)
+
+    for index in range(0, 8, 2):
+        outside, inside = reader.pages[index], reader.pages[index + 1]
+        outside_x = pdf_dict(pdf_dict(outside["/Resources"])["/XObject"])
+        inside_x = pdf_dict(pdf_dict(inside["/Resources"])["/XObject"])
+        codes = [ref.idnum for name, ref in outside_x.items() if not name.startswith("/NurtureShared")]
+        # The outside draws the very object that prints the code on the inside: referenced, not copied.
+        assert len(codes) == 1
+        assert codes[0] in {ref.idnum for ref in inside_x.values()}
+    for page in (1, 2, 7, 8):
+        a = Image.open(io.BytesIO(render_page_png(full, page=page, dpi=60))).convert("RGB")
+        b = Image.open(io.BytesIO(render_page_png(reused, page=page, dpi=60))).convert("RGB")
+        assert ImageChops.difference(a, b).getbbox() is None
+
+
+def test_without_codes_to_reuse_the_outsides_are_laid_out(monkeypatch):
+    cards = mixed_cards("a6_folded", 2)
+    expected = page_texts(joined(render_cards_fragment(cards, sheet="card")))
+    monkeypatch.setattr(pdfjoin, "_CODE_DRAWN", re.compile(rb"never drawn"))
+
+    texts = page_texts(joined(render_cards_fragment(cards, sheet="card")))
+
+    assert texts == expected
