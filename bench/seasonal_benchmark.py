@@ -17,7 +17,9 @@ For each scale, in one run (docs/benchmarks-batches.md has the method and the re
 3. one real Celery worker (``--concurrency 2``, the Procfile's) **renders** the batch: every chunk,
    the print files of at most NURTURE_BATCH_FILE_SIZE cards joined as their chunks finish, the
    labels, the manifest and the zones; the clock runs until the batch is ready. CPU time and the
-   peak RSS (VmHWM) of every worker process are read from /proc before it stops;
+   peak RSS (VmHWM) of every worker process are read from /proc before it stops. The worker is
+   started cold, as after a deployment: its first tasks import WeasyPrint and load the fonts, a
+   few seconds that a small scale shows and a large one hides;
 4. prints a table per scale (time per step, cards per second, peak RSS per process) and whether
    memory stays under the limit and flat from the smallest scale to the largest.
 
@@ -255,7 +257,7 @@ def report(runs: list[dict[str, Any]], facts: list[tuple[str, str]], command: st
             f"| {run['cards']:,} | "
             + " | ".join(f"{steps[name]['seconds']:.1f} s" for name in ("plan", "draft", "approve", "build"))
             + f" | {run['render_seconds']:.1f} s ({run['worker_cpu_seconds']:.1f} s CPU, {run['chunk_count']} chunks, "
-            f"{run['file_count']} print files) | {run['total_seconds']:.1f} s | {rate:.1f} "
+            f"{run['file_count']} print file{'' if run['file_count'] == 1 else 's'}) | {run['total_seconds']:.1f} s | {rate:.1f} "
             f"(rendering {render_rate:.1f}) | {run['peak_rss_mb']:.0f} MB; "
             + ", ".join(f"{mb:.0f}" for mb in run["worker_peaks_mb"])
             + " MB |"
