@@ -253,11 +253,12 @@ def report(runs: list[dict[str, Any]], facts: list[tuple[str, str]], command: st
     for run in runs:
         steps = run["steps"]
         rate, render_rate = run["cards"] / run["total_seconds"], run["cards"] / run["render_seconds"]
+        files = f"{run['file_count']} print file{'' if run['file_count'] == 1 else 's'}"
         lines.append(
             f"| {run['cards']:,} | "
             + " | ".join(f"{steps[name]['seconds']:.1f} s" for name in ("plan", "draft", "approve", "build"))
             + f" | {run['render_seconds']:.1f} s ({run['worker_cpu_seconds']:.1f} s CPU, {run['chunk_count']} chunks, "
-            f"{run['file_count']} print file{'' if run['file_count'] == 1 else 's'}) | {run['total_seconds']:.1f} s | {rate:.1f} "
+            f"{files}) | {run['total_seconds']:.1f} s | {rate:.1f} "
             f"(rendering {render_rate:.1f}) | {run['peak_rss_mb']:.0f} MB; "
             + ", ".join(f"{mb:.0f}" for mb in run["worker_peaks_mb"])
             + " MB |"
