@@ -517,16 +517,22 @@ def print_file_name(print_file: BatchFile) -> str:
     return f"batches/{print_file.download_name}"
 
 
-def batch_join_files(*, batch_id: int) -> int:
-    """Join every print file whose chunks are all rendered and that is not joined yet; how many
-    this call joined.
+def batch_join_files(*, batch_id: int, chunk_index: int | None = None) -> int:
+    """Join every print file whose chunks are all rendered and that is not joined yet (or only the
+    file of the chunk `chunk_index`); how many this call joined.
 
-    Called by each chunk's task after its commit, and by ``batch_finish`` for a file whose last
-    chunk's worker died before it joined. Two calls may join the same file: the first to claim it
-    (a conditional UPDATE) keeps its PDF, the other deletes its own.
+    Called by each chunk's task after its commit (for its own file: a batch of 100,000 cards has
+    200 files, and 2,000 chunk tasks), and by ``batch_finish`` for every file, such as one whose
+    last chunk's worker died before it joined. Two calls may join the same file: the first to
+    claim it (a conditional UPDATE) keeps its PDF, the other deletes its own.
     """
     joined = 0
     pending = BatchFile.objects.filter(batch_id=batch_id, joined_at__isnull=True, batch__status=RENDERING)
+    if chunk_index is not None:
+        chunk = BatchChunk.objects.filter(batch_id=batch_id, index=chunk_index, kind=BatchChunk.Kind.CARDS).first()
+        if chunk is None:
+            return 0  # a labels chunk, or the batch is gone
+        pending = pending.filter(first_sequence__lte=chunk.first_sequence, last_sequence__gte=chunk.first_sequence)
     for print_file in pending.order_by("index"):
         chunks = list(_file_chunks(print_file))
         if not chunks or any(chunk.rendered_at is None or not chunk.pdf for chunk in chunks):

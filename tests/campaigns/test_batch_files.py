@@ -174,13 +174,14 @@ def test_each_print_file_is_joined_as_soon_as_its_chunks_are_rendered(superuser_
     cards(9)
     batch = build()
 
-    for index in (0, 1):  # the first two cards chunks: cards 1-4
+    for index in (0, 1, 2):  # the first three cards chunks: cards 1-6
         assert batch_render_chunk(batch_id=batch.pk, index=index)
-    assert batch_join_files(batch_id=batch.pk) == 1
+    assert batch_join_files(batch_id=batch.pk, chunk_index=2) == 0  # cards 5-6: its file is not complete
+    assert batch_join_files(batch_id=batch.pk, chunk_index=1) == 1  # cards 3-4: the last of file 1
     assert batch_join_files(batch_id=batch.pk) == 0  # joined once, whatever calls it again
 
     batch.refresh_from_db()
-    assert (batch.status, batch.files_done, batch.cards_done) == ("rendering", 1, 4)
+    assert (batch.status, batch.files_done, batch.cards_done) == ("rendering", 1, 6)
     first = BatchFile.objects.get(batch=batch, index=0)
     pdf = stored(first.pdf)
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 8

@@ -109,7 +109,7 @@ class Command(BaseCommand):
         try:
             for index in range(batch.chunk_count):
                 batch_render_chunk(batch_id=batch.pk, index=index)
-                batch_join_files(batch_id=batch.pk)
+                batch_join_files(batch_id=batch.pk, chunk_index=index)
                 if verbosity >= 1:
                     self.stderr.write(f"  rendered chunk {index + 1}/{batch.chunk_count}")
             batch_finish(batch_id=batch.pk)
