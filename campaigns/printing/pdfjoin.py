@@ -46,6 +46,10 @@ _PAGE_KEYS = ("/Type", "/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBo
 Underlay = tuple[str, float, float]
 
 
+class NoCodeToReuse(ValueError):
+    """A page that should lend its sequence codes to the page made before it marks none."""
+
+
 class _Local:
     """A reference to an object this writer made (not one of a reader's): its number in the fragment."""
 
@@ -191,7 +195,7 @@ class _FragmentWriter:
         space = _PAGE_SPACE.match(content)
         codes = _CODE_DRAWN.findall(content)
         if space is None or not codes:
-            raise ValueError("the page marks no sequence code to reuse")
+            raise NoCodeToReuse("the page marks no sequence code to reuse")
         resources = entries["/Resources"].get_object()
         xobjects, states = resources["/XObject"].get_object(), resources["/ExtGState"].get_object()
         number, box = self._form(key)
@@ -309,7 +313,7 @@ def pdf_fragment(
     each a key of ``forms`` (one-page PDFs) and where its top-left corner goes.
     ``outsides``: by page index, a shared page (a key of ``forms``, the page's size) to print on a
     page added before it, with the sequence codes the page marks (drawn at opacity CODE_OPACITY)
-    drawn over it in the same place: the outside of a card before its inside. Raises ValueError
+    drawn over it in the same place: the outside of a card before its inside. Raises NoCodeToReuse
     when such a page marks no code.
     """
     return _FragmentWriter(PdfReader(io.BytesIO(pdf)), forms, underlays, outsides).write()

@@ -51,7 +51,7 @@ from campaigns.printing.formats import (
     label_stock,
     page_geometry,
 )
-from campaigns.printing.pdfjoin import pdf_fragment
+from campaigns.printing.pdfjoin import NoCodeToReuse, pdf_fragment
 from campaigns.printing.specs import DEFAULT_ACCENT, DesignSpec, PrintCard, Recipient
 from nurture.lib.address import ADDRESS_FIELDS, postal_zone
 
@@ -603,7 +603,7 @@ def render_cards_fragment(cards: Sequence[PrintCard], *, sheet: str) -> bytes:
         # about as much as a short message does); each is its design's page and the code of the
         # card's inside, which stands in the same place.
         return _cards_fragment(cards, sheet, omit=True)
-    except ValueError:
+    except NoCodeToReuse:
         return _cards_fragment(cards, sheet, omit=False)
 
 
