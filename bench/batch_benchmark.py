@@ -68,9 +68,11 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_batches"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 RESULTS_START = "<!-- bench:batches:start -->"
 RESULTS_END = "<!-- bench:batches:end -->"
-# Targets (the issue): the batch on both cores within 0.6x of the bare render, every process's peak
-# RSS under 350 MB, and flat in the batch size (here: the large batch's peak within 1.2x the small one's).
-TIME_TARGET = 0.6
+# Targets (issue 12): the batch in at most 0.6x the bare render's CPU time (all its processes) and
+# at most 0.35x its wall time on two free cores; every process's peak RSS under 350 MB, and flat in
+# the batch size (here: the large batch's peak within 1.2x the small one's).
+CPU_TARGET = 0.6
+TIME_TARGET = 0.35
 RSS_LIMIT_MB = 350
 RSS_FLAT = 1.2
 MAIL_BY = dt.date(2026, 4, 1)
@@ -269,8 +271,10 @@ def run_batch(warm_up: list[int], due_by: dt.date, size: int, log_dir: Path, tim
     if batch.card_count != size:
         raise SystemExit(f"batch {batch.code} has {batch.card_count} cards, expected {size}")
     last_chunk = batch.chunks.aggregate(last=Max("rendered_at"))["last"]
-    with default_storage.open(batch.cards_pdf.name, "rb") as f:
-        pages = len(PdfReader(io.BytesIO(f.read())).pages)
+    pages = 0
+    for print_file in batch.files.order_by("index"):  # the print files of at most 500 cards
+        with default_storage.open(print_file.pdf.name, "rb") as f:
+            pages += len(PdfReader(io.BytesIO(f.read())).pages)
     run = BatchRun(
         cards=size,
         chunks=batch.chunk_count,
@@ -378,6 +382,8 @@ def report(
     bare = min(bares, key=lambda result: float(result["seconds"]))
     hungriest = max(larges, key=lambda run: run.peak_mb)
     ratio = large.seconds / bare["seconds"]
+    cpu_ratio = large.cpu_seconds / bare["cpu_seconds"]
+    free_cores = (large.cpu_seconds / 2 + large.finish_seconds) / bare["cpu_seconds"]
     flat = hungriest.peak_mb / small.peak_mb
     rounds = len(larges)
     lines = [
@@ -397,10 +403,12 @@ def report(
         f"one worker with 2 processes, best of {rounds} | {large.seconds:.1f} s ({large.cpu_seconds:.1f} s CPU, "
         f"load {_load(large.load)}; last chunk after {large.chunks_seconds:.1f} s, join + manifest "
         f"{large.finish_seconds:.1f} s) | | |",
-        f"| batch / bare, wall time | **{ratio:.2f}x** | at most {TIME_TARGET}x | {verdict(ratio <= TIME_TARGET)} |",
-        f"| batch / bare, CPU time | {large.cpu_seconds / bare['cpu_seconds']:.2f}x | | both processes' CPU |",
+        f"| batch / bare, CPU time (every worker process / the bare render's process) | **{cpu_ratio:.2f}x** "
+        f"| at most {CPU_TARGET}x | {verdict(cpu_ratio <= CPU_TARGET)} |",
+        f"| batch / bare, wall time as measured | {ratio:.2f}x | at most {TIME_TARGET}x on two free cores "
+        f"| {verdict(ratio <= TIME_TARGET)} (depends on the machine's load) |",
         f"| batch / bare on two free cores, estimated: (batch CPU / 2 + join) / bare CPU "
-        f"| {(large.cpu_seconds / 2 + large.finish_seconds) / bare['cpu_seconds']:.2f}x | | an estimate |",
+        f"| {free_cores:.2f}x | at most {TIME_TARGET}x | {verdict(free_cores <= TIME_TARGET)} (an estimate) |",
         f"| peak RSS per worker process, {large.cards:,} cards | {_peaks(hungriest)} | under {RSS_LIMIT_MB} MB "
         f"| {verdict(hungriest.peak_mb < RSS_LIMIT_MB)} |",
         f"| peak RSS per worker process, {small.cards:,} cards | {_peaks(small)} | | |",
@@ -417,7 +425,7 @@ def report(
         + ".",
         "",
     ]
-    ok = ratio <= TIME_TARGET and hungriest.peak_mb < RSS_LIMIT_MB and flat <= RSS_FLAT
+    ok = cpu_ratio <= CPU_TARGET and ratio <= TIME_TARGET and hungriest.peak_mb < RSS_LIMIT_MB and flat <= RSS_FLAT
     return "\n".join(lines), ok
 
 

@@ -27,6 +27,14 @@ class CardStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class BatchOrder(models.TextChoices):
+    """The order of a batch's sequence numbers: its cards, their labels and the manifest."""
+
+    MAIL_BY = "mail_by", "By mail-by date"
+    POSTAL = "postal", "Presorted: by country and postal code"
+    MANAGER = "manager", "By account manager"
+
+
 class BatchStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RENDERING = "rendering", "Rendering"

@@ -23,6 +23,7 @@ from campaigns.services.batches import (
     batch_chunks_complete,
     batch_fail,
     batch_finish,
+    batch_join_files,
     batch_render_chunk,
     batches_resume_stalled,
 )
@@ -153,11 +154,13 @@ def render_batch_chunk(batch_id: int, index: int) -> Summary:
         # What no retry can mend (a message that does not fit): fail the batch now.
         batch_fail(batch_id=batch_id, error=str(exc))
         return {"rendered": False}
+    # A print file whose last chunk this was is joined now, downloadable before the batch is ready.
+    joined = batch_join_files(batch_id=batch_id, chunk_index=index) if rendered else 0
     # After the chunk's commit, like planning.finish_run_if_complete: the last chunk to commit
     # sees every other one rendered. Two may both see it; finishing twice is harmless.
     if batch_chunks_complete(batch_id):
         finish_batch.delay(batch_id)
-    return {"rendered": rendered}
+    return {"rendered": rendered, "files_joined": joined}
 
 
 @shared_task(

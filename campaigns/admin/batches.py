@@ -11,15 +11,25 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
 from campaigns.forms import BatchBuildForm
 from campaigns.models import Batch, BatchChunk, Card
+from campaigns.selectors.batch_files import Download, batch_downloads, batch_progress, batch_zip
 from campaigns.services.batches import (
     BatchError,
     batch_create,
@@ -67,7 +77,34 @@ DOWNLOADS = {
     "cards": ("cards_pdf", "application/pdf", "cards.pdf"),
     "labels": ("labels_pdf", "application/pdf", "labels.pdf"),
     "manifest": ("manifest_csv", "text/csv", "manifest.csv"),
+    "zones": ("zones_csv", "text/csv", "zones.csv"),
 }
+DOWNLOAD_LABELS = {
+    "cards": "cards PDF",
+    "labels": "labels PDF",
+    "manifest": "manifest CSV",
+    "zones": "cards per postal zone CSV",
+}
+
+
+def download_url(batch: Batch, download: Download) -> str:
+    if download.kind == "file":
+        return reverse("admin:campaigns_batch_download_file", args=[batch.pk, download.index + 1])
+    return reverse("admin:campaigns_batch_download", args=[batch.pk, download.kind])
+
+
+def download_label(batch: Batch, download: Download) -> str:
+    if download.kind == "file":
+        return f"print file {download.index + 1} of {batch.file_count}"
+    return DOWNLOAD_LABELS[download.kind]
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "working it out"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 BATCH_FIELDS: tuple[str, ...] = (
@@ -80,6 +117,7 @@ BATCH_FIELDS: tuple[str, ...] = (
     "due_by",
     "sheet",
     "labels",
+    "order",
     "card_count",
     "created_by",
     "created_at",
@@ -93,9 +131,20 @@ BATCH_FIELDS: tuple[str, ...] = (
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin[Batch]):
     paginator = CappedCountPaginator
-    list_display = ["code", "status", "due_by", "card_count", "progress", "sheet", "labels", "created_at", "downloads"]
+    list_display = [
+        "code",
+        "status",
+        "due_by",
+        "card_count",
+        "progress",
+        "sheet",
+        "labels",
+        "order",
+        "created_at",
+        "downloads",
+    ]
     list_display_links = ["code"]
-    list_filter = ["status", "sheet", "labels"]
+    list_filter = ["status", "sheet", "labels", "order"]
     list_select_related = ["created_by"]
     date_hierarchy = "created_at"
     show_full_result_count = False
@@ -110,6 +159,12 @@ class BatchAdmin(admin.ModelAdmin[Batch]):
             path("build/", view(self.build_view), name="campaigns_batch_build"),
             path("<int:pk>/progress.json", view(self.progress_view), name="campaigns_batch_progress"),
             path("<int:pk>/download/<str:kind>/", view(self.download_view), name="campaigns_batch_download"),
+            path(
+                "<int:pk>/download/file/<int:number>/",
+                view(self.download_file_view),
+                name="campaigns_batch_download_file",
+            ),
+            path("<int:pk>/download/all.zip", view(self.download_zip_view), name="campaigns_batch_download_zip"),
             *super().get_urls(),
         ]
 
@@ -156,27 +211,41 @@ class BatchAdmin(admin.ModelAdmin[Batch]):
             return "-"
         if obj.status == Batch.Status.FAILED:
             return "failed"
+        figures = batch_progress(obj, now=timezone.now())
+        files = f"{obj.files_done}/{obj.file_count} files · " if obj.file_count else ""
+        rate = figures["cards_per_second"]
+        speed = (
+            f" · {rate:g} cards/s, {duration(figures['seconds_left'])} left"
+            if rate and obj.status in BATCH_RENDERING
+            else ""
+        )
         return format_html(
-            '<progress value="{}" max="{}" title="chunks rendered">{}/{}</progress> {}/{}',
-            obj.chunks_done,
-            obj.chunk_count,
-            obj.chunks_done,
-            obj.chunk_count,
-            obj.chunks_done,
-            obj.chunk_count,
+            '<span class="batch-progress" data-progress-url="{}">'
+            '<progress value="{}" max="{}" title="cards rendered">{}/{}</progress> '
+            '<span class="batch-progress-text">{}{}/{} cards{}</span></span>',
+            reverse("admin:campaigns_batch_progress", args=[obj.pk]),
+            obj.cards_done or obj.chunks_done,
+            obj.card_count if obj.cards_done else obj.chunk_count,
+            obj.cards_done,
+            obj.card_count,
+            files,
+            obj.cards_done,
+            obj.card_count,
+            speed,
         )
 
     @admin.display(description="files")
     def downloads(self, obj: Batch) -> str:
-        if obj.status not in (Batch.Status.READY, Batch.Status.PRINTED, Batch.Status.MAILED):
+        downloads = batch_downloads(obj)
+        if not downloads:
             return "-"
-        return format_html_join(
+        links = format_html_join(
             " · ",
             '<a href="{}">{}</a>',
-            (
-                (reverse("admin:campaigns_batch_download", args=[obj.pk, kind]), label)
-                for kind, label in (("cards", "cards PDF"), ("labels", "labels PDF"), ("manifest", "manifest CSV"))
-            ),
+            ((download_url(obj, download), download_label(obj, download)) for download in downloads),
+        )
+        return format_html(
+            '{} · <a href="{}">all as a ZIP</a>', links, reverse("admin:campaigns_batch_download_zip", args=[obj.pk])
         )
 
     @admin.display(description="withdrawn cards")
@@ -213,6 +282,7 @@ class BatchAdmin(admin.ModelAdmin[Batch]):
                         due_by=due_by,
                         sheet=form.cleaned_data["sheet"],
                         labels=form.cleaned_data["labels"],
+                        order=form.cleaned_data["order"],
                         by=acting_user(request),
                     )
                 except BatchError as exc:
@@ -246,16 +316,47 @@ class BatchAdmin(admin.ModelAdmin[Batch]):
         return batch
 
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        """The batch page's progress (polled by config/static/config/batch-progress.js)."""
         batch = self._batch(request, pk)
+        downloads = batch_downloads(batch)
         return JsonResponse(
             {
-                "status": batch.status,
-                "chunks_done": batch.chunks_done,
-                "chunk_count": batch.chunk_count,
-                "card_count": batch.card_count,
-                "error": batch.error,
+                **batch_progress(batch, now=timezone.now()),
+                "downloads": [
+                    {"label": download_label(batch, download), "url": download_url(batch, download)}
+                    for download in downloads
+                ],
+                "zip_url": reverse("admin:campaigns_batch_download_zip", args=[batch.pk]) if downloads else "",
             }
         )
+
+    def download_file_view(self, request: HttpRequest, pk: int, number: int) -> HttpResponseBase:
+        """One print file (numbered from 1), as soon as it is joined."""
+        batch = self._batch(request, pk)
+        print_file = batch.files.filter(index=number - 1).first()
+        if print_file is None:
+            raise Http404("No such print file.")
+        if not print_file.pdf or not default_storage.exists(print_file.pdf.name):
+            self.message_user(request, f"Print file {number} of batch {batch.code} is not there yet.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:campaigns_batch_change", args=[batch.pk]))
+        return FileResponse(
+            default_storage.open(print_file.pdf.name, "rb"),
+            as_attachment=True,
+            filename=print_file.download_name,
+            content_type="application/pdf",
+        )
+
+    def download_zip_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        """Every file there is to download now, as one ZIP written while it is sent."""
+        batch = self._batch(request, pk)
+        downloads = [d for d in batch_downloads(batch) if default_storage.exists(d.stored)]
+        if not downloads:
+            self.message_user(request, f"Batch {batch.code} has no files yet.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:campaigns_batch_change", args=[batch.pk]))
+        response = StreamingHttpResponse(batch_zip(downloads), content_type="application/zip")
+        partial = "" if batch.status in (Batch.Status.READY, Batch.Status.PRINTED, Batch.Status.MAILED) else "-so-far"
+        response["Content-Disposition"] = f'attachment; filename="{batch.code}-files{partial}.zip"'
+        return response
 
     def download_view(self, request: HttpRequest, pk: int, kind: str) -> HttpResponseBase:
         batch = self._batch(request, pk)

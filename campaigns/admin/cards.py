@@ -299,6 +299,7 @@ class CardAdmin(ConcurrentChangeMixin[Card], ScopedAdmin[Card]):
                     due_by=None,
                     sheet=form.cleaned_data["sheet"],
                     labels=form.cleaned_data["labels"],
+                    order=form.cleaned_data["order"],
                     by=acting_user(request),
                     card_ids=list(queryset.values_list("pk", flat=True)),
                 )

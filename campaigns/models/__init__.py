@@ -1,4 +1,4 @@
-from campaigns.models.cards import Batch, BatchChunk, Card, CardDesign
+from campaigns.models.cards import Batch, BatchChunk, BatchFile, Card, CardDesign
 from campaigns.models.digests import DigestDelivery
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
 from campaigns.models.reports import DailyFigure, ReportDay, ReportPackDelivery
@@ -9,6 +9,7 @@ __all__ = [
     "SCHEDULE_FIELDS",
     "Batch",
     "BatchChunk",
+    "BatchFile",
     "Cadence",
     "Card",
     "CardDesign",

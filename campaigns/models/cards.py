@@ -13,6 +13,8 @@ from typing import Any, Self
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 
 from campaigns.models.touchpoints import Touchpoint
 from campaigns.printing.artworks import ARTWORKS
@@ -22,6 +24,7 @@ from campaigns.statuses import (
     BATCH_RENDERING,
     CARD_IN_UNMAILED_BATCH,
     CARD_OPEN,
+    BatchOrder,
     BatchStatus,
     CardStatus,
     TouchpointStatus,
@@ -159,9 +162,27 @@ class CardQuerySet(CustomerScopedQuerySet["Card"]):
     def unfit(self) -> Self:
         return self.filter(fits=False)
 
-    def in_print_order(self) -> Self:
-        """The order of sequence numbers in a batch: mail-by date, surname, then id."""
-        return self.order_by("touchpoint__due_on", "touchpoint__customer__last_name", "id")
+    def in_print_order(self, order: str = BatchOrder.MAIL_BY) -> Self:
+        """The order of sequence numbers in a batch (its cards, labels and manifest rows).
+
+        ``mail_by``: mail-by date, surname, then id. ``postal``: country and postal code, for bulk
+        postage discounts (presorted mail), then mail-by date. ``manager``: by account manager
+        (surname, first name, user name; customers without one last), then mail-by date.
+        """
+        tail = ("touchpoint__due_on", "touchpoint__customer__last_name", "id")
+        if order == BatchOrder.POSTAL:
+            return self.order_by(Upper("country"), Upper("postal_code"), *tail)
+        if order == BatchOrder.MANAGER:
+            manager = "touchpoint__customer__account_manager__"
+            return self.order_by(
+                F(f"{manager}last_name").asc(nulls_last=True),
+                F(f"{manager}first_name").asc(nulls_last=True),
+                F(f"{manager}username").asc(nulls_last=True),
+                *tail,
+            )
+        if order != BatchOrder.MAIL_BY:
+            raise ValueError(f"Unknown batch order {order!r}; expected one of {', '.join(BatchOrder.values)}")
+        return self.order_by(*tail)
 
     def for_print(self) -> Self:
         return self.select_related("design").order_by("sequence")
@@ -315,17 +336,37 @@ class Batch(models.Model):
         ENVELOPE_C6 = "c6", "C6 envelopes"
         ENVELOPE_A7 = "a7", "A7 envelopes"
 
+    Order = BatchOrder
+
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     due_by = models.DateField(help_text="Approved cards to be mailed by this date.")
     sheet = models.CharField(max_length=10, choices=Sheet.choices, default=Sheet.CARD)
     labels = models.CharField(max_length=10, choices=Labels.choices, default=Labels.L7160)
+    order = models.CharField(
+        max_length=10,
+        choices=Order.choices,
+        default=Order.MAIL_BY,
+        help_text="The order of the cards, their labels and the manifest (their sequence numbers).",
+    )
     card_count = models.PositiveIntegerField(default=0)
     chunk_count = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
+    cards_done = models.PositiveIntegerField(default=0, help_text="Cards whose pages are rendered.")
+    file_size = models.PositiveIntegerField(
+        default=0, help_text="Cards per print file at most (NURTURE_BATCH_FILE_SIZE when it was built)."
+    )
+    file_count = models.PositiveIntegerField(default=0, help_text="Print files of the cards.")
+    files_done = models.PositiveIntegerField(default=0, help_text="Print files joined and ready to download.")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the first chunk started rendering.")
     error = models.TextField(blank=True, help_text="Why rendering failed.")
-    cards_pdf = models.FileField(upload_to="batches/", blank=True)
+    cards_pdf = models.FileField(
+        upload_to="batches/", blank=True, help_text="The cards in one PDF, for a batch of one print file."
+    )
     labels_pdf = models.FileField(upload_to="batches/", blank=True)
     manifest_csv = models.FileField(upload_to="batches/", blank=True)
+    zones_csv = models.FileField(
+        upload_to="batches/", blank=True, help_text="The number of cards per country and postal zone."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -361,6 +402,17 @@ class Batch(models.Model):
                 name="batch_status_valid",
             ),
             models.CheckConstraint(condition=models.Q(chunks_done__lte=models.F("chunk_count")), name="batch_progress"),
+            # A print file counts once, whatever joins it twice.
+            models.CheckConstraint(
+                condition=models.Q(files_done__lte=models.F("file_count")), name="batch_files_progress"
+            ),
+            # A rendered card counts once, whatever renders its chunk twice.
+            models.CheckConstraint(
+                condition=models.Q(cards_done__lte=models.F("card_count")), name="batch_cards_progress"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(order__in=["mail_by", "postal", "manager"]), name="batch_order_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -401,3 +453,43 @@ class BatchChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} chunk {self.index} of B{self.batch_id}"
+
+
+class BatchFile(models.Model):
+    """A print file: the cards of a run of consecutive cards chunks, joined as soon as the last of
+    them is rendered, downloadable while the rest of the batch still renders."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="files")
+    index = models.PositiveIntegerField()
+    first_sequence = models.PositiveIntegerField()
+    last_sequence = models.PositiveIntegerField()
+    pdf = models.FileField(upload_to="batches/", blank=True, help_text="The joined cards PDF; empty until joined.")
+    joined_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "index"]
+        constraints = [
+            # One file per position: building and joining twice never makes a second one.
+            models.UniqueConstraint(fields=["batch", "index"], name="batchfile_unique_index"),
+            # A file holds at least one card.
+            models.CheckConstraint(
+                condition=models.Q(last_sequence__gte=models.F("first_sequence")), name="batchfile_cards"
+            ),
+            # Joined exactly when it has its PDF.
+            models.CheckConstraint(
+                condition=models.Q(joined_at__isnull=True, pdf="")
+                | (models.Q(joined_at__isnull=False) & ~models.Q(pdf="")),
+                name="batchfile_joined_has_pdf",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"file {self.index + 1} of B{self.batch_id} (cards {self.first_sequence}-{self.last_sequence})"
+
+    @property
+    def card_count(self) -> int:
+        return self.last_sequence - self.first_sequence + 1
+
+    @property
+    def download_name(self) -> str:
+        return f"B{self.batch_id}-cards-{self.index + 1:03d}.pdf"

@@ -11,7 +11,10 @@ dataclasses it takes). The rest of the project imports from here, not from the m
   ``FitResult``;
 - what the renderer takes (specs.py): ``DesignSpec``, ``PrintCard``, ``Recipient``;
 - cards, address labels and the manifest as bytes (render.py): ``render_cards_pdf`` (raises
-  ``CardDoesNotFit``), ``render_labels_pdf``, ``render_manifest_csv``,
+  ``CardDoesNotFit``), ``render_cards_fragment`` (the same pages as a fragment, each design's
+  outside rendered once and reused: ``outside_pdf``), ``render_labels_pdf``,
+  ``render_manifest_csv``, ``render_zones_csv`` and ``zone_counts`` (cards per country and
+  postal zone),
   ``render_design_preview_pdf``, ``render_design_preview_png``;
 - every size of cards, sheets and labels (formats.py): ``imposition``, ``label_stock``;
 - joining chunk PDFs without holding them all in memory (pdfjoin.py): ``pdf_fragment``,
@@ -40,11 +43,15 @@ from campaigns.printing.messages import (
 from campaigns.printing.pdfjoin import join_fragments, join_pdfs, pdf_fragment
 from campaigns.printing.render import (
     CardDoesNotFit,
+    outside_pdf,
+    render_cards_fragment,
     render_cards_pdf,
     render_design_preview_pdf,
     render_design_preview_png,
     render_labels_pdf,
     render_manifest_csv,
+    render_zones_csv,
+    zone_counts,
 )
 from campaigns.printing.specs import DesignSpec, PrintCard, Recipient
 
@@ -67,7 +74,9 @@ __all__ = [
     "join_pdfs",
     "label_stock",
     "merge_fields",
+    "outside_pdf",
     "pdf_fragment",
+    "render_cards_fragment",
     "render_cards_pdf",
     "render_design_preview_pdf",
     "render_design_preview_png",
@@ -75,5 +84,7 @@ __all__ = [
     "render_labels_pdf",
     "render_manifest_csv",
     "render_message",
+    "render_zones_csv",
     "too_long_message",
+    "zone_counts",
 ]

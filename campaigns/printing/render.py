@@ -29,7 +29,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,8 +51,9 @@ from campaigns.printing.formats import (
     label_stock,
     page_geometry,
 )
+from campaigns.printing.pdfjoin import NoCodeToReuse, pdf_fragment
 from campaigns.printing.specs import DEFAULT_ACCENT, DesignSpec, PrintCard, Recipient
-from nurture.lib.address import ADDRESS_FIELDS
+from nurture.lib.address import ADDRESS_FIELDS, postal_zone
 
 if TYPE_CHECKING:
     from weasyprint.document import Document
@@ -67,8 +68,11 @@ MANIFEST_HEADER = (
     "company",
     *ADDRESS_FIELDS,
     "design",
+    "postal_zone",
 )
+ZONES_HEADER = ("country", "postal_zone", "cards")
 PX_PER_MM = 96 / 25.4
+PT_PER_MM = 72 / 25.4
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -229,6 +233,18 @@ class _Placed:
     face: str  # outside, inside (folded) or front, back (postcards)
     left: str
     top: str
+    #: The face is drawn from its design's shared page (``outside_pdf``): only the code is laid out.
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class Underlay:
+    """A design's shared outside page placed on a side: its top-left corner (the bleed's), in points
+    from the top-left corner of the side's media box."""
+
+    design: DesignSpec
+    x: float
+    top: float
 
 
 @dataclass(frozen=True)
@@ -249,6 +265,10 @@ class _Side:
     slug: str = ""
     slug_left: str = "0"
     slug_top: str = "0"
+    underlays: list[Underlay] = field(default_factory=list)
+    #: A page to add before this one: the card's outside, drawn from its design's shared page with
+    #: the sequence code this side prints (one card per sheet only, where the two are aligned).
+    outside_before: Underlay | None = None
 
 
 def _num(value: float) -> str:
@@ -348,8 +368,17 @@ def _runs(views: list[_CardView]) -> Iterator[list[_CardView]]:
         yield run
 
 
-def _sides(views: list[_CardView], sheet: str, faces: tuple[str, ...] = ()) -> list[_Side]:
-    """The pages to print, in duplex order: each sheet's front side, then its back side."""
+def _sides(
+    views: list[_CardView], sheet: str, faces: tuple[str, ...] = (), *, reuse: bool = False, omit: bool = False
+) -> list[_Side]:
+    """The pages to print, in duplex order: each sheet's front side, then its back side.
+
+    ``reuse``: the outside (or postcard front) of each card is left to its design's shared page,
+    placed under the side as an underlay; the side itself lays out the sequence codes only.
+    ``omit`` (with reuse, one card per sheet): the outside is not laid out at all; the back side
+    says where it goes (``outside_before``), and the PDF gets it from the shared page and the code
+    of the back side.
+    """
     sides: list[_Side] = []
     for run in _runs(views):
         layout = imposition(run[0].fmt.slug, sheet)
@@ -357,11 +386,22 @@ def _sides(views: list[_CardView], sheet: str, faces: tuple[str, ...] = ()) -> l
         for start in range(0, len(run), layout.per_sheet):
             group = run[start : start + layout.per_sheet]
             front_face, back_face = _faces(layout.format)
+            skipped: Underlay | None = None
             for face in faces or (front_face, back_face):
-                side = _Side(page_name=layout.page_name)
+                if omit and reuse and layout.sheet == "card" and face == front_face:
+                    place = layout.slots[0]
+                    corner = (layout.page_bleed + place.x - bleed, layout.page_bleed + place.y - bleed)
+                    skipped = Underlay(group[0].design, corner[0] * PT_PER_MM, corner[1] * PT_PER_MM)
+                    continue
+                side = _Side(page_name=layout.page_name, outside_before=skipped)
+                skipped = None
                 for view, slot in zip(group, layout.slots, strict=False):
                     place = slot if face == front_face else layout.back_slot(slot)
-                    side.items.append(_Placed(view, face, _num(place.x - bleed), _num(place.y - bleed)))
+                    reused = reuse and face == front_face
+                    side.items.append(_Placed(view, face, _num(place.x - bleed), _num(place.y - bleed), reused))
+                    if reused:
+                        corner = (layout.page_bleed + place.x - bleed, layout.page_bleed + place.y - bleed)
+                        side.underlays.append(Underlay(view.design, corner[0] * PT_PER_MM, corner[1] * PT_PER_MM))
                 if layout.sheet != "card":
                     if face == front_face:
                         side.marks = _marks(layout)
@@ -468,16 +508,56 @@ def describe_overflow(overflow: Overflow, message: str, *, postcard: bool) -> st
 
 
 def _render_cards_document(
-    cards: Sequence[PrintCard], sheet: str, *, faces: tuple[str, ...] = (), measure: bool = False
+    cards: Sequence[PrintCard],
+    sheet: str,
+    *,
+    faces: tuple[str, ...] = (),
+    measure: bool = False,
+    sides: list[_Side] | None = None,
+    reuse: bool = False,
+    omit: bool = False,
 ) -> Document:
     """Lay the cards out. ``measure``: on very tall pages, so that a message that runs past its
-    frame is laid out in full and can be measured (on a real page it stops at the page's end)."""
+    frame is laid out in full and can be measured (on a real page it stops at the page's end).
+    ``reuse``: without the outsides, which ``sides`` (filled in) says where to place."""
     if sheet not in SHEETS:
         raise ValueError(f"Unknown sheet {sheet!r}; expected one of {', '.join(SHEETS)}")
     designs = _Designs()
     views = [_card_view(card, designs) for card in cards]
-    context = {"title": "Cards", "measure": measure, "sides": _sides(views, sheet, faces)}
+    laid_out = _sides(views, sheet, faces, reuse=reuse, omit=omit)
+    if sides is not None:
+        sides.extend(laid_out)
+    context = {"title": "Cards", "measure": measure, "omit": omit, "sides": laid_out}
     return _layout(render_to_string("cards/cards.html", context), designs.stylesheets)
+
+
+def _check_fits(document: Document, cards: Sequence[PrintCard]) -> None:
+    """Raise CardDoesNotFit for the first message that runs past its frame."""
+    by_code = {card.sequence_code: card for card in cards}
+    for overflow in measure_messages(document):
+        if not overflow.fits:
+            card = by_code.get(overflow.sequence_code, cards[0])
+            # Measured again on its own, in full: on the page, the overflow stops at the page's end.
+            full = measure_message(card.message, card.design)
+            problem = describe_overflow(full, card.message, postcard=page_geometry(card.design.format).is_postcard)
+            raise CardDoesNotFit(overflow.sequence_code, problem)
+
+
+@functools.lru_cache(maxsize=64)
+def _outside_pdf(design: DesignSpec, media_root: str) -> bytes:
+    face = _faces(page_geometry(design.format))[0]
+    blank = PrintCard(sequence_code="", design=design, message="", recipient=Recipient(name=""))
+    return _write(_render_cards_document([blank], "card", faces=(face,)))
+
+
+def outside_pdf(design: DesignSpec) -> bytes:
+    """The outside of a folded card (the front of a postcard) of a design, without a sequence code:
+    one page the size of the card and its bleed, the same for every card of the design.
+
+    Rendered once per process and design and reused for every card of every batch that follows
+    (the rendering is deterministic, so this is what each card's own rendering would draw).
+    """
+    return _outside_pdf(design, str(settings.MEDIA_ROOT))
 
 
 def measure_message(message: str, design: DesignSpec) -> Overflow:
@@ -500,15 +580,57 @@ def render_cards_pdf(cards: Sequence[PrintCard], *, sheet: str) -> bytes:
     if not cards:
         raise ValueError("No cards to render")
     document = _render_cards_document(cards, sheet)
-    by_code = {card.sequence_code: card for card in cards}
-    for overflow in measure_messages(document):
-        if not overflow.fits:
-            card = by_code.get(overflow.sequence_code, cards[0])
-            # Measured again on its own, in full: on the page, the overflow stops at the page's end.
-            full = measure_message(card.message, card.design)
-            problem = describe_overflow(full, card.message, postcard=page_geometry(card.design.format).is_postcard)
-            raise CardDoesNotFit(overflow.sequence_code, problem)
+    _check_fits(document, cards)
     return _write(document)
+
+
+def render_cards_fragment(cards: Sequence[PrintCard], *, sheet: str) -> bytes:
+    """The cards as ``render_cards_pdf`` prints them, as a fragment ready to be joined (pdfjoin.py),
+    rendering less: what does not depend on the customer is rendered once and reused.
+
+    The outside of a folded card (the front of a postcard) is the same for every card of a design:
+    ``outside_pdf`` renders it once, and each card's outside side draws that page as a form
+    XObject (one object in the fragment, referenced by every page that shows it), under a layer
+    WeasyPrint lays out with the card's sequence code, the crop marks and the sheet's slug line as
+    real text and lines. The inside (the back of a postcard), the personal part, is laid out per
+    card as before. Page sizes, boxes, duplex order and the text a reader extracts are those of
+    ``render_cards_pdf``. Raises CardDoesNotFit like it.
+    """
+    if not cards:
+        raise ValueError("No cards to render")
+    try:
+        # One card per sheet: the outside pages are not laid out at all (a page costs WeasyPrint
+        # about as much as a short message does); each is its design's page and the code of the
+        # card's inside, which stands in the same place.
+        return _cards_fragment(cards, sheet, omit=True)
+    except NoCodeToReuse:
+        return _cards_fragment(cards, sheet, omit=False)
+
+
+def _cards_fragment(cards: Sequence[PrintCard], sheet: str, *, omit: bool) -> bytes:
+    sides: list[_Side] = []
+    document = _render_cards_document(cards, sheet, sides=sides, reuse=True, omit=omit)
+    _check_fits(document, cards)
+    keys: dict[DesignSpec, str] = {}
+    forms: dict[str, bytes] = {}
+
+    def key_of(design: DesignSpec) -> str:
+        key = keys.get(design)
+        if key is None:
+            key = keys[design] = f"Outside{len(keys) + 1}"
+            forms[key] = outside_pdf(design)
+        return key
+
+    underlays: dict[int, list[tuple[str, float, float]]] = {}
+    outsides: dict[int, str] = {}
+    for index, side in enumerate(sides):
+        for underlay in side.underlays:
+            underlays.setdefault(index, []).append((key_of(underlay.design), underlay.x, underlay.top))
+        if side.outside_before is not None:
+            outsides[index] = key_of(side.outside_before.design)
+    if len(document.pages) != len(sides):
+        raise RuntimeError(f"{len(sides)} sides laid out on {len(document.pages)} pages")
+    return pdf_fragment(_write(document), forms=forms, underlays=underlays, outsides=outsides)
 
 
 def render_labels_pdf(cards: Sequence[PrintCard], *, labels: str) -> bytes:
@@ -541,8 +663,8 @@ def _neutralise(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def render_manifest_csv(cards: Sequence[PrintCard], *, batch_code: str) -> bytes:
-    """One row per card, in order (UTF-8, comma-separated, CRLF line ends).
+def render_manifest_csv(cards: Iterable[PrintCard], *, batch_code: str) -> bytes:
+    """One row per card, in order (UTF-8, comma-separated, CRLF line ends), with its postal zone.
 
     ``batch_code`` is not a column: every sequence code already starts with it.
     """
@@ -562,8 +684,29 @@ def render_manifest_csv(cards: Sequence[PrintCard], *, batch_code: str) -> bytes
             r.postal_code,
             r.country,
             card.design.slug,
+            postal_zone(r.country, r.postal_code),
         )
         writer.writerow([_neutralise(str(value)) for value in row])
+    return out.getvalue().encode("utf-8")
+
+
+def zone_counts(cards: Iterable[PrintCard], counted: dict[tuple[str, str], int]) -> Iterator[PrintCard]:
+    """The cards, passed on as they come, counted into ``counted`` by (country, postal zone)."""
+    for card in cards:
+        key = (card.recipient.country.strip().upper(), postal_zone(card.recipient.country, card.recipient.postal_code))
+        counted[key] = counted.get(key, 0) + 1
+        yield card
+
+
+def render_zones_csv(counted: dict[tuple[str, str], int]) -> bytes:
+    """The number of cards per country and postal zone (what bulk postage is priced by), sorted by
+    country and zone, then a total row; UTF-8, CRLF line ends like the manifest."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ZONES_HEADER)
+    for (country, zone), count in sorted(counted.items()):
+        writer.writerow([_neutralise(country), _neutralise(zone), count])
+    writer.writerow(["total", "", sum(counted.values())])
     return out.getvalue().encode("utf-8")
 
 
@@ -622,6 +765,7 @@ def _release_weasyprint_objects() -> None:
     dies with a segmentation fault on its way out (seen after seed_demo had checked card fits).
     """
     _design_stylesheet.cache_clear()
+    _outside_pdf.cache_clear()
     _stylesheets.cache_clear()
     _font_config.cache_clear()
     gc.collect()

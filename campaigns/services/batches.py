@@ -2,6 +2,14 @@
 
 Lifecycle: queued -> rendering -> ready -> printed -> mailed, or failed from queued or rendering.
 
+A batch of any size renders without special steps: its cards are numbered in the batch's order
+(mail-by date, presorted by country and postal code, or by account manager: the cards, their labels
+and the manifest all follow the sequence numbers), cut into chunks of about 50 cards, and the chunks
+into *print files* of at most NURTURE_BATCH_FILE_SIZE cards (a whole number of chunks). When the
+last chunk of a print file is rendered, the file is joined (``batch_join_files``) and can be
+downloaded while the rest of the batch still renders; ``batch_finish`` joins the labels and writes
+the manifest and the count per country and postal zone once every file is there.
+
 ``batch_create`` takes the cards in one transaction, all or nothing: it locks them (``SELECT ...
 FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two people building batches at once never share a
 card; SQLite's IMMEDIATE transactions serialise them), numbers them 1..n in a fixed order and
@@ -31,7 +39,7 @@ import datetime as dt
 import logging
 import math
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -46,7 +54,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns import signals
-from campaigns.models import Batch, BatchChunk, Card, Touchpoint
+from campaigns.models import Batch, BatchChunk, BatchFile, Card, Touchpoint
 from campaigns.printing import (
     CardDoesNotFit,
     DesignSpec,
@@ -56,9 +64,11 @@ from campaigns.printing import (
     join_fragments,
     label_stock,
     pdf_fragment,
-    render_cards_pdf,
+    render_cards_fragment,
     render_labels_pdf,
     render_manifest_csv,
+    render_zones_csv,
+    zone_counts,
 )
 from campaigns.services.cards import cards_check_fit, listing, spec_for
 from campaigns.statuses import BATCH_DOWNLOADABLE, BATCH_RENDERING
@@ -71,6 +81,10 @@ READY = Batch.Status.READY
 
 # Cards per cards chunk (NURTURE_BATCH_CHUNK_SIZE): see chunk_size().
 DEFAULT_CHUNK_SIZE = 50
+# Cards per print file at most (NURTURE_BATCH_FILE_SIZE): see file_size().
+DEFAULT_FILE_SIZE = 500
+# Cards read from the database at a time while the manifest is written.
+_MANIFEST_PAGE = 2000
 # Labels per labels chunk, rounded to whole sheets: a run that takes about as long to render as
 # a cards chunk, so that the last tasks of a batch end together.
 LABELS_PER_CHUNK = 100
@@ -102,6 +116,20 @@ def chunk_size(*, sheet: str = Batch.Sheet.CARD, formats: Iterable[str] = ()) ->
     for card_format in formats:
         unit = math.lcm(unit, imposition(card_format, sheet).per_sheet)
     return max(unit, round(wanted / unit) * unit)
+
+
+def file_size(*, sheet: str = Batch.Sheet.CARD, formats: Iterable[str] = ()) -> tuple[int, int]:
+    """(cards per chunk, cards per print file): a file is at most NURTURE_BATCH_FILE_SIZE cards and
+    a whole number of chunks, so that it is joined as soon as its last chunk is rendered; a chunk
+    is made smaller when a file must be (never below one sheet)."""
+    formats = list(formats)
+    unit = 1
+    for card_format in formats:
+        unit = math.lcm(unit, imposition(card_format, sheet).per_sheet)
+    wanted = max(1, int(getattr(settings, "NURTURE_BATCH_FILE_SIZE", DEFAULT_FILE_SIZE)))
+    most = max(unit, wanted // unit * unit)
+    chunk = min(chunk_size(sheet=sheet, formats=formats), most)
+    return chunk, max(chunk, most // chunk * chunk)
 
 
 def labels_chunk_size(labels: str) -> int:
@@ -146,6 +174,7 @@ def batch_file_names(batch: Batch) -> dict[str, str]:
         "cards_pdf": f"batches/B{batch.pk}-cards-{batch.sheet}.pdf",
         "labels_pdf": f"batches/B{batch.pk}-labels-{batch.labels}.pdf",
         "manifest_csv": f"batches/B{batch.pk}-manifest.csv",
+        "zones_csv": f"batches/B{batch.pk}-zones.csv",
     }
 
 
@@ -179,10 +208,26 @@ def print_cards(batch: Batch, first: int | None = None, last: int | None = None)
     return [print_card(card, specs) for card in qs]
 
 
+def each_print_card(batch: Batch) -> Iterator[PrintCard]:
+    """Every card of the batch in sequence order, read a page at a time: memory stays flat in the
+    batch's size (a manifest of 100,000 rows never holds 100,000 rows)."""
+    specs: dict[int, DesignSpec] = {}
+    last = 0
+    while True:
+        page = list(Card.objects.filter(batch=batch, sequence__gt=last).for_print()[:_MANIFEST_PAGE])
+        for card in page:
+            yield print_card(card, specs)
+        if len(page) < _MANIFEST_PAGE:
+            return
+        last = page[-1].sequence or last
+
+
 # --- Building a batch -------------------------------------------------------------------------
 
 
-def _clean_choices(sheet: str, labels: str) -> None:
+def _clean_choices(sheet: str, labels: str, order: str = Batch.Order.MAIL_BY) -> None:
+    if order not in Batch.Order.values:
+        raise BatchError(f"Unknown order {order!r}; expected one of {', '.join(Batch.Order.values)}.")
     if sheet not in Batch.Sheet.values:
         raise BatchError(f"Unknown sheet {sheet!r}; expected one of {', '.join(Batch.Sheet.values)}.")
     if labels not in Batch.Labels.values:
@@ -250,6 +295,7 @@ def batch_create(
     labels: str,
     by: AbstractBaseUser | None,
     card_ids: Sequence[int] | None = None,
+    order: str = Batch.Order.MAIL_BY,
     enqueue: bool = True,
     retry_of: Batch | None = None,
 ) -> Batch:
@@ -259,7 +305,7 @@ def batch_create(
     message does not fit are left out (and named by the admin's page). With enqueue, the chunks'
     render tasks are queued when the transaction commits; the command renders in-process instead.
     """
-    _clean_choices(sheet, labels)
+    _clean_choices(sheet, labels, order)
     if card_ids is None and due_by is None:
         raise BatchError("Give a date (due by) or select the cards.")
     selection = sorted({int(pk) for pk in card_ids}) if card_ids is not None else None
@@ -282,7 +328,7 @@ def batch_create(
         if _on_postgresql():
             # Cards another transaction is batching right now are skipped, not waited for.
             qs = qs.select_for_update(skip_locked=True, of=("self",))
-        ids = list(qs.in_print_order().values_list("pk", flat=True))
+        ids = list(qs.in_print_order(order).values_list("pk", flat=True))
         if not ids:
             raise BatchError(_nothing_to_print(due_by))
         if selection is not None and len(ids) != len(selection):
@@ -290,14 +336,22 @@ def batch_create(
         if due_by is None:
             due_by = Card.objects.filter(pk__in=ids).aggregate(last=Max("touchpoint__due_on"))["last"]
         formats = Card.objects.filter(pk__in=ids).values_list("design__format", flat=True).distinct()
-        chunks = _chunks(len(ids), chunk_size(sheet=sheet, formats=sorted(formats)), labels_chunk_size(labels))
+        per_chunk, per_file = file_size(sheet=sheet, formats=sorted(formats))
+        chunks = _chunks(len(ids), per_chunk, labels_chunk_size(labels))
+        files = [
+            BatchFile(index=index, first_sequence=first, last_sequence=min(first + per_file - 1, len(ids)))
+            for index, first in enumerate(range(1, len(ids) + 1, per_file))
+        ]
         batch = Batch.objects.create(
             status=QUEUED,
             due_by=due_by,
             sheet=sheet,
             labels=labels,
+            order=order,
             card_count=len(ids),
             chunk_count=len(chunks),
+            file_size=per_file,
+            file_count=len(files),
             created_by_id=by.pk if by is not None else None,
             card_selection=selection,
             retry_of=retry_of,
@@ -306,6 +360,9 @@ def batch_create(
         for chunk in chunks:
             chunk.batch = batch
         BatchChunk.objects.bulk_create(chunks)
+        for print_file in files:
+            print_file.batch = batch
+        BatchFile.objects.bulk_create(files)
         if enqueue:
             transaction.on_commit(partial(enqueue_chunks, batch.pk, range(batch.chunk_count)))
     log.info("batch %s: %d cards in %d chunks", batch.code, batch.card_count, batch.chunk_count)
@@ -352,6 +409,7 @@ def batch_rerender(*, batch: Batch, by: AbstractBaseUser | None, enqueue: bool =
         labels=batch.labels,
         by=by,
         card_ids=card_ids,
+        order=batch.order,
         enqueue=enqueue,
         retry_of=batch,
     )
@@ -361,9 +419,10 @@ def batch_rerender(*, batch: Batch, by: AbstractBaseUser | None, enqueue: bool =
 
 
 def _render_cards(batch: Batch, cards: Sequence[PrintCard]) -> bytes:
-    """A run of cards' pages; a message that does not fit is flagged on its card."""
+    """A run of cards' pages, as a fragment (each design's outside rendered once per process and
+    reused); a message that does not fit is flagged on its card."""
     try:
-        return render_cards_pdf(cards, sheet=batch.sheet)
+        return render_cards_fragment(cards, sheet=batch.sheet)
     except CardDoesNotFit as exc:
         # Rendering again will not help: record why on the card, and fail the batch (the task
         # does not retry a BatchError). The card goes back to draft when the batch fails.
@@ -386,7 +445,7 @@ def render_chunk(batch: Batch, chunk: BatchChunk) -> bytes:
         raise BatchError(f"Chunk {chunk.index} of batch {batch.code} has {len(cards)} cards instead of {expected}.")
     if chunk.kind == BatchChunk.Kind.LABELS:
         return pdf_fragment(render_labels_pdf(cards, labels=batch.labels))
-    return pdf_fragment(_render_cards(batch, cards))
+    return _render_cards(batch, cards)
 
 
 def batch_render_chunk(*, batch_id: int, index: int) -> bool:
@@ -401,8 +460,9 @@ def batch_render_chunk(*, batch_id: int, index: int) -> bool:
     batch = chunk.batch
     if batch.status not in BATCH_RENDERING or chunk.rendered_at is not None:
         return False
-    Batch.objects.filter(pk=batch_id, status=QUEUED).update(status=RENDERING)
+    Batch.objects.filter(pk=batch_id, status=QUEUED).update(status=RENDERING, started_at=timezone.now())
     name = _store(chunk_file_name(chunk), render_chunk(batch, chunk))
+    cards = chunk.last_sequence - chunk.first_sequence + 1 if chunk.kind == BatchChunk.Kind.CARDS else 0
     with transaction.atomic():
         # Only the first completion counts: a message delivered again after a worker died, or a
         # chunk queued again by the stall sweep, renders and then finds the chunk claimed.
@@ -411,7 +471,9 @@ def batch_render_chunk(*, batch_id: int, index: int) -> bool:
         )
         if claimed:
             claimed = Batch.objects.filter(pk=batch_id, status__in=BATCH_RENDERING).update(
-                chunks_done=F("chunks_done") + 1, status=RENDERING
+                chunks_done=F("chunks_done") + 1,
+                cards_done=F("cards_done") + cards,
+                status=RENDERING,
             )
             if not claimed:  # the batch failed meanwhile
                 transaction.set_rollback(True)
@@ -442,10 +504,84 @@ def _join_to_storage(fragments: Iterable[bytes], first_choice: str) -> str:
         return str(default_storage.save(first_choice, File(joined)))
 
 
-def batch_finish(*, batch_id: int) -> bool:
-    """Join the chunks into the cards and labels PDFs, write the manifest, mark the batch ready.
+def _file_chunks(print_file: BatchFile) -> Any:
+    return BatchChunk.objects.filter(
+        batch_id=print_file.batch_id,
+        kind=BatchChunk.Kind.CARDS,
+        first_sequence__gte=print_file.first_sequence,
+        last_sequence__lte=print_file.last_sequence,
+    ).order_by("index")
 
-    True when this call did.
+
+def print_file_name(print_file: BatchFile) -> str:
+    return f"batches/{print_file.download_name}"
+
+
+def batch_join_files(*, batch_id: int, chunk_index: int | None = None) -> int:
+    """Join every print file whose chunks are all rendered and that is not joined yet (or only the
+    file of the chunk `chunk_index`); how many this call joined.
+
+    Called by each chunk's task after its commit (for its own file: a batch of 100,000 cards has
+    200 files, and 2,000 chunk tasks), and by ``batch_finish`` for every file, such as one whose
+    last chunk's worker died before it joined. Two calls may join the same file: the first to
+    claim it (a conditional UPDATE) keeps its PDF, the other deletes its own.
+    """
+    joined = 0
+    pending = BatchFile.objects.filter(batch_id=batch_id, joined_at__isnull=True, batch__status=RENDERING)
+    if chunk_index is not None:
+        chunk = BatchChunk.objects.filter(batch_id=batch_id, index=chunk_index, kind=BatchChunk.Kind.CARDS).first()
+        if chunk is None:
+            return 0  # a labels chunk, or the batch is gone
+        pending = pending.filter(first_sequence__lte=chunk.first_sequence, last_sequence__gte=chunk.first_sequence)
+    for print_file in pending.order_by("index"):
+        chunks = list(_file_chunks(print_file))
+        if not chunks or any(chunk.rendered_at is None or not chunk.pdf for chunk in chunks):
+            continue
+        try:
+            name = _join_to_storage((_read(chunk.pdf.name) for chunk in chunks), print_file_name(print_file))
+        except OSError:
+            # Another call joined it and deleted the chunks' fragments meanwhile; or they are lost.
+            if BatchFile.objects.filter(pk=print_file.pk, joined_at__isnull=False).exists():
+                continue
+            raise
+        with transaction.atomic():
+            claimed = BatchFile.objects.filter(pk=print_file.pk, joined_at__isnull=True).update(
+                pdf=name, joined_at=timezone.now()
+            )
+            if claimed:
+                claimed = Batch.objects.filter(pk=batch_id, status=RENDERING).update(files_done=F("files_done") + 1)
+                if not claimed:  # the batch failed meanwhile
+                    transaction.set_rollback(True)
+                else:
+                    BatchChunk.objects.filter(pk__in=[chunk.pk for chunk in chunks]).update(pdf="")
+        if not claimed:
+            _delete_files([name])
+            continue
+        # The print file holds these pages now.
+        _delete_files(chunk.pdf.name for chunk in chunks)
+        joined += 1
+        log.info(
+            "batch %s: print file %d of cards %d-%d joined",
+            batch_id,
+            print_file.index + 1,
+            print_file.first_sequence,
+            print_file.last_sequence,
+        )
+    return joined
+
+
+def _manifest_and_zones(batch: Batch) -> tuple[bytes, bytes]:
+    """The manifest (one row per card, in sequence order) and the count per country and postal zone,
+    in one pass over the cards."""
+    counted: dict[tuple[str, str], int] = {}
+    cards = zone_counts(each_print_card(batch), counted)
+    manifest = render_manifest_csv(cards, batch_code=batch.code)
+    return manifest, render_zones_csv(counted)
+
+
+def batch_finish(*, batch_id: int) -> bool:
+    """Join the print files not joined yet and the labels, write the manifest and the zones, mark
+    the batch ready. True when this call did.
     """
     batch = Batch.objects.filter(pk=batch_id).first()
     if batch is None or batch.status != RENDERING:
@@ -453,19 +589,21 @@ def batch_finish(*, batch_id: int) -> bool:
     chunks = list(BatchChunk.objects.filter(batch_id=batch_id).order_by("index"))
     if len(chunks) != batch.chunk_count or any(chunk.rendered_at is None for chunk in chunks):
         return False
+    batch_join_files(batch_id=batch_id)
+    files = list(BatchFile.objects.filter(batch_id=batch_id).order_by("index"))
+    if any(print_file.joined_at is None for print_file in files):
+        return False
     first_choice = batch_file_names(batch)
-    names = {
-        f"{kind}_pdf": _join_to_storage(
-            (_read(chunk.pdf.name) for chunk in chunks if chunk.kind == kind), first_choice[f"{kind}_pdf"]
-        )
-        for kind in (BatchChunk.Kind.CARDS, BatchChunk.Kind.LABELS)
-    }
-    names["manifest_csv"] = _store(
-        first_choice["manifest_csv"], render_manifest_csv(print_cards(batch), batch_code=batch.code)
-    )
+    labels = [chunk for chunk in chunks if chunk.kind == BatchChunk.Kind.LABELS]
+    names = {"labels_pdf": _join_to_storage((_read(chunk.pdf.name) for chunk in labels), first_choice["labels_pdf"])}
+    manifest, zones = _manifest_and_zones(batch)
+    names["manifest_csv"] = _store(first_choice["manifest_csv"], manifest)
+    names["zones_csv"] = _store(first_choice["zones_csv"], zones)
     with transaction.atomic():
+        # A batch of one print file keeps its cards PDF where every earlier batch had it.
+        cards_pdf = {"cards_pdf": files[0].pdf.name} if len(files) == 1 else {}
         claimed = Batch.objects.filter(pk=batch_id, status=RENDERING).update(
-            status=READY, rendered_at=timezone.now(), error="", **names
+            status=READY, rendered_at=timezone.now(), error="", **names, **cards_pdf
         )
         if claimed:
             BatchChunk.objects.filter(batch_id=batch_id).update(pdf="")
@@ -473,8 +611,8 @@ def batch_finish(*, batch_id: int) -> bool:
         _delete_files(names.values())
         return False
     # The joined files hold every page now.
-    _delete_files(chunk.pdf.name for chunk in chunks)
-    log.info("batch %s ready: %d cards", batch.code, batch.card_count)
+    _delete_files(chunk.pdf.name for chunk in labels)
+    log.info("batch %s ready: %d cards in %d print file(s)", batch.code, batch.card_count, len(files))
     return True
 
 
@@ -497,8 +635,10 @@ def batch_fail(*, batch_id: int, error: str) -> bool:
             updated_at=now,
         )
         names = [name for name in BatchChunk.objects.filter(batch_id=batch_id).values_list("pdf", flat=True) if name]
+        names += [name for name in BatchFile.objects.filter(batch_id=batch_id).values_list("pdf", flat=True) if name]
         # A chunk still rendering finds its row gone and throws its files away.
         BatchChunk.objects.filter(batch_id=batch_id).delete()
+        BatchFile.objects.filter(batch_id=batch_id).delete()
         transaction.on_commit(partial(_delete_files, names))
     log.warning("batch %s failed (%d cards back in the queue): %s", batch_id, released, error)
     return True
@@ -541,22 +681,39 @@ def batch_reprint(*, batch: Batch) -> Batch:
     batch.refresh_from_db()
     if batch.status not in BATCH_DOWNLOADABLE:
         raise BatchError(f"Batch {batch.code} is {batch.get_status_display().lower()}: it has no files to print.")
-    missing = [key for key in ("cards_pdf", "labels_pdf", "manifest_csv") if not _file_exists(getattr(batch, key))]
-    if not missing:
+    files = list(batch.files.order_by("index"))
+    keys = ["labels_pdf", "manifest_csv"]
+    if batch.file_count:
+        keys.append("zones_csv")
+    if not files or len(files) == 1:  # a batch built before print files, or of one print file
+        keys.append("cards_pdf")
+    missing = [key for key in keys if not _file_exists(getattr(batch, key))]
+    lost_files = [print_file for print_file in files if not _file_exists(print_file.pdf)]
+    if not missing and not lost_files:
         return batch
     first_choice = batch_file_names(batch)
     names: dict[str, str] = {}
-    if "manifest_csv" in missing:
-        names["manifest_csv"] = _store(
-            first_choice["manifest_csv"], render_manifest_csv(print_cards(batch), batch_code=batch.code)
-        )
+    if "manifest_csv" in missing or "zones_csv" in missing:
+        manifest, zones = _manifest_and_zones(batch)
+        if "manifest_csv" in missing:
+            names["manifest_csv"] = _store(first_choice["manifest_csv"], manifest)
+        if "zones_csv" in missing:
+            names["zones_csv"] = _store(first_choice["zones_csv"], zones)
+    for print_file in lost_files:
+        chunks = _file_chunks(print_file)
+        name = _join_to_storage((render_chunk(batch, chunk) for chunk in chunks), print_file_name(print_file))
+        BatchFile.objects.filter(pk=print_file.pk).update(pdf=name)
+        print_file.pdf.name = name
+    if len(files) == 1:
+        names["cards_pdf"] = files[0].pdf.name
     for kind in (BatchChunk.Kind.CARDS, BatchChunk.Kind.LABELS):
         key = f"{kind}_pdf"
-        if key in missing:
+        if key in missing and key not in names:
             chunks = batch.chunks.filter(kind=kind).order_by("index")
             names[key] = _join_to_storage((render_chunk(batch, chunk) for chunk in chunks), first_choice[key])
     Batch.objects.filter(pk=batch.pk).update(**names)
-    log.info("batch %s: rendered the lost %s again", batch.code, ", ".join(missing))
+    lost = [*missing, *(f"print file {print_file.index + 1}" for print_file in lost_files)]
+    log.info("batch %s: rendered the lost %s again", batch.code, ", ".join(lost))
     batch.refresh_from_db()
     return batch
 

@@ -60,6 +60,8 @@ EVERYONE = CustomerScope.everyone()
 DEFAULT_MESSAGE_TEMPLATE = "Dear {{ first_name }},\n\nthank you for being with us.\n\n{{ signature }}"
 # Touchpoints loaded (with their customer, rule, design and milestone) and drafted per query.
 DRAFT_PAGE_SIZE = 500
+# Cards whose fit is recorded by one UPDATE (cards_check_fit).
+FIT_UPDATE_PAGE = 5000
 # How many offending cards a message names before it says "and N more".
 _NAMED_IN_ERRORS = 5
 _FIT_PROBLEM_MAX = Card._meta.get_field("fit_problem").max_length or 300
@@ -322,16 +324,24 @@ def cards_check_fit(*, card_ids: Sequence[int], recheck: bool = False) -> int:
     Only cards not checked yet, unless recheck. The UPDATE is conditional on the message
     checked, so an edit made meanwhile is not flagged with the old message's result.
     """
-    qs = Card.objects.open().filter(pk__in=list(card_ids)).select_related("design")
+    qs = Card.objects.open().filter(pk__in=list(card_ids))
     if not recheck:
         qs = qs.filter(fits__isnull=True)
+    # Cards with the same message and design fit alike (the layout is deterministic): each distinct
+    # message is laid out once and its cards updated together. A seasonal batch of thousands of
+    # cards has as many layouts as distinct messages, not as cards.
+    same: dict[tuple[str, int], list[int]] = {}
+    for pk, message, design_id in qs.order_by("pk").values_list("pk", "message", "design_id").iterator(2000):
+        same.setdefault((message, design_id), []).append(pk)
+    designs = CardDesign.objects.in_bulk({design_id for _, design_id in same})
     specs: dict[int, DesignSpec] = {}
     checked = 0
-    for card in qs.order_by("pk"):
-        result = _check_fit(card.message, spec_for(card.design, specs))
-        checked += Card.objects.filter(
-            pk=card.pk, status__in=CARD_OPEN, message=card.message, design_id=card.design_id
-        ).update(**_fit_fields(result.fits, result.problem, timezone.now()))
+    for (message, design_id), ids in same.items():
+        result = _check_fit(message, spec_for(designs[design_id], specs))
+        for start in range(0, len(ids), FIT_UPDATE_PAGE):
+            checked += Card.objects.filter(
+                pk__in=ids[start : start + FIT_UPDATE_PAGE], status__in=CARD_OPEN, message=message, design_id=design_id
+            ).update(**_fit_fields(result.fits, result.problem, timezone.now()))
     return checked
 
 

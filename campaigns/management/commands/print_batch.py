@@ -18,15 +18,23 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.models import Batch
+from campaigns.printing import join_pdfs
 from campaigns.services.batches import (
     BatchError,
     batch_create,
     batch_fail,
     batch_finish,
+    batch_join_files,
     batch_render_chunk,
     batch_reprint,
     default_label_format,
 )
+
+
+def read_stored(name: str) -> bytes:
+    with default_storage.open(name, "rb") as source:
+        data: bytes = source.read()
+    return data
 
 
 def parse_due_by(value: str) -> dt.date:
@@ -57,6 +65,12 @@ class Command(BaseCommand):
         parser.add_argument("--manifest", type=Path, help="Where to write the manifest CSV.")
         parser.add_argument("--sheet", choices=Batch.Sheet.values, default=Batch.Sheet.CARD, help="Default: card.")
         parser.add_argument(
+            "--order",
+            choices=Batch.Order.values,
+            default=Batch.Order.MAIL_BY,
+            help="Order of the cards, labels and manifest: mail_by (default), postal (presorted), manager.",
+        )
+        parser.add_argument(
             "--label-format",
             choices=Batch.Labels.values,
             help="Default: 5160 with --sheet letter, l7160 otherwise.",
@@ -70,7 +84,7 @@ class Command(BaseCommand):
         else:
             due_by = parse_due_by(options["due_by"])
             sheet = options["sheet"]
-            batch = self.build(due_by, sheet, options["label_format"] or default_label_format(sheet))
+            batch = self.build(due_by, sheet, options["label_format"] or default_label_format(sheet), options["order"])
             self.render(batch, verbosity=options["verbosity"])
         self.write(batch, outputs)
 
@@ -83,9 +97,9 @@ class Command(BaseCommand):
         except BatchError as exc:
             raise CommandError(str(exc)) from None
 
-    def build(self, due_by: dt.date, sheet: str, labels: str) -> Batch:
+    def build(self, due_by: dt.date, sheet: str, labels: str, order: str) -> Batch:
         try:
-            batch = batch_create(due_by=due_by, sheet=sheet, labels=labels, by=None, enqueue=False)
+            batch = batch_create(due_by=due_by, sheet=sheet, labels=labels, order=order, by=None, enqueue=False)
         except BatchError as exc:
             raise CommandError(str(exc)) from None
         self.stderr.write(f"Batch {batch.code}: {batch.card_count} cards in {batch.chunk_count} chunks.")
@@ -95,6 +109,7 @@ class Command(BaseCommand):
         try:
             for index in range(batch.chunk_count):
                 batch_render_chunk(batch_id=batch.pk, index=index)
+                batch_join_files(batch_id=batch.pk, chunk_index=index)
                 if verbosity >= 1:
                     self.stderr.write(f"  rendered chunk {index + 1}/{batch.chunk_count}")
             batch_finish(batch_id=batch.pk)
@@ -111,7 +126,12 @@ class Command(BaseCommand):
         for field, path in outputs.items():
             if path is None:
                 continue
-            with default_storage.open(getattr(batch, field).name, "rb") as source:
-                path.write_bytes(source.read())
+            if field == "cards_pdf" and not batch.cards_pdf:
+                # Several print files: written as one PDF of all their pages.
+                files = batch.files.order_by("index")
+                with path.open("wb") as out:
+                    join_pdfs((read_stored(print_file.pdf.name) for print_file in files), out)
+            else:
+                path.write_bytes(read_stored(getattr(batch, field).name))
             self.stdout.write(f"Wrote {path}")
         self.stdout.write(f"Batch {batch.code}: {batch.card_count} cards, ready to print.")

@@ -325,6 +325,7 @@ def test_manifest_rows_match_the_cards():
         "BS1 4RN",
         "GB",
         "anniversary-a6",
+        "BS1",
     ]
     assert rows[3][1:] == [
         "Zoë Ünal",
@@ -336,6 +337,7 @@ def test_manifest_rows_match_the_cards():
         "'\rCR",
         "GB",
         "thanks-a6",
+        "CR",
     ]
     assert data.startswith(b"sequence_code,name,company,address_line1")
 
