@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 from nurture.lib.address import Address
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
@@ -144,6 +145,13 @@ class Customer(models.Model):
         blank=True,
         help_text="Set when a card came back as undeliverable; further cards wait until the address changes.",
     )
+    churned_on = models.DateField(
+        "churned on",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The day the status became churned; the health backtest compares the scores before it.",
+    )
     quiet_until = models.DateField(
         null=True,
         blank=True,
@@ -187,6 +195,20 @@ class Customer(models.Model):
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
         return f"{name} ({self.company})" if self.company else name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.sync_churned_on(timezone.localdate())
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "status" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "churned_on"}
+        super().save(*args, **kwargs)
+
+    def sync_churned_on(self, today: dt.date) -> None:
+        """A churned customer keeps the day they churned; any other status has none."""
+        if self.status == self.Status.CHURNED:
+            self.churned_on = self.churned_on or today
+        else:
+            self.churned_on = None
 
     def clean(self) -> None:
         self.country = self.country.upper()
