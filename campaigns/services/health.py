@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Max, Min, Sum
@@ -210,6 +210,10 @@ def _react_to_red(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime, qui
 # --- Overrides ---------------------------------------------------------------------------------
 
 
+def _pk(user: AbstractBaseUser | None) -> Any:
+    return user.pk if user is not None else None
+
+
 def health_override_create(
     *,
     customer: Customer,
@@ -234,10 +238,10 @@ def health_override_create(
     with transaction.atomic():
         # save(), not a bulk write: the audit log records every override, its end and its author.
         for previous in HealthOverride.objects.select_for_update().filter(customer=customer, ended_at__isnull=True):
-            previous.ended_at, previous.ended_by = now, by
+            previous.ended_at, previous.ended_by_id = now, _pk(by)
             previous.save(update_fields=["ended_at", "ended_by"])
         override = HealthOverride(
-            customer=customer, score=score, reason=reason, starts_on=today, expires_on=expires_on, created_by=by
+            customer=customer, score=score, reason=reason, starts_on=today, expires_on=expires_on, created_by_id=_pk(by)
         )
         override.save()
         health_scope_score(scope=CustomerScope.of([customer.pk]), as_of=today, now=now)
@@ -253,7 +257,7 @@ def health_override_end(
         locked = HealthOverride.objects.select_for_update().filter(pk=override.pk, ended_at__isnull=True).first()
         if locked is None:
             return False
-        locked.ended_at, locked.ended_by = now, by
+        locked.ended_at, locked.ended_by_id = now, _pk(by)
         locked.save(update_fields=["ended_at", "ended_by"])
         health_scope_score(scope=CustomerScope.of([locked.customer_id]), as_of=timezone.localdate(now), now=now)
     return True

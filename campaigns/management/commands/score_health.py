@@ -34,9 +34,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"  scored chunk {done}/{total}")
 
         result = health.health_score_day(as_of=day, chunk_size=options["chunk_size"], progress=progress)
-        into = dict(
-            HealthBandChange.objects.filter(date=day).values_list("to_band").annotate(n=Count("id")).order_by()
-        )
+        into = dict(HealthBandChange.objects.filter(date=day).values_list("to_band").annotate(n=Count("id")).order_by())
         detail = ", ".join(f"{into.get(band, 0)} into {band}" for band in ("red", "yellow", "green"))
         self.stdout.write(
             f"Scored {result.scored} customers as of {day.isoformat()}: {result.moved} moved band ({detail})."
