@@ -15,9 +15,9 @@ from nurture.roles import ensure_roles
 
 # The default measures (campaigns/scoring/measures.py), the band limits and the nightly job.
 DEFAULT_MEASURES = [
-    ("Recency", "recency", 3.0),
+    ("Recency", "recency", 2.0),
     ("Call outcomes", "call_outcomes", 2.0),
-    ("Open 'at risk'", "at_risk", 2.0),
+    ("Open 'at risk'", "at_risk", 3.0),
     ("Renewal", "renewal", 1.0),
     ("Returned cards", "returned_cards", 1.0),
 ]
