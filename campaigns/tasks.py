@@ -103,10 +103,10 @@ def send_at_risk_alert(touchpoint_id: int) -> Summary:
 
 
 @shared_task(name="campaigns.tasks.health_sweep")
-def health_sweep(as_of: str | None = None) -> Summary:
+def health_sweep(as_of: str | None = None, chunk_size: int | None = None) -> Summary:
     """Score every customer for a day (default today): start a run and fan its chunks out."""
     day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
-    run = health.health_run_start(as_of=day)
+    run = health.health_run_start(as_of=day, chunk_size=chunk_size or health.CHUNK_SIZE)
     for index in range(run.chunk_count):
         transaction.on_commit(partial(health_chunk.delay, run.pk, index))
     if run.chunk_count == 0:
