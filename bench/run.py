@@ -100,7 +100,7 @@ EXPECTED_RULES = {
 LOAD_CUSTOMERS_SQL = """
 INSERT INTO nurture_customer (
     external_id, first_name, last_name, company, email, phone, address_line1, address_line2, city, region,
-    postal_code, country, time_zone, account_manager_id, status, created_at, updated_at
+    postal_code, country, time_zone, account_manager_id, status, tier, holdout, created_at, updated_at
 )
 SELECT
     'BENCH-' || lpad(s.g::text, 9, '0'),
@@ -119,6 +119,8 @@ SELECT
     -- one customer in six has no account manager
     (%(managers)s::bigint[])[1 + floor(s.r3 * (cardinality(%(managers)s::bigint[]) + 1))::int],
     'active',
+    '',
+    false,
     now(),
     now()
 FROM (

@@ -16,12 +16,13 @@ A run for a day has the planner's shape (campaigns/services/planning.py):
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
@@ -120,8 +121,50 @@ def health_score_day(
     return result
 
 
-_SCORE_FIELDS = ["as_of", "computed", "score", "band", "prior_band", "overridden", "measures_used", "measures_total"]
-_SNAPSHOT_FIELDS = ["computed", "score", "band", "overridden", "measures_used", "measures_total", "points"]
+_COMMON = ["computed", "score", "band", "overridden", "measures_used", "measures_total"]
+# Rows per INSERT statement of an upsert: well within SQLite's limit on parameters.
+_UPSERT_ROWS = 1000
+
+
+def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conflict: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE of plain rows (JSON already as text). On PostgreSQL the rows
+    are copied (COPY) into a temporary table and upserted from it with one statement; elsewhere a
+    statement per _UPSERT_ROWS rows. Not bulk_create: on PostgreSQL it sends arrays of JSON whose
+    quoting, and the parsing of statements with thousands of parameters, took most of a chunk's time
+    (docs/benchmarks-health.md)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(column) for column in columns)
+    parts = {
+        "table": table,
+        "columns": names,
+        "conflict": ", ".join(quote(c) for c in conflict),
+        "updates": ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in conflict),
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            incoming = quote(f"incoming_{model._meta.db_table}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {incoming} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"  # noqa: S608
+            )
+            with cursor.copy(f"COPY {incoming} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(_UPSERT_SQL.format(rows=f"SELECT {names} FROM {incoming}", **parts))  # noqa: S608
+            cursor.execute(f"DROP TABLE {incoming}")
+            return
+        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for start in range(0, len(rows), _UPSERT_ROWS):
+            batch = rows[start : start + _UPSERT_ROWS]
+            cursor.execute(
+                _UPSERT_SQL.format(rows="VALUES " + ", ".join([row_sql] * len(batch)), **parts),
+                [value for row in batch for value in row],
+            )
+
+
+_UPSERT_SQL = "INSERT INTO {table} ({columns}) {rows} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
 
 def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime) -> tuple[int, int]:
@@ -139,39 +182,31 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
             "customer_id", "as_of", "band", "prior_band"
         )
     }
-    scores: list[HealthScore] = []
-    snapshots: list[HealthSnapshot] = []
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    scores: list[tuple[Any, ...]] = []
+    snapshots: list[tuple[Any, ...]] = []
     changes: list[HealthBandChange] = []
     for pk, customer_facts_ in facts:
         result = score(customer_facts_, measures)
         override = overrides.get(pk)
         value = effective(result.score, override)
         band = limits.band(value) if value is not None else ""
-        common = {
-            "computed": result.score,
-            "score": value,
-            "band": band,
-            "overridden": override is not None,
-            "measures_used": result.used,
-            "measures_total": result.total,
-        }
-        points = [{"measure": line.measure_id, "points": line.points} for line in result.lines]
-        snapshots.append(HealthSnapshot(customer_id=pk, date=as_of, points=points, **common))
+        common = (result.score, value, band, override is not None, result.used, result.total)
+        points = json.dumps([{"measure": line.measure_id, "points": line.points} for line in result.lines])
+        snapshots.append((pk, as_of, *common, points))
         before = current.get(pk)
         if before is not None and before[0] > as_of:
             continue  # a day before the current score: history only
         prior = before[2] if before is not None and before[0] == as_of else (before[1] if before else "")
-        scores.append(HealthScore(customer_id=pk, as_of=as_of, prior_band=prior, details=result.details, **common))
+        scores.append((pk, as_of, *common, prior, json.dumps(result.details), stamp))
         if prior and band and prior != band:
             changes.append(HealthBandChange(customer_id=pk, date=as_of, from_band=prior, to_band=band, score=value))
-    HealthSnapshot.objects.bulk_create(
-        snapshots, update_conflicts=True, unique_fields=["customer", "date"], update_fields=_SNAPSHOT_FIELDS
-    )
-    HealthScore.objects.bulk_create(
+    _upsert(HealthSnapshot, ["customer_id", "date", *_COMMON, "points"], snapshots, conflict=["customer_id", "date"])
+    _upsert(
+        HealthScore,
+        ["customer_id", "as_of", *_COMMON, "prior_band", "details", "updated_at"],
         scores,
-        update_conflicts=True,
-        unique_fields=["customer"],
-        update_fields=[*_SCORE_FIELDS, "details", "updated_at"],
+        conflict=["customer_id"],
     )
     # A rerun of the day that no longer moves a customer takes the change back.
     HealthBandChange.objects.filter(scope.q(), date=as_of).exclude(
