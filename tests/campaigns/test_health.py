@@ -350,3 +350,15 @@ def test_the_default_measures_and_the_nightly_job_are_installed():
     )
     assert PeriodicTask.objects.filter(task="campaigns.tasks.health_sweep", enabled=True).exists()
     assert Rule.objects.exists()  # the migration left the rest alone
+
+
+def test_the_import_keeps_the_day_a_customer_churned():
+    from nurture.services.importing import import_customers
+
+    header = "external_id,first_name,last_name,status\n"
+    with time_machine.travel(NOON, tick=False):
+        import_customers(data=(header + "X-1,Ada,Lovelace,churned\nX-2,Grace,Hopper,active\n").encode())
+    with time_machine.travel(NOON + dt.timedelta(days=5), tick=False):
+        import_customers(data=(header + "X-1,Ada,Lovelace,churned\nX-2,Grace,Hopper,churned\n").encode())
+    churned = dict(Customer.objects.values_list("external_id", "churned_on"))
+    assert churned == {"X-1": DAY, "X-2": DAY + dt.timedelta(days=5)}
