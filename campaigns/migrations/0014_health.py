@@ -11,7 +11,6 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.utils import timezone
 
 import campaigns.models.health
-from nurture.lib.migrations import AddIndexConcurrently
 from nurture.roles import ensure_roles
 
 # The default measures (campaigns/scoring/measures.py), the band limits and the nightly job.
@@ -59,9 +58,6 @@ def create_defaults(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None
 
 
 class Migration(migrations.Migration):
-    # The index on the touchpoints is built CONCURRENTLY (nurture/lib/migrations.py): no transaction.
-    atomic = False
-
     dependencies = [
         ("campaigns", "0013_card_returned"),
         ("nurture", "0015_health"),
@@ -416,13 +412,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        AddIndexConcurrently(
-            model_name="touchpoint",
-            index=models.Index(
-                condition=models.Q(("status", "done")),
-                fields=["customer", "completed_at"],
-                name="touchpoint_done_customer",
-            ),
-        ),
-        migrations.RunPython(create_defaults, migrations.RunPython.noop, atomic=True),
+        migrations.RunPython(create_defaults, migrations.RunPython.noop),
     ]

@@ -182,11 +182,6 @@ class Touchpoint(models.Model):
             ),
             # export_touchpoints and the admin's date filters.
             models.Index(fields=["due_on"], name="touchpoint_due_on"),
-            # The health score's facts: the done touchpoints of a chunk of customers (campaigns.selectors.health).
-            # Partial: the planner inserts pending rows, which never touch it.
-            models.Index(
-                fields=["customer", "completed_at"], condition=models.Q(status="done"), name="touchpoint_done_customer"
-            ),
             # Deleting a user sets completed_by to NULL: only the rows that have one.
             models.Index(
                 fields=["completed_by"], condition=models.Q(completed_by__isnull=False), name="touchpoint_completed_by"
