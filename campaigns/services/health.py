@@ -186,6 +186,7 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
     scores: list[tuple[Any, ...]] = []
     snapshots: list[tuple[Any, ...]] = []
     changes: list[HealthBandChange] = []
+    history_only: set[int] = set()
     for pk, customer_facts_ in facts:
         result = score(customer_facts_, measures)
         override = overrides.get(pk)
@@ -196,7 +197,8 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
         snapshots.append((pk, as_of, *common, points))
         before = current.get(pk)
         if before is not None and before[0] > as_of:
-            continue  # a day before the current score: history only
+            history_only.add(pk)  # a day before the current score: history only
+            continue
         prior = before[2] if before is not None and before[0] == as_of else (before[1] if before else "")
         scores.append((pk, as_of, *common, prior, json.dumps(result.details), stamp))
         if prior and band and prior != band:
@@ -208,10 +210,13 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
         scores,
         conflict=["customer_id"],
     )
-    # A rerun of the day that no longer moves a customer takes the change back.
-    HealthBandChange.objects.filter(scope.q(), date=as_of).exclude(
-        customer_id__in=[change.customer_id for change in changes]
-    ).filter(reacted_at__isnull=True).delete()
+    # A rerun of the day that no longer moves a customer takes the change back (not one reacted to,
+    # and not for a customer only given history here).
+    moved = {change.customer_id for change in changes}
+    recorded = set(HealthBandChange.objects.filter(scope.q(), date=as_of).values_list("customer_id", flat=True))
+    taken_back = sorted(recorded - moved - history_only)
+    if taken_back:
+        HealthBandChange.objects.filter(date=as_of, customer_id__in=taken_back, reacted_at__isnull=True).delete()
     HealthBandChange.objects.bulk_create(
         changes,
         update_conflicts=True,

@@ -362,3 +362,20 @@ def test_the_import_keeps_the_day_a_customer_churned():
         import_customers(data=(header + "X-1,Ada,Lovelace,churned\nX-2,Grace,Hopper,churned\n").encode())
     churned = dict(Customer.objects.values_list("external_id", "churned_on"))
     assert churned == {"X-1": DAY, "X-2": DAY + dt.timedelta(days=5)}
+
+
+def test_scoring_a_past_day_again_keeps_the_current_score_and_later_changes():
+    HealthBands.objects.filter(pk=1).update(red_below=0)  # no red: a change nobody reacts to
+    c = customer_added_long_ago()
+    call(c, "reached", 3)
+    health_score_day(as_of=DAY - dt.timedelta(days=1))
+    Touchpoint.objects.update(outcome="at_risk")
+    health_score_day(as_of=DAY)
+    [change] = HealthBandChange.objects.all()
+    Touchpoint.objects.update(outcome="reached")
+
+    health_score_day(as_of=DAY - dt.timedelta(days=1))  # a past day: history only
+
+    assert list(HealthBandChange.objects.values_list("pk", "to_band", "reacted_at")) == [(change.pk, "yellow", None)]
+    score = HealthScore.objects.get(customer=c)
+    assert (score.as_of, score.band) == (DAY, "yellow")
