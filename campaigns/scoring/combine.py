@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from campaigns.scoring.measures import Facts, Points, measure_kind
+from campaigns.scoring.measures import Facts, MeasureKind, Points, measure_kind
 
 RED = "red"
 YELLOW = "yellow"
@@ -92,12 +92,26 @@ def weighted(points: Iterable[tuple[float, int | None]]) -> int | None:
     return max(0, min(100, int(mean + 0.5)))
 
 
+@dataclass(frozen=True)
+class Scorer:
+    """The measures with their kinds and parameters looked up once, to score many customers."""
+
+    measures: tuple[tuple[MeasureSpec, MeasureKind, Mapping[str, float]], ...]
+
+    @classmethod
+    def of(cls, measures: Iterable[MeasureSpec]) -> Scorer:
+        prepared = []
+        for spec in measures:
+            kind = measure_kind(spec.kind)
+            prepared.append((spec, kind, kind.params(spec.params)))
+        return cls(tuple(prepared))
+
+    def __call__(self, facts: Facts) -> Score:
+        return combine((spec, kind.score(facts, params)) for spec, kind, params in self.measures)
+
+
 def score(facts: Facts, measures: Iterable[MeasureSpec]) -> Score:
-    results: list[tuple[MeasureSpec, Points | None]] = []
-    for spec in measures:
-        kind = measure_kind(spec.kind)
-        results.append((spec, kind.score(facts, kind.params(spec.params))))
-    return combine(results)
+    return Scorer.of(measures)(facts)
 
 
 def combine(results: Iterable[tuple[MeasureSpec, Points | None]]) -> Score:

@@ -52,6 +52,8 @@ class FactSource:
     sql: str
     scope_column: str
     params: Callable[[dt.date], list[Any]]
+    # Columns that are timestamps: the statement gives their date (in UTC), cheaper to read than a timestamp.
+    timestamps: tuple[str, ...] = ()
 
 
 def _start_of(day: dt.date) -> Any:
@@ -88,6 +90,7 @@ FACT_SOURCES: list[FactSource] = [
         """,
         scope_column="t.customer_id",
         params=lambda as_of: [_start_of(as_of - dt.timedelta(days=OUTCOME_DAYS))] * 4 + [_start_of(as_of)],
+        timestamps=("last_touch_at", "last_call_at", "last_at_risk_at", "last_reached_at"),
     ),
     FactSource(
         name="streak",
@@ -139,8 +142,14 @@ FACT_SOURCES: list[FactSource] = [
 ]
 
 
+def _utc_date(expression: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"(({expression}) AT TIME ZONE 'UTC')::date"
+    return f"date({expression})"  # SQLite keeps timestamps in UTC, as text
+
+
 _FACTS_SQL = """
-SELECT c.id, c.created_at AS customer_since, c.address_undeliverable_on, {columns}
+SELECT c.id, {customer_since} AS customer_since, c.address_undeliverable_on, {columns}
 FROM {customer} c {joins}
 WHERE c.status <> 'churned' AND c.created_at < %s AND {customers}
 ORDER BY c.id
@@ -164,10 +173,19 @@ def facts_sql(scope: CustomerScope, as_of: dt.date) -> tuple[str, list[Any]]:
             # The inner table's parameters come first, in the order they stand in the text.
             source_params = [*source_params, *inner_params, *source_params]
         joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}.customer_id = c.id")
-        columns += [f"{alias}.{column}" for column in source.columns]
+        columns += [
+            f"{_utc_date(f'{alias}.{column}')} AS {column}" if column in source.timestamps else f"{alias}.{column}"
+            for column in source.columns
+        ]
         params += [*source_params, *where_params]
     where, where_params = scope.sql(["c.id"])
-    statement = _FACTS_SQL.format(columns=", ".join(columns), joins=" ".join(joins), customers=where, **tables)
+    statement = _FACTS_SQL.format(
+        columns=", ".join(columns),
+        joins=" ".join(joins),
+        customers=where,
+        customer_since=_utc_date("c.created_at"),
+        **tables,
+    )
     return statement, [*params, _start_of(as_of + dt.timedelta(days=1)), *where_params]
 
 

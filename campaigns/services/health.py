@@ -37,7 +37,7 @@ from campaigns.models import (
     HealthSnapshot,
 )
 from campaigns.models.health import HealthMeasure
-from campaigns.scoring.combine import RED, effective, score
+from campaigns.scoring.combine import RED, Scorer, effective
 from campaigns.selectors.health import customer_facts
 from campaigns.services.reactions import hold_celebrations
 from nurture.lib.customer_scope import CustomerScope
@@ -172,7 +172,7 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
     facts = customer_facts(scope, as_of)
     if not facts:
         return 0, 0
-    measures = HealthMeasure.objects.specs()
+    scorer = Scorer.of(HealthMeasure.objects.specs())
     bands = HealthBands.current()
     limits = bands.limits()
     overrides = dict(HealthOverride.objects.filter(scope.q()).in_force(as_of).values_list("customer_id", "score"))
@@ -188,7 +188,7 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
     changes: list[HealthBandChange] = []
     history_only: set[int] = set()
     for pk, customer_facts_ in facts:
-        result = score(customer_facts_, measures)
+        result = scorer(customer_facts_)
         override = overrides.get(pk)
         value = effective(result.score, override)
         band = limits.band(value) if value is not None else ""
