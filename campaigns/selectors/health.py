@@ -73,7 +73,10 @@ FACT_SOURCES: list[FactSource] = [
             "calls_voicemail",
             "calls_no_answer",
             "calls_at_risk",
+            "no_answer_streak",
         ),
+        # One pass over the chunk's done touchpoints. The streak: the calls without an answer since
+        # the last call with one (a window over the customer's touchpoints gives that call's time).
         sql="""
             SELECT t.customer_id,
                 MAX(t.completed_at) AS last_touch_at,
@@ -83,35 +86,21 @@ FACT_SOURCES: list[FactSource] = [
                 SUM(CASE WHEN t.outcome = 'reached' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_reached,
                 SUM(CASE WHEN t.outcome = 'voicemail' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_voicemail,
                 SUM(CASE WHEN t.outcome = 'no_answer' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_no_answer,
-                SUM(CASE WHEN t.outcome = 'at_risk' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_at_risk
-            FROM {touchpoint} t
-            WHERE t.status = 'done' AND t.completed_at < %s AND {customers}
+                SUM(CASE WHEN t.outcome = 'at_risk' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_at_risk,
+                SUM(CASE WHEN t.outcome = 'no_answer' AND (t.answered IS NULL OR t.completed_at > t.answered)
+                    THEN 1 ELSE 0 END) AS no_answer_streak
+            FROM (
+                SELECT d.customer_id, d.kind, d.outcome, d.completed_at,
+                    MAX(CASE WHEN d.kind = 'call' AND d.outcome <> 'no_answer' THEN d.completed_at END)
+                        OVER (PARTITION BY d.customer_id) AS answered
+                FROM {touchpoint} d
+                WHERE d.status = 'done' AND d.completed_at < %s AND {customers}
+            ) t
             GROUP BY t.customer_id
         """,
-        scope_column="t.customer_id",
+        scope_column="d.customer_id",
         params=lambda as_of: [_start_of(as_of - dt.timedelta(days=OUTCOME_DAYS))] * 4 + [_start_of(as_of)],
         timestamps=("last_touch_at", "last_call_at", "last_at_risk_at", "last_reached_at"),
-    ),
-    FactSource(
-        name="streak",
-        columns=("no_answer_streak",),
-        # The calls without an answer since the last call with one.
-        sql="""
-            SELECT t.customer_id, COUNT(*) AS no_answer_streak
-            FROM {touchpoint} t
-            LEFT JOIN (
-                SELECT a.customer_id, MAX(a.completed_at) AS answered
-                FROM {touchpoint} a
-                WHERE a.status = 'done' AND a.kind = 'call' AND a.outcome <> 'no_answer' AND a.completed_at < %s
-                    AND {customers_a}
-                GROUP BY a.customer_id
-            ) last_answer ON last_answer.customer_id = t.customer_id
-            WHERE t.status = 'done' AND t.outcome = 'no_answer' AND t.completed_at < %s AND {customers}
-                AND (last_answer.answered IS NULL OR t.completed_at > last_answer.answered)
-            GROUP BY t.customer_id
-        """,
-        scope_column="t.customer_id",
-        params=lambda as_of: [_start_of(as_of)],
     ),
     FactSource(
         name="renewals",
@@ -166,12 +155,8 @@ def facts_sql(scope: CustomerScope, as_of: dt.date) -> tuple[str, list[Any]]:
     for n, source in enumerate(FACT_SOURCES):
         alias = f"f{n}"
         where, where_params = scope.sql([source.scope_column])
-        inner_where, inner_params = scope.sql(["a.customer_id"])
-        sql = source.sql.format(customers=where, customers_a=inner_where, **tables)
+        sql = source.sql.format(customers=where, **tables)
         source_params = source.params(as_of)
-        if source.name == "streak":
-            # The inner table's parameters come first, in the order they stand in the text.
-            source_params = [*source_params, *inner_params, *source_params]
         joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}.customer_id = c.id")
         columns += [
             f"{_utc_date(f'{alias}.{column}')} AS {column}" if column in source.timestamps else f"{alias}.{column}"
