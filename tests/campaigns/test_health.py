@@ -79,7 +79,7 @@ def test_the_facts_of_a_chunk_come_from_one_statement(django_assert_num_queries)
     batch = Batch.objects.create(due_by=DAY, status="mailed", card_count=1)
     Card.objects.create(
         touchpoint=card_touch,
-        design=CardDesign.objects.first(),
+        design=CardDesign.objects.order_by("pk")[0],
         message="Hi",
         recipient_name="Ada",
         status="returned",

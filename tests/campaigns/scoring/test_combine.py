@@ -85,7 +85,11 @@ def test_an_override_replaces_the_computed_score(computed, override, expected):
 
 
 def test_rescore_with_other_weights_from_stored_points():
-    details = [{"measure": 1, "points": 100}, {"measure": 2, "points": 0}, {"measure": 3, "points": None}]
+    details: list[dict[str, Any]] = [
+        {"measure": 1, "points": 100},
+        {"measure": 2, "points": 0},
+        {"measure": 3, "points": None},
+    ]
     assert rescore(details, {1: 1, 2: 1, 3: 5}) == 50
     assert rescore(details, {1: 3, 2: 1}) == 75
     assert rescore(details, {2: 1}) == 0

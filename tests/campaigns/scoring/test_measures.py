@@ -106,7 +106,7 @@ def test_open_at_risk(values, expected):
     ],
 )
 def test_renewal(renewal_in, expected):
-    values = {} if renewal_in is None else {"next_renewal_on": AS_OF + dt.timedelta(days=renewal_in)}
+    values: dict[str, Any] = {} if renewal_in is None else {"next_renewal_on": AS_OF + dt.timedelta(days=renewal_in)}
     assert points("renewal", **values) == expected
 
 
