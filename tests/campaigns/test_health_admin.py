@@ -41,6 +41,7 @@ def test_the_customer_page_explains_the_score(alice_client, alice):
     assert "No answer on the last 3 calls" in page
     assert "3 of 5 measures" in page
     assert 'id="health-sparkline"' in page
+    assert 'id="journey-health"' in page  # the journey's summary shows it too
     # An account manager without the permission sees no override.
     assert 'id="override-link"' not in page
     url = reverse("admin:nurture_customer_health_override", args=[ada.pk])
