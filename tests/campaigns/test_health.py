@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.management import call_command
+from django.core.management.base import CommandError
+from django_celery_beat.models import PeriodicTask
 
 from campaigns import tasks
 from campaigns.models import (
@@ -36,6 +39,7 @@ from campaigns.services.health import (
 )
 from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile
+from nurture.services.importing import import_customers
 from tests.factories import make_customer, make_rule, make_touchpoint, make_user
 
 pytestmark = pytest.mark.django_db
@@ -171,7 +175,9 @@ def lead_and_manager(alice: Any) -> Any:
     return lead
 
 
-def test_entering_red_holds_celebrations_and_alerts_the_lead_once(alice, lead_and_manager, settings, monkeypatch):
+def test_entering_red_holds_celebrations_and_alerts_the_lead_once(
+    alice, lead_and_manager, settings, monkeypatch, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     queued: list[int] = []
     monkeypatch.setattr(tasks.send_health_alert, "delay", lambda pk: queued.append(pk))
@@ -186,13 +192,10 @@ def test_entering_red_holds_celebrations_and_alerts_the_lead_once(alice, lead_an
     celebration = make_touchpoint(
         customer=ada, rule=make_rule(action="card", celebratory=True), kind="card", due_on=DAY + dt.timedelta(days=10)
     )
-    with pytest.MonkeyPatch.context():
-        from django.test import TestCase
-
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            first = health_score_day(as_of=DAY)
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            health_score_day(as_of=DAY)  # again, or a second worker: no second reaction
+    with django_capture_on_commit_callbacks(execute=True):
+        first = health_score_day(as_of=DAY)
+    with django_capture_on_commit_callbacks(execute=True):
+        health_score_day(as_of=DAY)  # again, or a second worker: no second reaction
 
     assert first.moved == 1
     change = HealthBandChange.objects.get(customer=ada)
@@ -323,8 +326,6 @@ def test_score_health_prints_who_moved_band(capsys):
 
 
 def test_score_health_refuses_a_bad_date():
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError, match="--date '10/03/2025' is not a date"):
         call_command("score_health", "--date", "10/03/2025")
 
@@ -343,18 +344,16 @@ def test_a_customer_keeps_the_day_they_churned():
 
 
 def test_the_default_measures_and_the_nightly_job_are_installed():
-    from django_celery_beat.models import PeriodicTask
-
     assert sorted(HealthMeasure.objects.values_list("kind", flat=True)) == sorted(
         ["recency", "call_outcomes", "at_risk", "renewal", "returned_cards"]
     )
     assert PeriodicTask.objects.filter(task="campaigns.tasks.health_sweep", enabled=True).exists()
     assert Rule.objects.exists()  # the migration left the rest alone
+    administrators = Group.objects.get(name="Nurture administrators")
+    assert administrators.permissions.filter(codename="override_health").exists()
 
 
 def test_the_import_keeps_the_day_a_customer_churned():
-    from nurture.services.importing import import_customers
-
     header = "external_id,first_name,last_name,status\n"
     with time_machine.travel(NOON, tick=False):
         import_customers(data=(header + "X-1,Ada,Lovelace,churned\nX-2,Grace,Hopper,active\n").encode())
