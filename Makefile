@@ -26,7 +26,7 @@ PLANNERS ?= 2
 RENDERERS ?= 1
 
 .PHONY: help install system-deps services run workers test lint format bench bench-services bench-planner \
-	bench-workers bench-batches bench-admin clean
+	bench-workers bench-batches bench-admin bench-health clean
 
 help:
 	@echo "make run      install, migrate, seed demo data and start web, worker and beat (embedded default"
@@ -38,7 +38,7 @@ help:
 	@echo "make lint     ruff check, ruff format --check, mypy, import contracts (.importlinter)"
 	@echo "make format   ruff format and ruff check --fix"
 	@echo "make bench    every benchmark against the local PostgreSQL and Redis (about an hour), results in docs/;"
-	@echo "              make bench-planner, bench-workers, bench-batches or bench-admin runs one"
+	@echo "              make bench-planner, bench-workers, bench-batches, bench-admin or bench-health runs one"
 	@echo "make clean    remove var/, staticfiles/ and the install stamp"
 
 install: system-deps $(STAMP)
@@ -146,6 +146,10 @@ bench-batches: bench-services
 
 bench-admin: bench-services
 	$(PY) bench/admin_benchmark.py --output docs/benchmarks-admin.md --section results $(BENCH_ARGS)
+
+# The nightly health score on 1,000,000 customers (not part of `make bench`: BENCH_ARGS="--customers 20000" for a small run).
+bench-health: bench-services
+	$(PY) bench/health_benchmark.py --output docs/benchmarks-health.md $(BENCH_ARGS)
 
 clean:
 	rm -rf var staticfiles $(STAMP)

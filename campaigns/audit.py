@@ -7,7 +7,17 @@ bulk imports) are not per-row changes by a person and are not logged row by row.
 
 from auditlog.registry import auditlog  # type: ignore[import-untyped,unused-ignore]
 
-from campaigns.models import Batch, Cadence, Card, CardDesign, Rule, Stage
+from campaigns.models import (
+    Batch,
+    Cadence,
+    Card,
+    CardDesign,
+    HealthBands,
+    HealthMeasure,
+    HealthOverride,
+    Rule,
+    Stage,
+)
 from nurture.models import Customer, Milestone
 
 
@@ -20,3 +30,7 @@ def register() -> None:
     auditlog.register(CardDesign, exclude_fields=["updated_at", "created_at"])
     auditlog.register(Card, include_fields=["message", "status", "design", "approved_by"])
     auditlog.register(Batch, include_fields=["status", "error"])
+    # The health score's configuration and every override (who, why, until when, lifted by whom).
+    auditlog.register(HealthMeasure, exclude_fields=["updated_at"])
+    auditlog.register(HealthBands, exclude_fields=["updated_at"])
+    auditlog.register(HealthOverride)

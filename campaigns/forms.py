@@ -1,14 +1,16 @@
-"""Forms of the card and batch admin, and the validation of a rule's message template."""
+"""Forms of the card, batch and health admin, and the validation of a rule's message template."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 from django.utils import timezone
 
-from campaigns.models import Batch, Card, Rule
+from campaigns.models import Batch, Card, HealthMeasure, Rule
+from campaigns.models.health import OVERRIDE_DAYS
 from campaigns.printing import (
     MERGE_FIELD_HELP,
     MESSAGE_MAX_LENGTH,
@@ -16,7 +18,11 @@ from campaigns.printing import (
     MessageTemplateError,
     too_long_message,
 )
+from campaigns.scoring.combine import MeasureSpec, Score
+from campaigns.scoring.measures import MEASURE_KINDS, measure_kind
+from campaigns.selectors.health import health_preview
 from campaigns.services.cards import clean_message, rule_validate_message_template
+from nurture.models import Customer
 
 
 def _merge_fields_help() -> str:
@@ -140,3 +146,93 @@ class ReturnedMailForm(forms.Form):
         help_text="The code printed beside each card and on its label, e.g. B12-034: type or scan them, one per "
         "line (or separated by spaces or commas). Upper or lower case; a code scanned twice counts once.",
     )
+
+
+# --- The health score (docs/health.md) --------------------------------------------------------------
+
+
+class HealthMeasureForm(forms.ModelForm[HealthMeasure]):
+    """A measure, and a customer to preview its effect on before saving ("Preview" does not save)."""
+
+    kind = forms.ChoiceField(help_text=HealthMeasure._meta.get_field("kind").help_text)
+    preview_customer = forms.IntegerField(
+        label="Preview for customer (ID)",
+        required=False,
+        min_value=1,
+        help_text="Press Preview to see this customer's score with the values above, before saving.",
+    )
+
+    class Meta:
+        model = HealthMeasure
+        fields = ["name", "kind", "weight", "trial_weight", "params", "active", "position"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["kind"].choices = [  # type: ignore[attr-defined]
+            (key, f"{kind.label}: {kind.description}") for key, kind in sorted(MEASURE_KINDS.items())
+        ]
+
+    @property
+    def previewing(self) -> bool:
+        return "_preview" in self.data
+
+    # Set by the admin: who previews (they see only their customers).
+    user: Any = None
+    preview: Score | None = None
+    preview_customer_obj: Customer | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.previewing:
+            return cleaned
+        customer_id = cleaned.get("preview_customer")
+        if not customer_id:
+            self.add_error("preview_customer", "Give the ID of a customer to preview.")
+            return cleaned
+        customer = Customer.objects.visible_to(self.user).filter(pk=customer_id).first()
+        if customer is None:
+            self.add_error("preview_customer", f"No customer with ID {customer_id} that you can see.")
+            return cleaned
+        if self.errors:
+            return cleaned
+        kind = str(cleaned["kind"])
+        try:
+            measure_kind(kind).params(cleaned.get("params") or {})
+        except ValueError as exc:
+            self.add_error("params", str(exc))
+            return cleaned
+        edited = MeasureSpec(
+            id=self.instance.pk or 0,
+            kind=kind,
+            name=str(cleaned["name"]),
+            weight=float(cleaned["weight"]),
+            params=cleaned.get("params") or {},
+        )
+        others = [spec for spec in HealthMeasure.objects.specs() if spec.id != edited.id]
+        measures = [*others, edited] if cleaned.get("active") else others
+        self.preview = health_preview(customer_id=customer.pk, measures=measures, as_of=timezone.localdate())
+        self.preview_customer_obj = customer
+        # A preview never saves: the form stays unbound to the database until "Save".
+        raise forms.ValidationError("This is a preview: nothing was saved. Press Save to keep these values.")
+
+
+def _override_expiry() -> dt.date:
+    return timezone.localdate() + dt.timedelta(days=OVERRIDE_DAYS)
+
+
+class HealthOverrideForm(forms.Form):
+    score = forms.IntegerField(min_value=0, max_value=100, help_text="The score in force instead of the computed one.")
+    reason = forms.CharField(
+        max_length=300, widget=forms.Textarea(attrs={"rows": 3}), help_text="Why: shown on the customer page."
+    )
+    expires_on = forms.DateField(
+        initial=_override_expiry,
+        widget=AdminDateWidget,
+        help_text=f"The last day it is in force (default: in {OVERRIDE_DAYS} days). Recomputation keeps it until then.",
+    )
+
+    def clean_expires_on(self) -> dt.date:
+        value: dt.date = self.cleaned_data["expires_on"]
+        if value < timezone.localdate():
+            raise forms.ValidationError("The expiry is in the past.")
+        return value

@@ -46,3 +46,9 @@ def finish_batch(sender: Any, batch_id: int, **kwargs: Any) -> None:
 @receiver(signals.customer_at_risk)
 def alert_lead(sender: Any, touchpoint_id: int, **kwargs: Any) -> None:
     transaction.on_commit(partial(tasks.send_at_risk_alert.delay, touchpoint_id))
+
+
+@receiver(signals.customer_entered_red)
+def alert_leads_of_red(sender: Any, band_change_ids: list[int], **kwargs: Any) -> None:
+    for band_change_id in band_change_ids:
+        transaction.on_commit(partial(tasks.send_health_alert.delay, band_change_id))

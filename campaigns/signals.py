@@ -14,3 +14,5 @@ batch_chunks_to_render = Signal()
 batch_to_finish = Signal()
 # touchpoint_id: a call ended "at risk"; alert the account manager's lead (after the commit).
 customer_at_risk = Signal()
+# band_change_ids: customers entered the red health band; alert their leads (after the commit).
+customer_entered_red = Signal()

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, planning, report_figures, report_packs
+from campaigns.services import alerts, digests, health, planning, report_figures, report_packs
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -98,6 +98,38 @@ def send_digest(user_id: int, date: str) -> Summary:
 )
 def send_at_risk_alert(touchpoint_id: int) -> Summary:
     return {"sent": alerts.send_at_risk_alert(touchpoint_id=touchpoint_id)}
+
+
+# --- The health score (docs/health.md) ---------------------------------------------------------
+
+
+@shared_task(name="campaigns.tasks.health_sweep")
+def health_sweep(as_of: str | None = None, chunk_size: int | None = None) -> Summary:
+    """Score every customer for a day (default today): start a run and fan its chunks out."""
+    day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
+    run = health.health_run_start(as_of=day, chunk_size=chunk_size or health.CHUNK_SIZE)
+    for index in range(run.chunk_count):
+        transaction.on_commit(partial(health_chunk.delay, run.pk, index))
+    if run.chunk_count == 0:
+        health.health_run_finish_if_complete(run.pk)
+    return {"health_run": run.pk, "chunks": run.chunk_count}
+
+
+@shared_task(name="campaigns.tasks.health_chunk", autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def health_chunk(run_id: int, index: int) -> Summary:
+    scored, moved = health.health_chunk_run(run_id=run_id, index=index)
+    return {"scored": scored, "moved": moved}
+
+
+@shared_task(
+    name="campaigns.tasks.send_health_alert",
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=10,
+)
+def send_health_alert(band_change_id: int) -> Summary:
+    return {"sent": alerts.send_health_alert(band_change_id=band_change_id)}
 
 
 # --- Cards and print batches -----------------------------------------------------------------

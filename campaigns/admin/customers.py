@@ -1,5 +1,6 @@
-"""The customer page with the campaign side on it: the journey above the inlines, the latest
-touchpoints in a read-only inline, and a link to every touchpoint of the customer.
+"""The customer page with the campaign side on it: the health score (why, trend, sparkline, override),
+the journey above the inlines, the latest touchpoints in a read-only inline, and a link to every
+touchpoint of the customer.
 
 The customer side registers its own CustomerAdmin (nurture.admin.customers), which knows nothing
 of touchpoints; this module registers the same admin again with those parts added.
@@ -9,16 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import InlineModelAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from campaigns.models import Touchpoint
+from campaigns.forms import HealthOverrideForm
+from campaigns.models import HealthOverride, HealthScore, Touchpoint
+from campaigns.selectors.health import health_panel
 from campaigns.selectors.journey import customer_journey
-from nurture.admin.base import ReadOnlyAdminMixin
+from campaigns.services.health import HealthError, health_override_create, health_override_end
+from nurture.admin.base import ReadOnlyAdminMixin, acting_user
 from nurture.admin.customers import CustomerAdmin
 from nurture.models import Customer
 
@@ -61,7 +68,74 @@ class CustomerJourneyAdmin(CustomerAdmin):
     ) -> HttpResponse:
         if obj is not None and obj.pk is not None:
             context["journey"] = customer_journey(customer=obj)  # drawn above the inlines
+            context["health"] = health_panel(customer=obj, today=timezone.localdate())
+            context["can_override"] = request.user.has_perm("campaigns.override_health")
+            context["override_url"] = reverse("admin:nurture_customer_health_override", args=[obj.pk])
+            context["end_override_url"] = reverse("admin:nurture_customer_health_override_end", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/health/override/", view(self.override_view), name="nurture_customer_health_override"),
+            path(
+                "<int:pk>/health/override/end/",
+                view(self.end_override_view),
+                name="nurture_customer_health_override_end",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _overridable(self, request: HttpRequest, pk: int) -> Customer:
+        if not request.user.has_perm("campaigns.override_health"):
+            raise PermissionDenied
+        customer = self.get_object(request, str(pk))  # 404 outside the user's customers
+        if customer is None:
+            raise Http404
+        return customer
+
+    def override_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Override the customer's health score: a lead or an administrator, with a reason and an expiry."""
+        customer = self._overridable(request, pk)
+        customer_url = reverse("admin:nurture_customer_change", args=[customer.pk])
+        form = HealthOverrideForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                health_override_create(
+                    customer=customer,
+                    score=form.cleaned_data["score"],
+                    reason=form.cleaned_data["reason"],
+                    expires_on=form.cleaned_data["expires_on"],
+                    by=acting_user(request),
+                )
+            except HealthError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"The health score of {customer} is overridden.")
+                return HttpResponseRedirect(customer_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Override the health score of {customer}",
+            "opts": self.opts,
+            "form": form,
+            "media": self.media + form.media,
+            "customer": customer,
+            "customer_url": customer_url,
+            "health": HealthScore.objects.filter(customer=customer).first(),
+            "changelist_url": reverse("admin:nurture_customer_changelist"),
+        }
+        return TemplateResponse(request, "admin/nurture/customer/health_override.html", context)
+
+    def end_override_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        customer = self._overridable(request, pk)
+        if request.method != "POST":
+            raise PermissionDenied
+        override = HealthOverride.objects.filter(customer=customer, pk=request.POST.get("override") or 0).first()
+        if override is not None and health_override_end(override=override, by=acting_user(request)):
+            messages.success(request, "The override is lifted: the computed score is in force again.")
+        else:
+            messages.warning(request, "That override had already ended.")
+        return HttpResponseRedirect(reverse("admin:nurture_customer_change", args=[customer.pk]))
 
     def get_formset_kwargs(
         self, request: HttpRequest, obj: Customer, inline: InlineModelAdmin[Any, Customer], prefix: str

@@ -1,5 +1,15 @@
 from campaigns.models.cards import Batch, BatchChunk, BatchFile, Card, CardDesign
 from campaigns.models.digests import DigestDelivery
+from campaigns.models.health import (
+    HealthBandChange,
+    HealthBands,
+    HealthChunk,
+    HealthMeasure,
+    HealthOverride,
+    HealthRun,
+    HealthScore,
+    HealthSnapshot,
+)
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
 from campaigns.models.reports import DailyFigure, ReportDay, ReportPackDelivery
 from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule, Stage
@@ -15,6 +25,14 @@ __all__ = [
     "CardDesign",
     "DailyFigure",
     "DigestDelivery",
+    "HealthBandChange",
+    "HealthBands",
+    "HealthChunk",
+    "HealthMeasure",
+    "HealthOverride",
+    "HealthRun",
+    "HealthScore",
+    "HealthSnapshot",
     "PlanSlot",
     "PlannerChunk",
     "PlannerRun",

@@ -1,4 +1,5 @@
-"""E-mail the account manager's lead when a call finds a customer at risk. Sent once per call.
+"""E-mail the account manager's lead when a call finds a customer at risk (once per call), or when
+a customer enters the red health band (once per band change).
 
 The alert is recorded as sent only once the mail went out: the claim (alert_sent_at) and the
 sending are one transaction. A mail server that fails raises, the claim rolls back, and the task
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from campaigns.models import Touchpoint
+from campaigns.models import HealthBandChange, Touchpoint
 from nurture.models import StaffProfile
 
 # The claimed row stays locked while the mail goes out: never wait on a mail server for longer.
@@ -47,6 +48,43 @@ def send_at_risk_alert(*, touchpoint_id: int) -> bool:
         # An exception here (SMTPException, ConnectionError, any OSError) rolls the claim back.
         send_mail(
             subject=f"nurture: {touchpoint.customer.full_name} is at risk",
+            message=message,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=sorted(set(recipients)),
+            connection=get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or MAIL_TIMEOUT_SECONDS),
+        )
+    return True
+
+
+def send_health_alert(*, band_change_id: int) -> bool:
+    """The lead hears that a customer entered red, like an "at risk" call. Claimed like the above.
+    Returns False when there is nobody to alert or the alert was already sent."""
+    change = (
+        HealthBandChange.objects.select_related("customer__account_manager", "customer__health")
+        .filter(pk=band_change_id)
+        .first()
+    )
+    if change is None:
+        return False
+    customer = change.customer
+    manager = customer.account_manager
+    profile = StaffProfile.objects.select_related("lead").filter(user=manager).first() if manager else None
+    lead = profile.lead if profile is not None else None
+    if lead is None or not lead.email:
+        return False
+    recipients = [user.email for user in (lead, manager) if user is not None and user.email]
+    health = getattr(customer, "health", None)
+    reasons = [line for line in (health.details if health else []) if line.get("effect", 0) < 0]
+    context = {"change": change, "customer": customer, "manager": manager, "lead": lead, "reasons": reasons}
+    message = render_to_string("campaigns/health_alert.txt", context)
+    with transaction.atomic():
+        claimed = HealthBandChange.objects.filter(pk=change.pk, alert_sent_at__isnull=True).update(
+            alert_sent_at=timezone.now()
+        )
+        if not claimed:
+            return False
+        send_mail(
+            subject=f"nurture: {customer.full_name} entered the red health band",
             message=message,
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=sorted(set(recipients)),

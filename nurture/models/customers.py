@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 from nurture.lib.address import ADDRESS_FIELDS, Address
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
@@ -159,6 +160,13 @@ class Customer(models.Model):
         blank=True,
         help_text="Set when a card came back as undeliverable; further cards wait until the address changes.",
     )
+    churned_on = models.DateField(
+        "churned on",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The day the status became churned; the health backtest compares the scores before it.",
+    )
     quiet_until = models.DateField(
         null=True,
         blank=True,
@@ -219,6 +227,10 @@ class Customer(models.Model):
         return f"{name} ({self.company})" if self.company else name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        self.sync_churned_on(timezone.localdate())
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "status" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "churned_on"}
         # A new address is the answer to a returned card: the flag clears, and the planner (which
         # re-plans a saved customer) releases the cards held for it (campaigns.services.holds).
         if self.forget_undeliverable_if_moved() and kwargs.get("update_fields") is not None:
@@ -254,6 +266,13 @@ class Customer(models.Model):
             return False
         self.address_undeliverable_on = None
         return True
+
+    def sync_churned_on(self, today: dt.date) -> None:
+        """A churned customer keeps the day they churned; any other status has none."""
+        if self.status == self.Status.CHURNED:
+            self.churned_on = self.churned_on or today
+        else:
+            self.churned_on = None
 
     def clean(self) -> None:
         self.country = self.country.upper()

@@ -395,13 +395,14 @@ def _apply_chunk(
     """Write some rows; returns the ids of the customers created and of those changed."""
     existing = _existing_customers([row.external_id for row in rows])
     new_rows = [row for row in rows if row.external_id not in existing]
-    Customer.objects.bulk_create(
-        [
-            Customer(external_id=row.external_id, account_manager_id=row.account_manager_id, **row.values)
-            for row in new_rows
-        ],
-        batch_size=BATCH,
-    )
+    today = timezone.localdate(now)
+    created = [
+        Customer(external_id=row.external_id, account_manager_id=row.account_manager_id, **row.values)
+        for row in new_rows
+    ]
+    for customer in created:
+        customer.sync_churned_on(today)
+    Customer.objects.bulk_create(created, batch_size=BATCH)
     existing.update(_existing_customers([row.external_id for row in new_rows]))
     new_ids = {existing[row.external_id].pk for row in new_rows}
     to_update = [
@@ -411,8 +412,11 @@ def _apply_chunk(
     ]
     for customer in to_update:
         customer.updated_at = now
+        customer.sync_churned_on(today)
     Customer.objects.bulk_update(
-        to_update, [*PLAIN_FIELDS, "account_manager", "address_undeliverable_on", "updated_at"], batch_size=BATCH
+        to_update,
+        [*PLAIN_FIELDS, "account_manager", "address_undeliverable_on", "churned_on", "updated_at"],
+        batch_size=BATCH,
     )
     changed = {c.pk for c in to_update} | _apply_tags(rows, existing, tags) | _apply_milestones(rows, existing, result)
     # Tag and milestone changes bump updated_at too: the planner re-plans changed customers.

@@ -1,0 +1,347 @@
+"""The relationship health score (docs/health.md): measures and band limits an administrator
+edits, each customer's current score, the daily snapshots, overrides, band changes, and the
+nightly runs that compute them in chunks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Self
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from campaigns.scoring.combine import BANDS, Limits, MeasureSpec
+from campaigns.scoring.measures import MEASURE_KINDS, measure_kind
+from nurture.lib.customer_scope import CustomerScope
+from nurture.querysets import CustomerScopedQuerySet
+
+BAND_CHOICES = [(band, band.capitalize()) for band in BANDS]
+OVERRIDE_DAYS = 30
+
+
+def validate_measure_kind(value: str) -> None:
+    if value not in MEASURE_KINDS:
+        raise ValidationError(f"Unknown measure kind {value!r}; known: {', '.join(sorted(MEASURE_KINDS))}.")
+
+
+class HealthMeasureQuerySet(models.QuerySet["HealthMeasure"]):
+    def active(self) -> Self:
+        return self.filter(active=True)
+
+    def specs(self) -> list[MeasureSpec]:
+        """The active measures as the pure arithmetic takes them (campaigns.scoring)."""
+        return [measure.spec() for measure in self.active().order_by("position", "id")]
+
+
+class HealthMeasure(models.Model):
+    """One measure of the score: a kind from the registry (campaigns/scoring/measures.py), its weight
+    and its thresholds."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="Shown in the 'why' panel, e.g. Recency.")
+    kind = models.CharField(
+        max_length=40,
+        validators=[validate_measure_kind],
+        help_text="What it measures; new kinds (NPS, support tickets) are registered in code.",
+    )
+    weight = models.FloatField(default=1.0, help_text="Its weight in the weighted mean; 0 leaves it out.")
+    trial_weight = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="A second weighting, only for the backtest: compare it with the live weights before switching.",
+    )
+    params = models.JSONField(
+        "thresholds",
+        default=dict,
+        blank=True,
+        help_text='Parameters of the kind, e.g. {"rhythm_days": 60}; empty keeps the defaults.',
+    )
+    active = models.BooleanField(default=True, help_text="Inactive measures are not scored.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the 'why' panel.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = HealthMeasureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            # A weight is a share of the score: never negative.
+            models.CheckConstraint(condition=models.Q(weight__gte=0), name="healthmeasure_weight_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(trial_weight__isnull=True) | models.Q(trial_weight__gte=0),
+                name="healthmeasure_trial_weight_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind in MEASURE_KINDS:
+            if not isinstance(self.params, dict):
+                raise ValidationError({"params": "Thresholds must be an object of names and numbers."})
+            try:
+                measure_kind(self.kind).params(self.params)
+            except ValueError as exc:
+                raise ValidationError({"params": str(exc)}) from None
+
+    def spec(self, *, trial: bool = False) -> MeasureSpec:
+        weight = self.trial_weight if trial and self.trial_weight is not None else self.weight
+        return MeasureSpec(id=self.pk or 0, kind=self.kind, name=self.name, weight=weight, params=self.params or {})
+
+
+class HealthBands(models.Model):
+    """The band limits and what entering red does: one row (id 1), edited in the admin."""
+
+    red_below = models.PositiveSmallIntegerField(default=50, help_text="Scores below this are red.")
+    green_from = models.PositiveSmallIntegerField(default=75, help_text="Scores from this on are green.")
+    quiet_days = models.PositiveSmallIntegerField(
+        "quiet period after entering red (days)",
+        default=30,
+        help_text="Celebratory cards due within this many days of entering red are held back.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "health bands"
+        verbose_name_plural = "health bands"
+        constraints = [
+            # One row of settings.
+            models.CheckConstraint(condition=models.Q(id=1), name="healthbands_single_row"),
+            # Red below yellow below green, within 0-100.
+            models.CheckConstraint(
+                condition=models.Q(red_below__lte=models.F("green_from")) & models.Q(green_from__lte=100),
+                name="healthbands_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"red below {self.red_below}, green from {self.green_from}"
+
+    def clean(self) -> None:
+        if self.red_below is not None and self.green_from is not None:
+            try:
+                self.limits()
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+
+    def limits(self) -> Limits:
+        return Limits(red_below=self.red_below, green_from=self.green_from)
+
+    @classmethod
+    def current(cls) -> HealthBands:
+        bands, _ = cls.objects.get_or_create(pk=1)
+        return bands
+
+
+class HealthScoreQuerySet(CustomerScopedQuerySet["HealthScore"]):
+    pass
+
+
+class HealthScore(models.Model):
+    """A customer's current score: the latest day scored, each measure's points and reason."""
+
+    customer = models.OneToOneField(
+        "nurture.Customer", on_delete=models.CASCADE, primary_key=True, related_name="health"
+    )
+    as_of = models.DateField(help_text="The day this score is for.")
+    computed = models.PositiveSmallIntegerField(null=True, help_text="The weighted mean of the measures.")
+    score = models.PositiveSmallIntegerField(null=True, help_text="The score in force: the override's, if any.")
+    band = models.CharField(max_length=10, choices=BAND_CHOICES, blank=True)
+    # The band of the last day scored before as_of: a band change compares with it, so rerunning
+    # a day compares with the same day before.
+    prior_band = models.CharField(max_length=10, choices=BAND_CHOICES, blank=True)
+    overridden = models.BooleanField(default=False)
+    measures_used = models.PositiveSmallIntegerField(default=0)
+    measures_total = models.PositiveSmallIntegerField(default=0)
+    details = models.JSONField(default=list, help_text="Each measure's points, reason and effect.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = HealthScoreQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # A score is 0-100, and a band goes with a score.
+            models.CheckConstraint(
+                condition=models.Q(score__isnull=True) | models.Q(score__lte=100), name="healthscore_score_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(computed__isnull=True) | models.Q(computed__lte=100),
+                name="healthscore_computed_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(band__in=["", *BANDS]) & models.Q(prior_band__in=["", *BANDS]),
+                name="healthscore_band_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(measures_used__lte=models.F("measures_total")), name="healthscore_used_of_total"
+            ),
+        ]
+        indexes = [
+            # Reports and lists by band.
+            models.Index(fields=["band"], name="healthscore_band"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score} ({self.band}) on {self.as_of.isoformat()}"
+
+
+class HealthSnapshotQuerySet(CustomerScopedQuerySet["HealthSnapshot"]):
+    pass
+
+
+class HealthSnapshot(models.Model):
+    """A customer's score on one day: the history (trend, sparkline), the backtest and the reports."""
+
+    customer = models.ForeignKey("nurture.Customer", on_delete=models.CASCADE, related_name="health_snapshots")
+    date = models.DateField()
+    computed = models.PositiveSmallIntegerField(null=True)
+    score = models.PositiveSmallIntegerField(null=True)
+    band = models.CharField(max_length=10, choices=BAND_CHOICES, blank=True)
+    overridden = models.BooleanField(default=False)
+    measures_used = models.PositiveSmallIntegerField(default=0)
+    measures_total = models.PositiveSmallIntegerField(default=0)
+    # Each measure's points (not the reasons): the backtest recomputes other weightings from them.
+    points = models.JSONField(default=list)
+
+    objects = HealthSnapshotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["customer", "date"]
+        constraints = [
+            # One snapshot per customer and day: rerunning a day overwrites it with the same values.
+            models.UniqueConstraint(fields=["customer", "date"], name="healthsnapshot_one_per_day"),
+            models.CheckConstraint(
+                condition=models.Q(score__isnull=True) | models.Q(score__lte=100), name="healthsnapshot_score_range"
+            ),
+        ]
+        indexes = [
+            # The backtest and the reports: every customer's score on a day.
+            models.Index(fields=["date", "band"], name="healthsnapshot_date_band"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score} on {self.date.isoformat()}"
+
+
+def default_expiry() -> dt.date:
+    return timezone.localdate() + dt.timedelta(days=OVERRIDE_DAYS)
+
+
+class HealthOverrideQuerySet(CustomerScopedQuerySet["HealthOverride"]):
+    def in_force(self, day: dt.date) -> Self:
+        return self.filter(ended_at__isnull=True, starts_on__lte=day, expires_on__gte=day)
+
+
+class HealthOverride(models.Model):
+    """A lead's manual score, with a reason and an expiry: it survives recomputation until then."""
+
+    customer = models.ForeignKey("nurture.Customer", on_delete=models.CASCADE, related_name="health_overrides")
+    score = models.PositiveSmallIntegerField(help_text="The score in force instead of the computed one (0-100).")
+    reason = models.CharField(max_length=300, help_text="Why: shown on the customer page.")
+    starts_on = models.DateField(default=timezone.localdate)
+    expires_on = models.DateField(default=default_expiry, help_text="The last day it is in force.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Lifted early, or replaced by a newer one.")
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = HealthOverrideQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("override_health", "Can override a customer's health score")]
+        constraints = [
+            # At most one override not ended per customer: a new one ends the one before.
+            models.UniqueConstraint(
+                fields=["customer"], condition=models.Q(ended_at__isnull=True), name="healthoverride_one_open"
+            ),
+            models.CheckConstraint(condition=models.Q(score__lte=100), name="healthoverride_score_range"),
+            # An override says why.
+            models.CheckConstraint(condition=~models.Q(reason=""), name="healthoverride_has_reason"),
+            models.CheckConstraint(
+                condition=models.Q(expires_on__gte=models.F("starts_on")), name="healthoverride_expires_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score} until {self.expires_on.isoformat()}"
+
+
+class HealthBandChangeQuerySet(CustomerScopedQuerySet["HealthBandChange"]):
+    pass
+
+
+class HealthBandChange(models.Model):
+    """A customer moved band on a day: the event ``customer.health_changed`` (webhooks) and the
+    reports' movement between bands. Entering red is reacted to once, when the row is claimed."""
+
+    customer = models.ForeignKey("nurture.Customer", on_delete=models.CASCADE, related_name="health_changes")
+    date = models.DateField()
+    from_band = models.CharField(max_length=10, choices=BAND_CHOICES)
+    to_band = models.CharField(max_length=10, choices=BAND_CHOICES)
+    score = models.PositiveSmallIntegerField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    reacted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When entering red was reacted to (quiet period, lead alerted)."
+    )
+    alert_sent_at = models.DateTimeField(null=True, blank=True, help_text="When the lead was alerted (sent once).")
+
+    objects = HealthBandChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        constraints = [
+            # One change per customer and day: a rerun or a second worker finds it there.
+            models.UniqueConstraint(fields=["customer", "date"], name="healthbandchange_one_per_day"),
+            models.CheckConstraint(condition=~models.Q(from_band=models.F("to_band")), name="healthbandchange_moves"),
+        ]
+        indexes = [
+            # The reports: movement between bands over a period.
+            models.Index(fields=["date"], name="healthbandchange_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_band} -> {self.to_band} on {self.date.isoformat()}"
+
+
+class HealthRun(models.Model):
+    """One scoring of every customer for a day, cut into chunks that any worker may take."""
+
+    as_of = models.DateField()
+    chunk_count = models.PositiveIntegerField(default=0)
+    scored_count = models.PositiveIntegerField(default=0)
+    moved_count = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"health run as of {self.as_of.isoformat()}"
+
+
+class HealthChunk(models.Model):
+    run = models.ForeignKey(HealthRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_customer_id = models.BigIntegerField()
+    last_customer_id = models.BigIntegerField()
+    scored_count = models.PositiveIntegerField(default=0)
+    moved_count = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        # One row per chunk of a run: the task that takes it finds it by (run, index).
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="healthchunk_unique_index")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of health run {self.run_id}"
+
+    @property
+    def customers(self) -> CustomerScope:
+        return CustomerScope.id_range(self.first_customer_id, self.last_customer_id)

@@ -1,0 +1,339 @@
+"""Reads of the health score: every customer's facts for a chunk in one SQL statement, and what
+the customer page shows (the "why" panel, the trend, the 18-week sparkline).
+
+The facts are aggregates, each from a *fact source*: a derived table grouped by customer that the
+statement LEFT JOINs to the customers of the chunk. A new signal (NPS responses, support tickets)
+is one more FactSource here and one more measure kind in campaigns/scoring/measures.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from campaigns.models import Card, HealthOverride, HealthScore, HealthSnapshot, Touchpoint
+from campaigns.scoring.combine import MeasureSpec, Score, rescore, score
+from campaigns.scoring.measures import Facts
+from campaigns.scoring.roc import auc
+from nurture.lib.customer_scope import CustomerScope
+from nurture.models import Customer, Milestone, MilestoneKind
+
+# The call outcomes measure looks this far back; cards returned count for a year.
+OUTCOME_DAYS = 90
+RETURNED_DAYS = 365
+RENEWAL_KIND = "renewal"
+
+
+def _table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _tables() -> dict[str, str]:
+    return {
+        "customer": _table(Customer),
+        "touchpoint": _table(Touchpoint),
+        "card": _table(Card),
+        "milestone": _table(Milestone),
+        "kind": _table(MilestoneKind),
+    }
+
+
+@dataclass(frozen=True)
+class FactSource:
+    """A derived table with one row per customer: ``sql`` has the placeholders {customers} (the
+    scope's condition on the given column), the table names, and takes ``params(as_of)`` first."""
+
+    name: str
+    columns: tuple[str, ...]
+    sql: str
+    scope_column: str
+    params: Callable[[dt.date], list[Any]]
+    # Columns that are timestamps: the statement gives their date (in UTC), cheaper to read than a timestamp.
+    timestamps: tuple[str, ...] = ()
+
+
+def _start_of(day: dt.date) -> Any:
+    """Midnight UTC of a day, as the database compares it with a timestamp column."""
+    return connection.ops.adapt_datetimefield_value(dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC))
+
+
+FACT_SOURCES: list[FactSource] = [
+    FactSource(
+        name="touches",
+        columns=(
+            "last_touch_at",
+            "last_call_at",
+            "last_at_risk_at",
+            "last_reached_at",
+            "calls_reached",
+            "calls_voicemail",
+            "calls_no_answer",
+            "calls_at_risk",
+            "no_answer_streak",
+        ),
+        # One pass over the chunk's done touchpoints. The streak: the calls without an answer since
+        # the last call with one (a window over the customer's touchpoints gives that call's time).
+        sql="""
+            SELECT t.customer_id,
+                MAX(t.completed_at) AS last_touch_at,
+                MAX(CASE WHEN t.kind = 'call' THEN t.completed_at END) AS last_call_at,
+                MAX(CASE WHEN t.outcome = 'at_risk' THEN t.completed_at END) AS last_at_risk_at,
+                MAX(CASE WHEN t.outcome = 'reached' THEN t.completed_at END) AS last_reached_at,
+                SUM(CASE WHEN t.outcome = 'reached' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_reached,
+                SUM(CASE WHEN t.outcome = 'voicemail' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_voicemail,
+                SUM(CASE WHEN t.outcome = 'no_answer' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_no_answer,
+                SUM(CASE WHEN t.outcome = 'at_risk' AND t.completed_at >= %s THEN 1 ELSE 0 END) AS calls_at_risk,
+                SUM(CASE WHEN t.outcome = 'no_answer' AND (t.answered IS NULL OR t.completed_at > t.answered)
+                    THEN 1 ELSE 0 END) AS no_answer_streak
+            FROM (
+                SELECT d.customer_id, d.kind, d.outcome, d.completed_at,
+                    MAX(CASE WHEN d.kind = 'call' AND d.outcome <> 'no_answer' THEN d.completed_at END)
+                        OVER (PARTITION BY d.customer_id) AS answered
+                FROM {touchpoint} d
+                WHERE d.status = 'done' AND d.completed_at < %s AND {customers}
+            ) t
+            GROUP BY t.customer_id
+        """,
+        scope_column="d.customer_id",
+        params=lambda as_of: [_start_of(as_of - dt.timedelta(days=OUTCOME_DAYS))] * 4 + [_start_of(as_of)],
+        timestamps=("last_touch_at", "last_call_at", "last_at_risk_at", "last_reached_at"),
+    ),
+    FactSource(
+        name="renewals",
+        columns=("next_renewal_on",),
+        sql="""
+            SELECT m.customer_id, MIN(m.date) AS next_renewal_on
+            FROM {milestone} m JOIN {kind} k ON k.id = m.kind_id
+            WHERE k.slug = %s AND m.date >= %s AND {customers}
+            GROUP BY m.customer_id
+        """,
+        scope_column="m.customer_id",
+        params=lambda as_of: [RENEWAL_KIND, connection.ops.adapt_datefield_value(as_of)],
+    ),
+    FactSource(
+        name="cards",
+        columns=("cards_mailed", "cards_returned"),
+        sql="""
+            SELECT t.customer_id,
+                COUNT(*) AS cards_mailed,
+                SUM(CASE WHEN c.status = 'returned' AND c.returned_at >= %s THEN 1 ELSE 0 END) AS cards_returned
+            FROM {card} c JOIN {touchpoint} t ON t.id = c.touchpoint_id
+            WHERE c.status IN ('mailed', 'returned') AND {customers}
+            GROUP BY t.customer_id
+        """,
+        scope_column="t.customer_id",
+        params=lambda as_of: [_start_of(as_of - dt.timedelta(days=RETURNED_DAYS))],
+    ),
+]
+
+
+def _utc_date(expression: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"(({expression}) AT TIME ZONE 'UTC')::date"
+    return f"date({expression})"  # SQLite keeps timestamps in UTC, as text
+
+
+_FACTS_SQL = """
+SELECT c.id, {customer_since} AS customer_since, c.address_undeliverable_on, {columns}
+FROM {customer} c {joins}
+WHERE c.status <> 'churned' AND c.created_at < %s AND {customers}
+ORDER BY c.id
+"""
+
+
+def facts_sql(scope: CustomerScope, as_of: dt.date) -> tuple[str, list[Any]]:
+    """One statement: the customers of the scope (churned ones are no longer scored) with every
+    source's columns. The scope's condition stands on every table (see CustomerScope.sql)."""
+    tables = _tables()
+    joins: list[str] = []
+    columns: list[str] = []
+    params: list[Any] = []
+    for n, source in enumerate(FACT_SOURCES):
+        alias = f"f{n}"
+        where, where_params = scope.sql([source.scope_column])
+        sql = source.sql.format(customers=where, **tables)
+        source_params = source.params(as_of)
+        joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}.customer_id = c.id")
+        columns += [
+            f"{_utc_date(f'{alias}.{column}')} AS {column}" if column in source.timestamps else f"{alias}.{column}"
+            for column in source.columns
+        ]
+        params += [*source_params, *where_params]
+    where, where_params = scope.sql(["c.id"])
+    statement = _FACTS_SQL.format(
+        columns=", ".join(columns),
+        joins=" ".join(joins),
+        customers=where,
+        customer_since=_utc_date("c.created_at"),
+        **tables,
+    )
+    return statement, [*params, _start_of(as_of + dt.timedelta(days=1)), *where_params]
+
+
+def customer_facts(scope: CustomerScope, as_of: dt.date) -> list[tuple[int, Facts]]:
+    """Every scored customer of the scope with their facts on as_of, in id order."""
+    if scope.is_empty:
+        return []
+    statement, params = facts_sql(scope, as_of)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        names = [column[0] for column in cursor.description]
+        return [(int(row[0]), Facts(as_of=as_of, values=dict(zip(names[1:], row[1:], strict=True)))) for row in cursor]
+
+
+# --- The customer page ---------------------------------------------------------------------------
+
+SPARK_WEEKS = 18
+SPARK_WIDTH = 180
+SPARK_HEIGHT = 36
+
+
+@dataclass(frozen=True)
+class Trend:
+    days: int
+    score: int | None
+    change: int | None
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    points: str  # the SVG polyline's points
+    last_x: float
+    last_y: float
+    width: int = SPARK_WIDTH
+    height: int = SPARK_HEIGHT
+
+    @property
+    def red_y(self) -> float:
+        return 0.0
+
+
+@dataclass(frozen=True)
+class HealthPanel:
+    score: HealthScore | None
+    override: HealthOverride | None
+    trends: tuple[Trend, ...]
+    sparkline: Sparkline | None
+    weeks: int = SPARK_WEEKS
+
+
+def _y(score: int) -> float:
+    return round(SPARK_HEIGHT - 2 - (SPARK_HEIGHT - 4) * score / 100, 1)
+
+
+def sparkline(weekly: Sequence[int | None]) -> Sparkline | None:
+    """A polyline of weekly scores, oldest first; weeks without a score are skipped."""
+    step = SPARK_WIDTH / max(1, len(weekly) - 1)
+    pts = [(round(i * step, 1), _y(value)) for i, value in enumerate(weekly) if value is not None]
+    if not pts:
+        return None
+    return Sparkline(points=" ".join(f"{x},{y}" for x, y in pts), last_x=pts[-1][0], last_y=pts[-1][1])
+
+
+def health_panel(*, customer: Customer, today: dt.date) -> HealthPanel:
+    score = HealthScore.objects.filter(customer=customer).first()
+    override = HealthOverride.objects.filter(customer=customer).in_force(today).select_related("created_by").first()
+    start = today - dt.timedelta(weeks=SPARK_WEEKS)
+    history = dict(
+        HealthSnapshot.objects.filter(customer=customer, date__gt=start, date__lte=today).values_list("date", "score")
+    )
+    current = score.score if score is not None else None
+    trends = []
+    for days in (7, 30):
+        then = history.get(today - dt.timedelta(days=days))
+        change = current - then if current is not None and then is not None else None
+        trends.append(Trend(days=days, score=then, change=change))
+    # A week's value is its last day's score: the weeks end on today, today - 7, ...
+    weekly: list[int | None] = []
+    for week in range(SPARK_WEEKS - 1, -1, -1):
+        end = today - dt.timedelta(weeks=week)
+        week_days = [end - dt.timedelta(days=d) for d in range(7)]
+        weekly.append(next((history[d] for d in week_days if history.get(d) is not None), None))
+    return HealthPanel(score=score, override=override, trends=tuple(trends), sparkline=sparkline(weekly))
+
+
+def health_preview(*, customer_id: int, measures: Sequence[MeasureSpec], as_of: dt.date) -> Score | None:
+    """A customer's score under measures not saved yet (the measure page's preview); None when the
+    customer is not scored (churned, or added after as_of)."""
+    rows = customer_facts(CustomerScope.of([customer_id]), as_of)
+    return score(rows[0][1], measures) if rows else None
+
+
+# --- The backtest ----------------------------------------------------------------------------------
+
+BACKTEST_DAYS = (30, 60, 90)
+# Customers who stayed are many: a regular sample of them is enough for the curve.
+STAYED_SAMPLE = 20_000
+
+
+@dataclass(frozen=True)
+class BacktestRow:
+    days: int
+    churned: int
+    stayed: int
+    churned_mean: float | None
+    stayed_mean: float | None
+    auc: float | None
+    trial_auc: float | None
+
+
+def _mean(values: Sequence[int]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def health_backtest(
+    *, today: dt.date, weights: dict[int, float], trial_weights: dict[int, float], sample: int = STAYED_SAMPLE
+) -> list[BacktestRow]:
+    """For each horizon: the scores of churned customers that many days before they churned, against
+    the scores on the same horizon before today of customers who stayed; both recomputed from the
+    stored measure points under the live weights and under the trial weights, with the ROC AUC of each
+    (how well a low score picked out who churned)."""
+    churned_on: dict[int, dt.date] = {
+        pk: day
+        for pk, day in Customer.objects.filter(churned_on__isnull=False, churned_on__lte=today).values_list(
+            "id", "churned_on"
+        )
+        if day is not None
+    }
+    rows: list[BacktestRow] = []
+    for days in BACKTEST_DAYS:
+        delta = dt.timedelta(days=days)
+        churned_points: list[Any] = []
+        if churned_on:
+            wanted = {(pk, day - delta) for pk, day in churned_on.items()}
+            snapshots = HealthSnapshot.objects.filter(
+                customer_id__in=list(churned_on),
+                date__gte=min(day for _, day in wanted),
+                date__lte=max(day for _, day in wanted),
+            ).values_list("customer_id", "date", "points")
+            churned_points = [points for pk, day, points in snapshots.iterator(2000) if (pk, day) in wanted]
+        stayed_qs = HealthSnapshot.objects.filter(date=today - delta).exclude(customer__status=Customer.Status.CHURNED)
+        total = stayed_qs.count()
+        stride = max(1, -(-total // sample))
+        stayed_points = [
+            points
+            for n, points in enumerate(
+                stayed_qs.order_by("customer_id").values_list("points", flat=True).iterator(5000)
+            )
+            if n % stride == 0
+        ]
+        live_churned = [s for s in (rescore(p, weights) for p in churned_points) if s is not None]
+        live_stayed = [s for s in (rescore(p, weights) for p in stayed_points) if s is not None]
+        trial_churned = [s for s in (rescore(p, trial_weights) for p in churned_points) if s is not None]
+        trial_stayed = [s for s in (rescore(p, trial_weights) for p in stayed_points) if s is not None]
+        rows.append(
+            BacktestRow(
+                days=days,
+                churned=len(live_churned),
+                stayed=len(live_stayed),
+                churned_mean=_mean(live_churned),
+                stayed_mean=_mean(live_stayed),
+                auc=auc(live_churned, live_stayed),
+                trial_auc=auc(trial_churned, trial_stayed),
+            )
+        )
+    return rows

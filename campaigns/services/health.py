@@ -1,0 +1,303 @@
+"""The health score's writes (docs/health.md): score the customers of a day in chunks, overrides.
+
+A run for a day has the planner's shape (campaigns/services/planning.py):
+
+1. ``health_run_start`` cuts the customers into chunks of ids; any worker may take any chunk.
+2. ``health_chunk_run`` reads the chunk's facts with one statement
+   (campaigns.selectors.health.customer_facts), scores them with the pure arithmetic of
+   campaigns.scoring, and writes with one bulk upsert per table: the current score per customer,
+   the day's snapshot (unique per customer and day) and the band changes (unique per customer and
+   day). Doing a chunk twice, or two runs of a day at once, writes the same rows.
+3. Customers entering red are reacted to like an "at risk" call, once: the band change row is
+   claimed (reacted_at) in the chunk's transaction, the celebratory cards are held for the quiet
+   period and the lead is alerted after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, transaction
+from django.db.models import Max, Min, Sum
+from django.utils import timezone
+
+from campaigns import signals
+from campaigns.models import (
+    HealthBandChange,
+    HealthBands,
+    HealthChunk,
+    HealthOverride,
+    HealthRun,
+    HealthScore,
+    HealthSnapshot,
+)
+from campaigns.models.health import HealthMeasure
+from campaigns.scoring.combine import RED, Scorer, effective
+from campaigns.selectors.health import customer_facts
+from campaigns.services.reactions import hold_celebrations
+from nurture.lib.customer_scope import CustomerScope
+from nurture.models import Customer
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 5000
+
+
+class HealthError(ValueError):
+    """Bad input to an override: the message names what is wrong."""
+
+
+@dataclass
+class HealthResult:
+    run_id: int
+    as_of: dt.date
+    chunks: int = 0
+    scored: int = 0
+    moved: int = 0
+
+
+def health_run_start(*, as_of: dt.date, chunk_size: int = CHUNK_SIZE) -> HealthRun:
+    bounds = Customer.objects.aggregate(first=Min("id"), last=Max("id"))
+    with transaction.atomic():
+        run = HealthRun.objects.create(as_of=as_of)
+        chunks: list[HealthChunk] = []
+        if bounds["first"] is not None:
+            first, last = int(bounds["first"]), int(bounds["last"])
+            chunks = [
+                HealthChunk(run=run, index=i, first_customer_id=low, last_customer_id=min(low + chunk_size - 1, last))
+                for i, low in enumerate(range(first, last + 1, chunk_size))
+            ]
+        HealthChunk.objects.bulk_create(chunks)
+        run.chunk_count = len(chunks)
+        run.save(update_fields=["chunk_count"])
+    return run
+
+
+def health_chunk_run(*, run_id: int, index: int) -> tuple[int, int]:
+    """Score one chunk of a run. Safe to run twice or concurrently. Returns (scored, moved band)."""
+    now = timezone.now()
+    with transaction.atomic():
+        chunk = HealthChunk.objects.select_related("run").get(run_id=run_id, index=index)
+        scored, moved = health_scope_score(scope=chunk.customers, as_of=chunk.run.as_of, now=now)
+        # Only the first completion of a chunk counts its numbers.
+        HealthChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
+            finished_at=now, scored_count=scored, moved_count=moved
+        )
+    health_run_finish_if_complete(run_id)
+    return scored, moved
+
+
+def health_run_finish_if_complete(run_id: int) -> bool:
+    if HealthChunk.objects.filter(run_id=run_id, finished_at__isnull=True).exists():
+        return False
+    totals = HealthChunk.objects.filter(run_id=run_id).aggregate(scored=Sum("scored_count"), moved=Sum("moved_count"))
+    finished = HealthRun.objects.filter(pk=run_id, finished_at__isnull=True).update(
+        finished_at=timezone.now(), scored_count=totals["scored"] or 0, moved_count=totals["moved"] or 0
+    )
+    return bool(finished)
+
+
+def health_score_day(
+    *, as_of: dt.date, chunk_size: int = CHUNK_SIZE, progress: Callable[[int, int], None] | None = None
+) -> HealthResult:
+    """A whole run in this process (the score_health command); Beat fans the chunks out instead."""
+    run = health_run_start(as_of=as_of, chunk_size=chunk_size)
+    result = HealthResult(run_id=run.pk, as_of=as_of, chunks=run.chunk_count)
+    for index in range(run.chunk_count):
+        scored, moved = health_chunk_run(run_id=run.pk, index=index)
+        result.scored += scored
+        result.moved += moved
+        if progress is not None:
+            progress(index + 1, run.chunk_count)
+    health_run_finish_if_complete(run.pk)
+    return result
+
+
+_COMMON = ["computed", "score", "band", "overridden", "measures_used", "measures_total"]
+# Rows per INSERT statement of an upsert: well within SQLite's limit on parameters.
+_UPSERT_ROWS = 1000
+
+
+def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conflict: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE of plain rows (JSON already as text). On PostgreSQL the rows
+    are copied (COPY) into a temporary table and upserted from it with one statement; elsewhere a
+    statement per _UPSERT_ROWS rows. Not bulk_create: on PostgreSQL it sends arrays of JSON whose
+    quoting, and the parsing of statements with thousands of parameters, took most of a chunk's time
+    (docs/benchmarks-health.md)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(column) for column in columns)
+    parts = {
+        "table": table,
+        "columns": names,
+        "conflict": ", ".join(quote(c) for c in conflict),
+        "updates": ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in conflict),
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            incoming = quote(f"incoming_{model._meta.db_table}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {incoming} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"  # noqa: S608
+            )
+            with cursor.copy(f"COPY {incoming} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(_UPSERT_SQL.format(rows=f"SELECT {names} FROM {incoming}", **parts))  # noqa: S608
+            cursor.execute(f"DROP TABLE {incoming}")
+            return
+        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for start in range(0, len(rows), _UPSERT_ROWS):
+            batch = rows[start : start + _UPSERT_ROWS]
+            cursor.execute(
+                _UPSERT_SQL.format(rows="VALUES " + ", ".join([row_sql] * len(batch)), **parts),
+                [value for row in batch for value in row],
+            )
+
+
+_UPSERT_SQL = "INSERT INTO {table} ({columns}) {rows} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+
+
+def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime) -> tuple[int, int]:
+    """Score the customers of a scope on a day; returns (scored, moved band). In the caller's transaction."""
+    facts = customer_facts(scope, as_of)
+    if not facts:
+        return 0, 0
+    scorer = Scorer.of(HealthMeasure.objects.specs())
+    bands = HealthBands.current()
+    limits = bands.limits()
+    overrides = dict(HealthOverride.objects.filter(scope.q()).in_force(as_of).values_list("customer_id", "score"))
+    current = {
+        pk: (day, band, prior)
+        for pk, day, band, prior in HealthScore.objects.filter(scope.q()).values_list(
+            "customer_id", "as_of", "band", "prior_band"
+        )
+    }
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    scores: list[tuple[Any, ...]] = []
+    snapshots: list[tuple[Any, ...]] = []
+    changes: list[HealthBandChange] = []
+    history_only: set[int] = set()
+    for pk, customer_facts_ in facts:
+        result = scorer(customer_facts_)
+        override = overrides.get(pk)
+        value = effective(result.score, override)
+        band = limits.band(value) if value is not None else ""
+        common = (result.score, value, band, override is not None, result.used, result.total)
+        points = json.dumps([{"measure": line.measure_id, "points": line.points} for line in result.lines])
+        snapshots.append((pk, as_of, *common, points))
+        before = current.get(pk)
+        if before is not None and before[0] > as_of:
+            history_only.add(pk)  # a day before the current score: history only
+            continue
+        prior = before[2] if before is not None and before[0] == as_of else (before[1] if before else "")
+        scores.append((pk, as_of, *common, prior, json.dumps(result.details), stamp))
+        if prior and band and prior != band:
+            changes.append(HealthBandChange(customer_id=pk, date=as_of, from_band=prior, to_band=band, score=value))
+    _upsert(HealthSnapshot, ["customer_id", "date", *_COMMON, "points"], snapshots, conflict=["customer_id", "date"])
+    _upsert(
+        HealthScore,
+        ["customer_id", "as_of", *_COMMON, "prior_band", "details", "updated_at"],
+        scores,
+        conflict=["customer_id"],
+    )
+    # A rerun of the day that no longer moves a customer takes the change back (not one reacted to,
+    # and not for a customer only given history here).
+    moved = {change.customer_id for change in changes}
+    recorded = set(HealthBandChange.objects.filter(scope.q(), date=as_of).values_list("customer_id", flat=True))
+    taken_back = sorted(recorded - moved - history_only)
+    if taken_back:
+        HealthBandChange.objects.filter(date=as_of, customer_id__in=taken_back, reacted_at__isnull=True).delete()
+    HealthBandChange.objects.bulk_create(
+        changes,
+        update_conflicts=True,
+        unique_fields=["customer", "date"],
+        update_fields=["from_band", "to_band", "score"],
+    )
+    _react_to_red(scope=scope, as_of=as_of, now=now, quiet_days=bands.quiet_days)
+    return len(facts), len(changes)
+
+
+def _react_to_red(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime, quiet_days: int) -> int:
+    """Customers who entered red today, not yet reacted to: the claim is the conditional UPDATE of
+    reacted_at on rows locked by this transaction, so a concurrent run reacts to none of them twice."""
+    claimable = HealthBandChange.objects.select_for_update().filter(
+        scope.q(), date=as_of, to_band=RED, reacted_at__isnull=True
+    )
+    rows = list(claimable.values_list("id", "customer_id"))
+    if not rows:
+        return 0
+    ids = [pk for pk, _ in rows]
+    HealthBandChange.objects.filter(pk__in=ids, reacted_at__isnull=True).update(reacted_at=now)
+    hold_celebrations(
+        customer_ids=[customer_id for _, customer_id in rows],
+        quiet_until=as_of + dt.timedelta(days=quiet_days),
+        now=now,
+    )
+    signals.customer_entered_red.send(sender=HealthBandChange, band_change_ids=ids)
+    return len(ids)
+
+
+# --- Overrides ---------------------------------------------------------------------------------
+
+
+def _pk(user: AbstractBaseUser | None) -> Any:
+    return user.pk if user is not None else None
+
+
+def health_override_create(
+    *,
+    customer: Customer,
+    score: int,
+    reason: str,
+    expires_on: dt.date | None = None,
+    by: AbstractBaseUser | None,
+    now: dt.datetime | None = None,
+) -> HealthOverride:
+    """A lead's score for a customer until expires_on (default in 30 days); it replaces the one before.
+    The customer is scored again at once, so the page and the band follow."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    reason = (reason or "").strip()
+    if not reason:
+        raise HealthError("An override needs a reason.")
+    if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
+        raise HealthError(f"The score must be a whole number from 0 to 100, not {score!r}.")
+    expires_on = expires_on or today + dt.timedelta(days=30)
+    if expires_on < today:
+        raise HealthError(f"The expiry {expires_on.isoformat()} is in the past.")
+    with transaction.atomic():
+        # save(), not a bulk write: the audit log records every override, its end and its author.
+        for previous in HealthOverride.objects.select_for_update().filter(customer=customer, ended_at__isnull=True):
+            previous.ended_at, previous.ended_by_id = now, _pk(by)
+            previous.save(update_fields=["ended_at", "ended_by"])
+        override = HealthOverride(
+            customer=customer, score=score, reason=reason, starts_on=today, expires_on=expires_on, created_by_id=_pk(by)
+        )
+        override.save()
+        health_scope_score(scope=CustomerScope.of([customer.pk]), as_of=today, now=now)
+    return override
+
+
+def health_override_end(
+    *, override: HealthOverride, by: AbstractBaseUser | None, now: dt.datetime | None = None
+) -> bool:
+    """Lift an override before it expires; the computed score is in force again at once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = HealthOverride.objects.select_for_update().filter(pk=override.pk, ended_at__isnull=True).first()
+        if locked is None:
+            return False
+        locked.ended_at, locked.ended_by_id = now, _pk(by)
+        locked.save(update_fields=["ended_at", "ended_by"])
+        health_scope_score(scope=CustomerScope.of([locked.customer_id]), as_of=timezone.localdate(now), now=now)
+    return True

@@ -1,0 +1,159 @@
+"""Each measure kind as a table: facts and parameters in, points and reason out (no database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from campaigns.scoring.measures import MEASURE_KINDS, Facts, Points, measure_kind
+
+AS_OF = dt.date(2025, 3, 10)
+
+
+def days_ago(n: int) -> dt.datetime:
+    return dt.datetime.combine(AS_OF - dt.timedelta(days=n), dt.time(12), tzinfo=dt.UTC)
+
+
+def points(kind: str, params: dict[str, Any] | None = None, **values: Any) -> Points | None:
+    measure = measure_kind(kind)
+    return measure.score(Facts(as_of=AS_OF, values=values), measure.params(params))
+
+
+@pytest.mark.parametrize(
+    ("values", "expected", "reason"),
+    [
+        ({"last_touch_at": days_ago(10)}, 100, "Last completed touch 10 days ago (rhythm 90 days)"),
+        ({"last_touch_at": days_ago(90)}, 100, "Last completed touch 90 days ago (rhythm 90 days)"),
+        # Beyond one rhythm the points fall linearly to 0 at three rhythms (270 days).
+        ({"last_touch_at": days_ago(180)}, 50, "Last completed touch 180 days ago (rhythm 90 days)"),
+        ({"last_touch_at": days_ago(270)}, 0, "Last completed touch 270 days ago (rhythm 90 days)"),
+        ({"last_touch_at": days_ago(400)}, 0, "Last completed touch 400 days ago (rhythm 90 days)"),
+        # Never touched: counted from the day the customer was added.
+        ({"customer_since": days_ago(135)}, 75, "Never touched in the 135 days since they were added"),
+        # SQLite returns timestamps as text.
+        ({"last_touch_at": "2025-03-09 08:00:00"}, 100, "Last completed touch 1 day ago (rhythm 90 days)"),
+    ],
+)
+def test_recency(values, expected, reason):
+    assert points("recency", **values) == Points(expected, reason)
+
+
+def test_recency_follows_its_rhythm_parameter():
+    # 15 days past a 30-day rhythm, of the 60 until 0 points.
+    assert points("recency", {"rhythm_days": 30}, last_touch_at=days_ago(45)) == Points(
+        75, "Last completed touch 45 days ago (rhythm 30 days)"
+    )
+
+
+def test_recency_without_any_date_has_no_data():
+    assert points("recency") is None
+
+
+@pytest.mark.parametrize(
+    ("counts", "streak", "expected", "reason"),
+    [
+        ({}, 0, None, None),
+        ({"calls_reached": 4}, 0, 100, "4 calls in 90 days: 4 reached"),
+        ({"calls_reached": 1, "calls_no_answer": 1}, 0, 65, "2 calls in 90 days: 1 reached, 1 no answer"),
+        ({"calls_voicemail": 1}, 0, 60, "1 call in 90 days: 1 voicemail"),
+        ({"calls_at_risk": 1, "calls_reached": 1}, 0, 50, "2 calls in 90 days: 1 reached, 1 at risk"),
+        ({"calls_reached": 1, "calls_no_answer": 3}, 3, 48, "No answer on the last 3 calls"),
+    ],
+)
+def test_call_outcomes(counts, streak, expected, reason):
+    result = points("call_outcomes", no_answer_streak=streak, **counts)
+    assert result == (None if expected is None else Points(expected, reason))
+
+
+def test_call_outcomes_weights_are_parameters():
+    assert points("call_outcomes", {"no_answer": 0}, calls_no_answer=2).points == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, None),
+        ({"last_call_at": days_ago(5)}, Points(100, "No open 'at risk'")),
+        (
+            {"last_call_at": days_ago(5), "last_at_risk_at": days_ago(5)},
+            Points(0, "Found at risk on 2025-03-05, not reached since"),
+        ),
+        (
+            {"last_call_at": days_ago(5), "last_at_risk_at": days_ago(20), "last_reached_at": days_ago(5)},
+            Points(100, "No open 'at risk'"),
+        ),
+        (
+            {"last_call_at": days_ago(5), "last_at_risk_at": days_ago(5), "last_reached_at": days_ago(20)},
+            Points(0, "Found at risk on 2025-03-05, not reached since"),
+        ),
+    ],
+)
+def test_open_at_risk(values, expected):
+    assert points("at_risk", **values) == expected
+
+
+@pytest.mark.parametrize(
+    ("renewal_in", "expected"),
+    [
+        (None, None),
+        (200, Points(100, "Renewal in 200 days")),
+        (90, Points(100, "Renewal in 90 days")),
+        (45, Points(70, "Renewal in 45 days")),
+        (0, Points(40, "Renewal in 0 days")),
+        (1, Points(41, "Renewal in 1 day")),
+    ],
+)
+def test_renewal(renewal_in, expected):
+    values: dict[str, Any] = {} if renewal_in is None else {"next_renewal_on": AS_OF + dt.timedelta(days=renewal_in)}
+    assert points("renewal", **values) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, None),
+        ({"cards_mailed": 3}, Points(100, "No card returned (3 cards mailed)")),
+        ({"cards_mailed": 3, "cards_returned": 1}, Points(60, "1 card returned undeliverable in the last year")),
+        ({"cards_mailed": 5, "cards_returned": 3}, Points(0, "3 cards returned undeliverable in the last year")),
+        (
+            {"cards_mailed": 5, "address_undeliverable_on": dt.date(2025, 2, 1)},
+            Points(0, "Address undeliverable since 2025-02-01"),
+        ),
+        ({"address_undeliverable_on": "2025-02-01"}, Points(0, "Address undeliverable since 2025-02-01")),
+    ],
+)
+def test_returned_cards(values, expected):
+    assert points("returned_cards", **values) == expected
+
+
+def test_every_kind_has_a_label_a_description_and_defaults():
+    assert set(MEASURE_KINDS) >= {"recency", "call_outcomes", "at_risk", "renewal", "returned_cards"}
+    for kind in MEASURE_KINDS.values():
+        assert kind.label and kind.description
+        assert kind.params({}) == dict(kind.defaults)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"rhythm": 30}, "unknown parameter 'rhythm' (known: rhythm_days, zero_after)"),
+        ({"rhythm_days": "thirty"}, "parameter 'rhythm_days' must be a number"),
+        ({"rhythm_days": True}, "parameter 'rhythm_days' must be a number"),
+        ({"rhythm_days": -1}, "parameter 'rhythm_days' must not be negative"),
+    ],
+)
+def test_bad_parameters_are_named(params, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        measure_kind("recency").params(params)
+
+
+def test_an_unknown_kind_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown measure kind 'nps'; known: at_risk, call_outcomes"):
+        measure_kind("nps")
+
+
+def test_points_outside_0_100_are_refused():
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        Points(101, "too good")

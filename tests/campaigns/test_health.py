@@ -1,0 +1,380 @@
+"""The health score on the database: the facts read in one statement per chunk, the nightly run,
+its idempotency, band changes and the reaction to entering red, overrides and their expiry, the
+score_health command."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django.core import mail
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django_celery_beat.models import PeriodicTask
+
+from campaigns import tasks
+from campaigns.models import (
+    Batch,
+    Card,
+    CardDesign,
+    HealthBandChange,
+    HealthBands,
+    HealthMeasure,
+    HealthOverride,
+    HealthScore,
+    HealthSnapshot,
+    Rule,
+    Touchpoint,
+)
+from campaigns.selectors.health import customer_facts, health_panel
+from campaigns.services.alerts import send_health_alert
+from campaigns.services.health import (
+    HealthError,
+    health_override_create,
+    health_override_end,
+    health_score_day,
+)
+from nurture.lib.customer_scope import CustomerScope
+from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile
+from nurture.services.importing import import_customers
+from tests.factories import make_customer, make_rule, make_touchpoint, make_user
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2025, 3, 10)
+NOON = dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC)
+
+
+def at(day: dt.date, hour: int = 12) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=dt.UTC)
+
+
+def call(customer: Customer, outcome: str, days_before: int, **fields: Any) -> Touchpoint:
+    when = at(DAY - dt.timedelta(days=days_before))
+    return make_touchpoint(
+        customer=customer, status="done", outcome=outcome, completed_at=when, due_on=when.date(), **fields
+    )
+
+
+def customer_added_long_ago(**fields: Any) -> Customer:
+    customer = make_customer(**fields)
+    Customer.objects.filter(pk=customer.pk).update(created_at=at(DAY - dt.timedelta(days=400)))
+    customer.refresh_from_db()
+    return customer
+
+
+def lines(customer: Customer) -> dict[str, dict[str, Any]]:
+    return {line["name"]: line for line in HealthScore.objects.get(customer=customer).details}
+
+
+def test_the_facts_of_a_chunk_come_from_one_statement(django_assert_num_queries):
+    ada = customer_added_long_ago(first_name="Ada")
+    call(ada, "reached", 40)
+    call(ada, "no_answer", 20)
+    call(ada, "no_answer", 10)
+    call(ada, "at_risk", 200)  # outside the 90 days
+    renewal = MilestoneKind.objects.get_or_create(slug="renewal", defaults={"name": "Renewal"})[0]
+    Milestone.objects.create(customer=ada, kind=renewal, date=DAY - dt.timedelta(days=5))  # past: not next
+    Milestone.objects.create(customer=ada, kind=renewal, date=DAY + dt.timedelta(days=30))
+    card_touch = make_touchpoint(customer=ada, kind="card", status="done", completed_at=at(DAY - dt.timedelta(days=3)))
+    batch = Batch.objects.create(due_by=DAY, status="mailed", card_count=1)
+    Card.objects.create(
+        touchpoint=card_touch,
+        design=CardDesign.objects.order_by("pk")[0],
+        message="Hi",
+        recipient_name="Ada",
+        status="returned",
+        batch=batch,
+        sequence=1,
+        returned_at=at(DAY - dt.timedelta(days=2)),
+    )
+    make_customer(status="churned")
+    later = make_customer()  # added after the day scored: not scored for it
+    Customer.objects.filter(pk=later.pk).update(created_at=at(DAY + dt.timedelta(days=1)))
+
+    with django_assert_num_queries(1):
+        rows = customer_facts(CustomerScope.everyone(), DAY)
+
+    assert [pk for pk, _ in rows] == [ada.pk]
+    facts = rows[0][1]
+    assert facts.date("last_touch_at") == DAY - dt.timedelta(days=3)
+    assert facts.date("last_call_at") == DAY - dt.timedelta(days=10)
+    assert facts.date("last_at_risk_at") == DAY - dt.timedelta(days=200)
+    assert facts.date("last_reached_at") == DAY - dt.timedelta(days=40)
+    assert [facts.int(n) for n in ("calls_reached", "calls_voicemail", "calls_no_answer", "calls_at_risk")] == [
+        1,
+        0,
+        2,
+        0,
+    ]
+    assert facts.int("no_answer_streak") == 2
+    assert facts.date("next_renewal_on") == DAY + dt.timedelta(days=30)
+    assert (facts.int("cards_mailed"), facts.int("cards_returned")) == (1, 1)
+
+
+def test_a_day_scores_everyone_once_with_each_measure_s_reason():
+    ada = customer_added_long_ago(first_name="Ada")
+    for days in (30, 20, 10):
+        call(ada, "no_answer", days)
+    grace = customer_added_long_ago(first_name="Grace")
+    call(grace, "reached", 5)
+
+    result = health_score_day(as_of=DAY, chunk_size=1)
+
+    assert result.scored == 2
+    assert result.chunks >= 2
+    score = HealthScore.objects.get(customer=ada)
+    assert (score.as_of, score.measures_used, score.measures_total) == (DAY, 3, 5)
+    assert lines(ada)["Call outcomes"]["reason"] == "No answer on the last 3 calls"
+    assert lines(ada)["Call outcomes"]["points"] == 30
+    assert lines(ada)["Renewal"]["reason"] == "No data"
+    # Recency 2 x 100, call outcomes 2 x 30, open "at risk" 3 x 100: (200 + 60 + 300) / 7 = 80.
+    assert score.computed == score.score == 80
+    assert score.band == "green"
+    assert HealthScore.objects.get(customer=grace).score == 100
+    assert HealthSnapshot.objects.filter(date=DAY).count() == 2
+
+
+def test_rerunning_a_day_changes_nothing():
+    for n in range(5):
+        c = customer_added_long_ago()
+        call(c, "no_answer" if n % 2 else "reached", 10 + n)
+    health_score_day(as_of=DAY - dt.timedelta(days=1))
+    Touchpoint.objects.filter(outcome="reached").update(outcome="at_risk")  # some move band today
+    first = health_score_day(as_of=DAY)
+
+    def state() -> Any:
+        return (
+            sorted(HealthScore.objects.values_list("customer_id", "score", "band", "prior_band", "details")),
+            sorted(HealthSnapshot.objects.values_list("customer_id", "date", "score", "band", "points")),
+            sorted(HealthBandChange.objects.values_list("customer_id", "date", "from_band", "to_band", "score")),
+        )
+
+    before = state()
+    again = health_score_day(as_of=DAY, chunk_size=2)
+    assert state() == before
+    assert again.moved == first.moved > 0
+    assert HealthSnapshot.objects.count() == 10
+
+
+def test_a_rule_of_changes_needs_a_band_the_day_before():
+    c = customer_added_long_ago()
+    call(c, "at_risk", 3)
+    health_score_day(as_of=DAY)
+    # The first score is no movement: there was no band before.
+    assert not HealthBandChange.objects.exists()
+
+
+@pytest.fixture
+def lead_and_manager(alice: Any) -> Any:
+    lead = make_user("lena", email="lena@example.com")
+    StaffProfile.objects.create(user=alice, lead=lead)
+    return lead
+
+
+def test_entering_red_holds_celebrations_and_alerts_the_lead_once(
+    alice, lead_and_manager, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.send_health_alert, "delay", lambda pk: queued.append(pk))
+    ada = customer_added_long_ago(first_name="Ada", last_name="Lovelace", account_manager=alice)
+    call(ada, "reached", 5)
+    health_score_day(as_of=DAY - dt.timedelta(days=1))
+    assert HealthScore.objects.get(customer=ada).band == "green"
+
+    # Today: found at risk, and no answer since.
+    for days in (4, 3, 2, 1):
+        call(ada, "at_risk" if days == 4 else "no_answer", days)
+    celebration = make_touchpoint(
+        customer=ada, rule=make_rule(action="card", celebratory=True), kind="card", due_on=DAY + dt.timedelta(days=10)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        first = health_score_day(as_of=DAY)
+    with django_capture_on_commit_callbacks(execute=True):
+        health_score_day(as_of=DAY)  # again, or a second worker: no second reaction
+
+    assert first.moved == 1
+    change = HealthBandChange.objects.get(customer=ada)
+    assert (change.date, change.from_band, change.to_band) == (DAY, "green", "red")
+    assert change.reacted_at is not None
+    assert queued == [change.pk]
+    celebration.refresh_from_db()
+    assert (celebration.status, celebration.hold_reason) == ("held", "customer at risk: quiet period")
+    ada.refresh_from_db()
+    assert ada.quiet_until == DAY + dt.timedelta(days=HealthBands.current().quiet_days)
+
+    assert send_health_alert(band_change_id=change.pk) is True
+    assert send_health_alert(band_change_id=change.pk) is False
+    [message] = mail.outbox
+    assert sorted(message.to) == ["alice@example.com", "lena@example.com"]
+    assert "Ada Lovelace entered the red health band" in message.subject
+    assert "No answer on the last 3 calls" in message.body
+
+
+def test_staying_red_is_not_a_new_entry(alice):
+    ada = customer_added_long_ago(account_manager=alice)
+    call(ada, "reached", 30)
+    health_score_day(as_of=DAY - dt.timedelta(days=2))
+    for days in (5, 4, 3):
+        call(ada, "at_risk" if days == 5 else "no_answer", days)
+    health_score_day(as_of=DAY - dt.timedelta(days=1))
+    health_score_day(as_of=DAY)
+    assert list(HealthBandChange.objects.values_list("date", "to_band")) == [(DAY - dt.timedelta(days=1), "red")]
+
+
+def test_the_bands_are_editable():
+    c = customer_added_long_ago()
+    call(c, "no_answer", 3)
+    health_score_day(as_of=DAY)
+    score = HealthScore.objects.get(customer=c)
+    assert (score.score, score.band) == (80, "green")
+    HealthBands.objects.filter(pk=1).update(red_below=85, green_from=95)
+    health_score_day(as_of=DAY)
+    assert HealthScore.objects.get(customer=c).band == "red"
+
+
+def test_measures_are_rows_weights_and_thresholds_included():
+    c = customer_added_long_ago()
+    call(c, "no_answer", 100)  # outside the 90 days: no call outcomes
+    HealthMeasure.objects.filter(kind="recency").update(params={"rhythm_days": 50})
+    HealthMeasure.objects.filter(kind="at_risk").update(active=False)
+    health_score_day(as_of=DAY)
+    score = HealthScore.objects.get(customer=c)
+    # Recency alone: 100 days is 50 past a 50-day rhythm, half way to 0 after three rhythms.
+    assert (score.score, score.measures_used, score.measures_total) == (50, 1, 4)
+
+
+@time_machine.travel(NOON, tick=False)
+def test_an_override_survives_recomputation_until_it_expires(alice):
+    c = customer_added_long_ago(account_manager=alice)
+    call(c, "reached", 3)
+    health_score_day(as_of=DAY)
+    override = health_override_create(customer=c, score=30, reason="Their CFO told us they are leaving", by=alice)
+    assert override.expires_on == DAY + dt.timedelta(days=30)
+    score = HealthScore.objects.get(customer=c)
+    assert (score.score, score.computed, score.band, score.overridden) == (30, 100, "red", True)
+
+    health_score_day(as_of=DAY)  # the nightly run again
+    assert HealthScore.objects.get(customer=c).score == 30
+    health_score_day(as_of=override.expires_on)  # the last day in force
+    assert HealthScore.objects.get(customer=c).score == 30
+    health_score_day(as_of=override.expires_on + dt.timedelta(days=1))
+    score = HealthScore.objects.get(customer=c)
+    assert (score.score, score.overridden) == (score.computed, False)
+
+
+@time_machine.travel(NOON, tick=False)
+def test_a_new_override_ends_the_one_before_and_lifting_one_restores_the_computed_score(alice):
+    c = customer_added_long_ago(account_manager=alice)
+    call(c, "reached", 3)
+    health_score_day(as_of=DAY)
+    first = health_override_create(customer=c, score=30, reason="Leaving", by=alice)
+    second = health_override_create(customer=c, score=60, reason="Better after the meeting", by=alice)
+    first.refresh_from_db()
+    assert first.ended_at is not None and first.ended_by == alice
+    assert HealthScore.objects.get(customer=c).score == 60
+
+    assert health_override_end(override=second, by=alice) is True
+    assert health_override_end(override=second, by=alice) is False
+    assert HealthScore.objects.get(customer=c).score == 100
+    assert not HealthOverride.objects.in_force(DAY).exists()
+
+
+@time_machine.travel(NOON, tick=False)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"score": 50, "reason": "  "}, "An override needs a reason."),
+        ({"score": 101, "reason": "x"}, "The score must be a whole number from 0 to 100, not 101."),
+        (
+            {"score": 50, "reason": "x", "expires_on": DAY - dt.timedelta(days=1)},
+            "The expiry 2025-03-09 is in the past.",
+        ),
+    ],
+)
+def test_an_override_names_what_is_wrong(alice, kwargs, message):
+    c = customer_added_long_ago()
+    with pytest.raises(HealthError, match=message.replace("(", r"\(")):
+        health_override_create(customer=c, by=alice, **kwargs)
+    assert not HealthOverride.objects.exists()
+
+
+@time_machine.travel(NOON, tick=False)
+def test_the_panel_shows_the_trend_and_an_18_week_sparkline():
+    c = customer_added_long_ago()
+    for days_before, score in ((30, 40), (7, 70), (0, 80)):
+        HealthSnapshot.objects.create(customer=c, date=DAY - dt.timedelta(days=days_before), score=score, band="green")
+    HealthScore.objects.create(customer=c, as_of=DAY, score=80, computed=80, band="green")
+    panel = health_panel(customer=c, today=DAY)
+    assert [(t.days, t.score, t.change) for t in panel.trends] == [(7, 70, 10), (30, 40, 40)]
+    assert panel.sparkline is not None
+    assert len(panel.sparkline.points.split()) == 3
+
+
+def test_score_health_prints_who_moved_band(capsys):
+    c = customer_added_long_ago()
+    call(c, "reached", 2)
+    call_command("score_health", "--date", (DAY - dt.timedelta(days=1)).isoformat(), verbosity=0)
+    Touchpoint.objects.update(outcome="at_risk")
+    call_command("score_health", "--date", DAY.isoformat(), verbosity=0)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "Scored 1 customers as of 2025-03-10: 1 moved band (1 into red, 0 into yellow, 0 into green)."
+
+
+def test_score_health_refuses_a_bad_date():
+    with pytest.raises(CommandError, match="--date '10/03/2025' is not a date"):
+        call_command("score_health", "--date", "10/03/2025")
+
+
+def test_a_customer_keeps_the_day_they_churned():
+    with time_machine.travel(NOON, tick=False):
+        c = make_customer()
+        c.status = Customer.Status.CHURNED
+        c.save(update_fields=["status"])
+    c.refresh_from_db()
+    assert c.churned_on == DAY
+    c.status = Customer.Status.ACTIVE
+    c.save()
+    c.refresh_from_db()
+    assert c.churned_on is None
+
+
+def test_the_default_measures_and_the_nightly_job_are_installed():
+    assert sorted(HealthMeasure.objects.values_list("kind", flat=True)) == sorted(
+        ["recency", "call_outcomes", "at_risk", "renewal", "returned_cards"]
+    )
+    assert PeriodicTask.objects.filter(task="campaigns.tasks.health_sweep", enabled=True).exists()
+    assert Rule.objects.exists()  # the migration left the rest alone
+    administrators = Group.objects.get(name="Nurture administrators")
+    assert administrators.permissions.filter(codename="override_health").exists()
+
+
+def test_the_import_keeps_the_day_a_customer_churned():
+    header = "external_id,first_name,last_name,status\n"
+    with time_machine.travel(NOON, tick=False):
+        import_customers(data=(header + "X-1,Ada,Lovelace,churned\nX-2,Grace,Hopper,active\n").encode())
+    with time_machine.travel(NOON + dt.timedelta(days=5), tick=False):
+        import_customers(data=(header + "X-1,Ada,Lovelace,churned\nX-2,Grace,Hopper,churned\n").encode())
+    churned = dict(Customer.objects.values_list("external_id", "churned_on"))
+    assert churned == {"X-1": DAY, "X-2": DAY + dt.timedelta(days=5)}
+
+
+def test_scoring_a_past_day_again_keeps_the_current_score_and_later_changes():
+    HealthBands.objects.filter(pk=1).update(red_below=0)  # no red: a change nobody reacts to
+    c = customer_added_long_ago()
+    call(c, "reached", 3)
+    health_score_day(as_of=DAY - dt.timedelta(days=1))
+    Touchpoint.objects.update(outcome="at_risk")
+    health_score_day(as_of=DAY)
+    [change] = HealthBandChange.objects.all()
+    Touchpoint.objects.update(outcome="reached")
+
+    health_score_day(as_of=DAY - dt.timedelta(days=1))  # a past day: history only
+
+    assert list(HealthBandChange.objects.values_list("pk", "to_band", "reacted_at")) == [(change.pk, "yellow", None)]
+    score = HealthScore.objects.get(customer=c)
+    assert (score.as_of, score.band) == (DAY, "yellow")
