@@ -13,6 +13,7 @@ a handful of rows, however many customers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,10 +52,13 @@ class StageMove:
     entered: bool
 
 
-def _done(cadence: Cadence, user: User) -> QuerySet[Touchpoint]:
-    return Touchpoint.objects.visible_to(user).filter(
-        rule__cadence=cadence, status=Touchpoint.Status.DONE, completed_at__isnull=False
-    )
+def _done(cadence: Cadence, user: User | None, manager_ids: Collection[int] | None) -> QuerySet[Touchpoint]:
+    """The cadence's done touchpoints of the customers `user` sees (None: everyone's), and of those
+    customers' account managers among `manager_ids` when given (the reports' scope)."""
+    done = Touchpoint.objects.all() if user is None else Touchpoint.objects.visible_to(user)
+    if manager_ids is not None:
+        done = done.filter(customer__account_manager_id__in=list(manager_ids))
+    return done.filter(rule__cadence=cadence, status=Touchpoint.Status.DONE, completed_at__isnull=False)
 
 
 def _before(cadence: Cadence) -> QuerySet[Touchpoint]:
@@ -76,10 +80,16 @@ def _names(cadence: Cadence) -> tuple[list[Stage], dict[int | None, str]]:
     return stages, names
 
 
-def customers_per_stage(*, cadence: Cadence, user: User, as_of: dt.datetime | None = None) -> list[StageCount]:
+def customers_per_stage(
+    *,
+    cadence: Cadence,
+    user: User | None,
+    as_of: dt.datetime | None = None,
+    manager_ids: Collection[int] | None = None,
+) -> list[StageCount]:
     """Per stage (in the cadence's order, "No stage" last), the customers whose latest done touchpoint is in it."""
     as_of = as_of or timezone.now()
-    done = _done(cadence, user).filter(completed_at__lte=as_of)
+    done = _done(cadence, user, manager_ids).filter(completed_at__lte=as_of)
     later = Touchpoint.objects.filter(
         customer_id=OuterRef("customer_id"),
         rule__cadence=cadence,
@@ -102,12 +112,19 @@ def customers_per_stage(*, cadence: Cadence, user: User, as_of: dt.datetime | No
     return counts
 
 
-def stage_moves(*, cadence: Cadence, user: User, start: dt.datetime, end: dt.datetime) -> list[StageMove]:
+def stage_moves(
+    *,
+    cadence: Cadence,
+    user: User | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    manager_ids: Collection[int] | None = None,
+) -> list[StageMove]:
     """The moves between stages made by touchpoints done in [start, end), most frequent first."""
     before = _before(cadence)
     previous_stage = Subquery(before.order_by("-completed_at", "-pk").values("rule__stage_id")[:1])
     rows = (
-        _done(cadence, user)
+        _done(cadence, user, manager_ids)
         .filter(completed_at__gte=start, completed_at__lt=end)
         .annotate(from_stage=previous_stage, has_previous=Exists(before))
         .values("from_stage", "has_previous", "rule__stage_id")

@@ -21,12 +21,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.charts import render_svg
+from campaigns.models import Cadence
 from campaigns.selectors.reports import REPORTS
 from campaigns.selectors.reports.base import (
     Cell,
     ReportDefinition,
     ReportError,
     ReportFilters,
+    flat_records,
     manager_choices,
     months_before,
     resolve_filters,
@@ -37,7 +39,7 @@ from nurture.lib.csvsafe import write_csv
 from nurture.models import MilestoneKind
 from nurture.querysets import sees_all_customers, user_has_perm
 
-FILTER_PARAMS = ("from", "to", "manager", "kind")
+FILTER_PARAMS = ("from", "to", "manager", "kind", "cadence")
 
 
 def _check_access(request: HttpRequest) -> None:
@@ -70,6 +72,7 @@ def _filters(request: HttpRequest) -> ReportFilters:
         end=_date(request, "to", "end"),
         manager=request.GET.get("manager", "").strip(),
         kind=request.GET.get("kind", "").strip(),
+        cadence=request.GET.get("cadence", "").strip(),
     )
 
 
@@ -123,6 +126,7 @@ def report_view(request: HttpRequest, name: str) -> HttpResponse:
         "csv_url": reverse("report-csv", args=[name]) + suffix,
         "managers": manager_choices(acting_user(request)),
         "kinds": MilestoneKind.objects.order_by("name"),
+        "cadences": Cadence.objects.order_by("name") if definition.cadence_filter else [],
         "selected": {key: request.GET.get(key, "") for key in FILTER_PARAMS},
         "index_url": reverse("reports"),
     }
@@ -153,7 +157,7 @@ def report_csv_view(request: HttpRequest, name: str) -> HttpResponse:
     records = report.records
     fields = list(records[0]) if records else [key for key, _ in report.tables[0].columns]
     out = io.StringIO()
-    write_csv(records, out, fields=fields)
+    write_csv(flat_records(records), out, fields=fields)
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     filename = f"{name}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

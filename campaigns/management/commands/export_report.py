@@ -2,6 +2,9 @@
 
     python manage.py export_report on-time --format csv --from 2026-01-01 --to 2026-06-30 --manager alice
 
+The health report gives one record per customer; in CSV its measures are one column holding
+them as JSON (a list of name, points and reason).
+
 The command sees everyone's figures; --manager narrows them to one account manager.
 """
 
@@ -14,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.management.commands.export_touchpoints import _Stdout, parse_date, write_json
 from campaigns.selectors.reports import REPORTS
-from campaigns.selectors.reports.base import ReportError, resolve_filters
+from campaigns.selectors.reports.base import ReportError, flat_records, resolve_filters
 from nurture.lib.csvsafe import write_csv
 
 if TYPE_CHECKING:
@@ -30,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="date_from", metavar="DATE", help="First day, YYYY-MM-DD.")
         parser.add_argument("--to", dest="date_to", metavar="DATE", help="Last day, YYYY-MM-DD (default today).")
         parser.add_argument("--manager", default="", metavar="USERNAME", help="Only this account manager's figures.")
+        parser.add_argument(
+            "--cadence", default="", metavar="NAME", help="Only this cadence (name or id; the stages report)."
+        )
         parser.add_argument("--output", metavar="FILE", help="Write to this file instead of standard output.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -40,6 +46,7 @@ class Command(BaseCommand):
                 start=parse_date("--from", options["date_from"]),
                 end=parse_date("--to", options["date_to"]),
                 manager=options["manager"],
+                cadence=options["cadence"],
             )
         except ReportError as exc:
             raise CommandError(str(exc)) from None
@@ -55,7 +62,10 @@ class Command(BaseCommand):
                     raise CommandError(f"Cannot write {options['output']}: {exc.strerror}") from None
             else:
                 out = _Stdout(self)
-            count = write_csv(records, out, fields=fields) if options["format"] == "csv" else write_json(records, out)
+            if options["format"] == "csv":
+                count = write_csv(flat_records(records), out, fields=fields)
+            else:
+                count = write_json(records, out)
         for note in report.notes:
             self.stderr.write(note)
         if options["output"]:

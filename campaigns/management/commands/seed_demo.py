@@ -25,8 +25,9 @@ from django.utils import timezone
 from faker import Faker
 
 from campaigns.models import Card
-from campaigns.services import planning
+from campaigns.services import health, planning
 from campaigns.services.cards import card_bulk_approve, cards_draft_missing
+from campaigns.services.report_figures import report_figures_record
 from nurture import roles
 from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile, Tag
 from nurture.roles import ensure_roles
@@ -274,7 +275,10 @@ def create_customers(
 
 
 class Command(BaseCommand):
-    help = "Create demo users, customers and milestones (idempotent), then plan their touchpoints."
+    help = (
+        "Create demo users, customers and milestones (idempotent), plan their touchpoints, score their health "
+        "and write the reports' daily figures."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--customers", type=int, default=60, help="How many demo customers (default 60).")
@@ -324,6 +328,7 @@ class Command(BaseCommand):
         )
         if not options["no_plan"]:
             self.plan()
+        self.score_and_record(today)
         self.stdout.write(f"\nLog in at {LOGIN_URL} as:")
         for username, password, _, _, role in DEMO_USERS:
             if username in new_users or can_log_in_as_printed(users[username], password):
@@ -346,6 +351,17 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Planner: {created + result.created} touchpoints created, {cancelled + result.cancelled} cancelled "
             f"(planned up to {result.window_end}); {drafted} cards drafted, {approved} approved for the print room."
+        )
+
+    def score_and_record(self, today: dt.date) -> None:
+        """Score everyone's health once (as score_health does), so that the customer pages show a
+        score and the health report has figures, then write the reports' missing daily figures
+        (as record_report_figures does): a fresh demo has reports that are not empty."""
+        scored = health.health_score_day(as_of=today)
+        written = report_figures_record(today=today)
+        self.stdout.write(
+            f"Health: {scored.scored} customers scored as of {today.isoformat()}; "
+            f"report figures: {sum(written.values())} days written."
         )
 
     def approve_soon_due_cards(self) -> int:

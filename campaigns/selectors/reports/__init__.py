@@ -4,7 +4,7 @@ A new report is one module with a `DEFINITION` (see base.py) and one line in REP
 pages, the CSV download, `export_report`, the nightly figures and the monthly pack follow.
 """
 
-from campaigns.selectors.reports import cards, coverage, on_time, outcomes, retention, workload
+from campaigns.selectors.reports import cards, coverage, health, on_time, outcomes, retention, stages, workload
 from campaigns.selectors.reports.base import ReportDefinition
 
 REPORTS: dict[str, ReportDefinition] = {
@@ -16,5 +16,7 @@ REPORTS: dict[str, ReportDefinition] = {
         coverage.DEFINITION,
         workload.DEFINITION,
         retention.DEFINITION,
+        health.DEFINITION,
+        stages.DEFINITION,
     )
 }

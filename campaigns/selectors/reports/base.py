@@ -11,6 +11,7 @@ days and computes only today (and a day the job has not reached yet) live.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from campaigns.charts import Chart
-from campaigns.models import DailyFigure, ReportDay
+from campaigns.models import Cadence, DailyFigure, ReportDay
 from nurture.models import MilestoneKind, StaffProfile
 from nurture.querysets import sees_all_customers
 
@@ -64,6 +65,8 @@ class ReportFilters:
     manager_ids: frozenset[int] | None = None
     kind: str = ""
     managers: tuple[Manager, ...] = ()
+    # One cadence (its id) for the reports that take one (the stages report); None for all.
+    cadence_id: int | None = None
     # Whoever asked, for the record ("everyone" for the command line).
     scope_label: str = "everyone"
 
@@ -104,14 +107,28 @@ class Report:
     tables: list[Table]
     chart: Chart | None = None
     notes: list[str] = field(default_factory=list)
-    # One record per line of the CSV and JSON exports; the first table's rows unless given.
-    export_records: list[dict[str, Any]] | None = None
+    # One record per line of the CSV and JSON exports; the first table's rows unless given. A
+    # callable is called only by an export (the health report's one record per customer), never
+    # by the page, the chart or the monthly pack.
+    export_records: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]] | None = None
 
     @property
     def records(self) -> list[dict[str, Any]]:
+        if callable(self.export_records):
+            return self.export_records()
         if self.export_records is not None:
             return self.export_records
         return list(self.tables[0].records()) if self.tables else []
+
+
+def flat_records(records: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """The records for CSV: a list or mapping (the health report's measures) becomes one cell
+    holding it as JSON."""
+    for record in records:
+        yield {
+            key: json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
+            for key, value in record.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,8 @@ class ReportDefinition:
     # Whether the job writes days before its first run (from the history of the live tables),
     # or only the day just closed (a report of a state, like the open workload, has no history).
     backfill: bool = True
+    # Whether the page offers the Cadence filter (the stages report); the others ignore it.
+    cadence_filter: bool = False
 
 
 # --- Who sees what -------------------------------------------------------------------------------
@@ -178,6 +197,7 @@ def resolve_filters(
     end: dt.date | None = None,
     manager: str = "",
     kind: str = "",
+    cadence: str = "",
     today: dt.date | None = None,
 ) -> ReportFilters:
     """The filters of a request or a command, checked: a bad one raises ReportError naming it."""
@@ -191,6 +211,7 @@ def resolve_filters(
         raise ReportError(f"The period covers {(end - start).days + 1} days; at most {MAX_PERIOD_DAYS}.")
     if kind and not MilestoneKind.objects.filter(slug=kind).exists():
         raise ReportError(f"There is no milestone kind {kind!r}.")
+    cadence_id = _cadence_id(cadence)
     visible = visible_managers(viewer)
     manager_ids = None if visible is None else frozenset(m.id for m in visible)
     if manager:
@@ -211,7 +232,20 @@ def resolve_filters(
         kind=kind,
         managers=tuple(names[i] for i in sorted(manager_ids or ()) if i in names),
         scope_label=label,
+        cadence_id=cadence_id,
     )
+
+
+def _cadence_id(cadence: str) -> int | None:
+    """A cadence given by its id (the page) or its name (the command line); "" for all of them."""
+    cadence = cadence.strip()
+    if not cadence:
+        return None
+    found = Cadence.objects.filter(Q(name=cadence) | Q(pk=int(cadence)) if cadence.isdigit() else Q(name=cadence))
+    pk = found.values_list("pk", flat=True).first()
+    if pk is None:
+        raise ReportError(f"There is no cadence {cadence!r}.")
+    return int(pk)
 
 
 def manager_labels(ids: Iterable[int]) -> dict[int, str]:

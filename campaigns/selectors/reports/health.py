@@ -1,0 +1,167 @@
+"""The health report: customers per band per account manager, and the movement between bands.
+
+It reads the health score's own stored history (docs/health.md), never the live facts: the bands
+come from the daily snapshots (HealthSnapshot) of the last day of the period that has any, and the
+movement from the band changes (HealthBandChange) of the period. Both are written once per customer
+and day by the nightly scoring, so a past period's figures never move; the report keeps no daily
+figures of its own. Customers count for their account manager.
+
+The exports give one record per customer scored on that day: external ID, score, band and the
+measures (name, points, reason).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from campaigns.charts import Chart, Series
+from campaigns.models import HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot
+from campaigns.scoring.combine import BANDS
+from campaigns.selectors.reports.base import Cell, Report, ReportDefinition, ReportFilters, Table, manager_labels
+
+NAME = "health"
+NOT_SCORED = "not_scored"
+# The columns of the first table, worst band first.
+BAND_ORDER = ("red", "yellow", "green")
+MOVE_BANDS = tuple(band for band in BAND_ORDER if band in BANDS)
+COLUMNS = (*((band, band.capitalize()) for band in MOVE_BANDS), (NOT_SCORED, "Not scored"))
+MANAGER = "customer__account_manager_id"
+
+
+def _scoped(rows: QuerySet[Any], filters: ReportFilters) -> QuerySet[Any]:
+    """The rows of the customers whose figures the filters cover (None: everyone's)."""
+    if filters.manager_ids is None:
+        return rows
+    return rows.filter(**{f"{MANAGER}__in": list(filters.manager_ids)})
+
+
+def band_day(filters: ReportFilters) -> dt.date | None:
+    """The last day of the period with snapshots (through the index on date and band)."""
+    return (
+        HealthSnapshot.objects.filter(date__gte=filters.start, date__lte=filters.end)
+        .order_by("-date")
+        .values_list("date", flat=True)
+        .first()
+    )
+
+
+def bands_per_manager(filters: ReportFilters, day: dt.date | None) -> dict[int, dict[str, int]]:
+    """{manager id (0: none): {band or "not_scored": customers}} on `day`; a customer scored with
+    no measure that had data has no band and counts as not scored."""
+    counts: dict[int, dict[str, int]] = {m.id: dict.fromkeys(dict(COLUMNS), 0) for m in filters.managers}
+    if day is None:
+        return counts
+    rows = (
+        _scoped(HealthSnapshot.objects.filter(date=day), filters)
+        .values_list(MANAGER, "band")
+        .annotate(customers=Count("id"))
+        .order_by()
+    )
+    for manager, band, customers in rows:
+        key = band if band in MOVE_BANDS else NOT_SCORED
+        counts.setdefault(manager or 0, dict.fromkeys(dict(COLUMNS), 0))[key] += customers
+    return counts
+
+
+def movement(filters: ReportFilters) -> dict[tuple[str, str], int]:
+    """{(from band, to band): changes} over the period, from the band change rows."""
+    rows = (
+        _scoped(HealthBandChange.objects.filter(date__gte=filters.start, date__lte=filters.end), filters)
+        .values_list("from_band", "to_band")
+        .annotate(changes=Count("id"))
+        .order_by()
+    )
+    return {(from_band, to_band): changes for from_band, to_band, changes in rows}
+
+
+def customer_records(filters: ReportFilters, day: dt.date | None) -> list[dict[str, Any]]:
+    """One record per customer scored on `day`: external ID, score, band and each measure's name,
+    points and reason. The reasons are those of the current score when it is of that day; a past
+    day's snapshot keeps the points only, and its reasons are empty."""
+    if day is None:
+        return []
+    names = dict(HealthMeasure.objects.values_list("id", "name"))
+    scores = _scoped(HealthScore.objects.filter(as_of=day), filters)
+    current = dict(scores.values_list("customer_id", "details").iterator(chunk_size=2000))
+    snapshots = (
+        _scoped(HealthSnapshot.objects.filter(date=day), filters)
+        .order_by("customer__external_id")
+        .values_list("customer_id", "customer__external_id", "score", "band", "points")
+    )
+    records: list[dict[str, Any]] = []
+    for customer_id, external_id, score, band, points in snapshots.iterator(chunk_size=2000):
+        reasons = {line.get("measure"): line.get("reason", "") for line in current.get(customer_id) or []}
+        measures = [
+            {
+                "name": names.get(line.get("measure"), f"(deleted measure {line.get('measure')})"),
+                "points": line.get("points"),
+                "reason": reasons.get(line.get("measure"), ""),
+            }
+            for line in points or []
+        ]
+        records.append({"customer": external_id, "score": score, "band": band, "measures": measures})
+    return records
+
+
+def build(filters: ReportFilters) -> Report:
+    # The health score is about customers, not milestones: the kind filter does not apply.
+    filters = replace(filters, kind="") if filters.kind else filters
+    day = band_day(filters)
+    keys = [key for key, _ in COLUMNS]
+    by_manager = bands_per_manager(filters, day)
+    labels = manager_labels(by_manager)
+    rows: list[tuple[Cell, ...]] = sorted(
+        ((labels[m], *(counts[k] for k in keys)) for m, counts in by_manager.items()),
+        key=lambda row: str(row[0]).lower(),
+    )
+    moves = movement(filters)
+    move_rows: list[tuple[Cell, ...]] = [
+        (from_band, to_band, moves.get((from_band, to_band), 0))
+        for from_band in MOVE_BANDS
+        for to_band in MOVE_BANDS
+        if from_band != to_band
+    ]
+    notes = [
+        f"Bands as scored on {day.isoformat()}; movement between bands from {filters.start.isoformat()} to "
+        f"{filters.end.isoformat()}."
+        if day
+        else "No customer was scored in this period: run `python manage.py score_health` or wait for the nightly "
+        "scoring."
+    ]
+    return Report(
+        name=NAME,
+        title=DEFINITION.title,
+        description=DEFINITION.description,
+        filters=filters,
+        tables=[
+            Table("Customers per band, by account manager", [("manager", "Account manager"), *COLUMNS], rows),
+            Table(
+                "Movement between bands in the period",
+                [("from_band", "From band"), ("to_band", "To band"), ("changes", "Changes")],
+                move_rows,
+                note="A customer's first score is not a change; a customer who moves twice counts twice.",
+            ),
+        ],
+        chart=Chart(
+            kind="stacked",
+            title="Customers per band",
+            x_labels=[str(row[0]) for row in rows],
+            series=[Series(label, [float(row[1 + i] or 0) for row in rows]) for i, (_, label) in enumerate(COLUMNS)],
+            y_title="Customers",
+        ),
+        notes=notes,
+        export_records=lambda: customer_records(filters, day),
+    )
+
+
+DEFINITION = ReportDefinition(
+    name=NAME,
+    title="Health",
+    description="Customers per health band (red, yellow, green, not scored) per account manager on the last day "
+    "of the period that was scored, and how many moved between bands in the period.",
+    build=build,
+)

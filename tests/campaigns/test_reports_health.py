@@ -1,0 +1,273 @@
+"""The health and stages reports: their figures, who sees which, the exports, and the demo's scores."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from typing import Any
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from campaigns.models import Cadence, HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot, Rule, Stage
+from campaigns.selectors.reports import REPORTS
+from campaigns.selectors.reports.base import ReportError, resolve_filters
+from campaigns.services.health import health_score_day
+from nurture.lib.csvsafe import restore
+from nurture.models import Customer, MilestoneKind, StaffProfile
+from tests.factories import make_account_manager, make_customer, make_touchpoint
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2026, 3, 16)
+NOW = dt.datetime(2026, 3, 16, 12, tzinfo=dt.UTC)
+START = dt.date(2026, 3, 1)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def build(name: str, viewer: Any = None, **filters: Any) -> Any:
+    filters.setdefault("start", START)
+    return REPORTS[name].build(resolve_filters(viewer=viewer, today=TODAY, **filters))
+
+
+def table(report: Any, index: int = 0) -> dict[str, dict[str, Any]]:
+    rows = report.tables[index].records()
+    first = report.tables[index].columns[0][0]
+    return {str(row[first]): row for row in rows}
+
+
+def scored(customer: Customer, day: dt.date, score: int | None, band: str) -> HealthSnapshot:
+    measure = HealthMeasure.objects.order_by("position", "id").first()
+    assert measure is not None
+    points = [] if score is None else [{"measure": measure.pk, "points": score}]
+    return HealthSnapshot.objects.create(
+        customer=customer, date=day, score=score, computed=score, band=band, points=points
+    )
+
+
+def moved(customer: Customer, day: dt.date, from_band: str, to_band: str) -> HealthBandChange:
+    return HealthBandChange.objects.create(customer=customer, date=day, from_band=from_band, to_band=to_band)
+
+
+@pytest.fixture
+def bands(alice: Any, bob: Any) -> dict[str, Customer]:
+    """alice: two red, one green, one scored without data; bob: one yellow; nobody's: one green.
+    Snapshots on the 10th (the period's last scored day) and older ones on the 2nd."""
+    people = {
+        "a-red-1": (alice, 30, "red"),
+        "a-red-2": (alice, 45, "red"),
+        "a-green": (alice, 90, "green"),
+        "a-none": (alice, None, ""),
+        "b-yellow": (bob, 60, "yellow"),
+        "nobody-green": (None, 80, "green"),
+    }
+    customers = {}
+    for external_id, (manager, score, band) in people.items():
+        customer = make_customer(external_id=external_id, account_manager=manager)
+        scored(customer, dt.date(2026, 3, 2), 80, "green")
+        scored(customer, dt.date(2026, 3, 10), score, band)
+        customers[external_id] = customer
+    moved(customers["a-red-1"], dt.date(2026, 3, 10), "green", "red")
+    moved(customers["a-red-2"], dt.date(2026, 3, 10), "green", "red")
+    moved(customers["b-yellow"], dt.date(2026, 3, 10), "green", "yellow")
+    moved(customers["b-yellow"], dt.date(2026, 2, 10), "yellow", "green")  # before the period
+    return customers
+
+
+# --- Health: figures ---------------------------------------------------------------------------------
+
+
+def test_health_counts_customers_per_band_per_manager_on_the_last_scored_day(bands):
+    report = build("health")
+
+    rows = table(report)
+    assert {k: rows["alice"][k] for k in ("red", "yellow", "green", "not_scored")} == {
+        "red": 2,
+        "yellow": 0,
+        "green": 1,
+        "not_scored": 1,
+    }
+    assert (rows["bob"]["yellow"], rows["bob"]["green"]) == (1, 0)
+    assert rows["(no account manager)"]["green"] == 1
+    assert "2026-03-10" in report.notes[0]
+    # The chart has the numbers of the first table, one series per band.
+    assert report.chart is not None
+    assert [series.name for series in report.chart.series] == ["Red", "Yellow", "Green", "Not scored"]
+    assert report.chart.series[0].values == [float(row["red"]) for row in report.tables[0].records()]
+
+
+def test_health_counts_movement_between_bands_in_the_period(bands):
+    moves = {(row["from_band"], row["to_band"]): row["changes"] for row in build("health").tables[1].records()}
+
+    assert moves[("green", "red")] == 2
+    assert moves[("green", "yellow")] == 1
+    assert moves[("yellow", "green")] == 0  # February: outside the period
+    assert ("red", "red") not in moves
+
+
+def test_health_reads_the_stored_snapshots_so_a_past_period_never_moves(bands):
+    before = build("health", end=dt.date(2026, 3, 5))
+    # Later scoring (a new day, changed scores) does not touch the period that ended on the 5th.
+    scored(bands["a-green"], dt.date(2026, 3, 12), 10, "red")
+    HealthSnapshot.objects.filter(date=dt.date(2026, 3, 10)).update(band="red")
+    after = build("health", end=dt.date(2026, 3, 5))
+
+    assert after.tables == before.tables
+    assert table(after)["alice"]["green"] == 4  # everyone was green on the 2nd
+
+
+def test_health_with_no_scores_says_so(alice):
+    report = build("health", viewer=alice)
+
+    assert table(report)["alice"]["red"] == 0
+    assert "No customer was scored" in report.notes[0]
+    assert report.records == []
+
+
+# --- Health: who sees what --------------------------------------------------------------------------
+
+
+def test_an_account_manager_sees_only_their_own_customers(alice, bands):
+    report = build("health", viewer=alice)
+
+    assert set(table(report)) == {"alice"}
+    moves = {(row["from_band"], row["to_band"]): row["changes"] for row in report.tables[1].records()}
+    assert moves[("green", "yellow")] == 0  # bob's customer
+    assert {record["customer"] for record in report.records} == {"a-red-1", "a-red-2", "a-green", "a-none"}
+
+
+def test_a_lead_sees_the_team_and_may_not_ask_for_others(alice, bob, bands):
+    lead = make_account_manager("lena")
+    StaffProfile.objects.create(user=alice, lead=lead)
+
+    assert set(table(build("health", viewer=lead))) == {"alice", "lena"}
+    with pytest.raises(ReportError, match="bob"):
+        build("health", viewer=lead, manager="bob")
+
+
+# --- Health: exports --------------------------------------------------------------------------------
+
+
+def export(*args: str) -> str:
+    out = io.StringIO()
+    call_command("export_report", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_export_report_health_gives_one_record_per_customer_with_the_measures(alice):
+    customer = make_customer(external_id="H-1", account_manager=alice, created_at=NOW - dt.timedelta(days=400))
+    health_score_day(as_of=TODAY)
+    current = HealthScore.objects.get(customer=customer)
+
+    records = json.loads(export("health", "--format", "json"))
+
+    assert len(records) == Customer.objects.count()
+    record = next(r for r in records if r["customer"] == "H-1")
+    assert set(record) == {"customer", "score", "band", "measures"}
+    assert (record["score"], record["band"]) == (current.score, current.band)
+    assert record["measures"] == [
+        {"name": line["name"], "points": line["points"], "reason": line["reason"]} for line in current.details
+    ]
+    assert record["measures"] and all(m["reason"] for m in record["measures"])
+
+
+def test_export_report_health_as_csv_holds_the_measures_as_json(alice, bands):
+    rows = list(csv.DictReader(io.StringIO(export("health", "--format", "csv", "--manager", "alice"))))
+
+    assert [row["customer"] for row in rows] == ["a-green", "a-none", "a-red-1", "a-red-2"]
+    red = next(row for row in rows if row["customer"] == "a-red-1")
+    assert (red["score"], red["band"]) == ("30", "red")
+    measure = HealthMeasure.objects.order_by("position", "id").first()
+    assert measure is not None
+    assert json.loads(restore(red["measures"])) == [{"name": measure.name, "points": 30, "reason": ""}]
+
+
+def test_the_health_page_csv_is_scoped_to_the_viewer(alice_client, bands):
+    response = alice_client.get("/admin/reports/health.csv?from=2026-03-01")
+
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert {row["customer"] for row in rows} == {"a-red-1", "a-red-2", "a-green", "a-none"}
+
+
+# --- Stages -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def journey(alice: Any, bob: Any) -> Cadence:
+    kind = MilestoneKind.objects.get(slug="became_customer")
+    cadence = Cadence.objects.create(name="Stage report", anchor_kind=kind)
+    onboarding = Stage.objects.create(cadence=cadence, name="onboarding", position=0)
+    adoption = Stage.objects.create(cadence=cadence, name="adoption", position=1)
+    welcome = Rule.objects.create(cadence=cadence, slug="s-welcome", name="Welcome", action="call", stage=onboarding)
+    follow = Rule.objects.create(
+        cadence=cadence, slug="s-follow", name="Follow", action="call", offset_amount=30, stage=adoption
+    )
+
+    def done(customer: Customer, rule: Rule, day: dt.date) -> None:
+        make_touchpoint(
+            customer=customer,
+            rule=rule,
+            due_on=day,
+            assignee=customer.account_manager,
+            status="done",
+            outcome="reached",
+            completed_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC),
+        )
+
+    a1 = make_customer(account_manager=alice)
+    a2 = make_customer(account_manager=alice)
+    b1 = make_customer(account_manager=bob)
+    done(a1, welcome, dt.date(2026, 2, 1))
+    done(a1, follow, dt.date(2026, 3, 5))  # moves onboarding -> adoption in the period
+    done(a2, welcome, dt.date(2026, 3, 6))  # enters in the period
+    done(b1, welcome, dt.date(2026, 2, 2))
+    return cadence
+
+
+def test_the_stages_report_counts_customers_per_stage_and_moves(journey):
+    report = build("stages", cadence=str(journey.pk))
+
+    stages = {row["stage"]: row["customers"] for row in report.tables[0].records()}
+    assert stages == {"onboarding": 2, "adoption": 1}
+    moves = {(row["from_stage"], row["to_stage"]): row["moves"] for row in report.tables[1].records()}
+    assert moves[("onboarding", "adoption")] == 1
+    assert sum(moves.values()) == 2  # the move and the entry; bob's touch was in February
+    assert report.chart is not None
+    assert report.chart.x_labels == ["onboarding", "adoption"]
+    assert report.chart.series[0].values == [2.0, 1.0]
+
+
+def test_the_stages_report_is_scoped_and_filtered_by_cadence(alice, journey):
+    mine = build("stages", viewer=alice, cadence=journey.name)
+    assert {row["stage"]: row["customers"] for row in mine.tables[0].records()} == {"onboarding": 1, "adoption": 1}
+
+    everything = build("stages")
+    assert {row["cadence"] for row in everything.records} >= {"Stage report"}
+    with pytest.raises(ReportError, match="no cadence"):
+        build("stages", cadence="nonesuch")
+
+
+def test_the_stages_page_offers_the_cadences_and_downloads_csv(alice_client, journey):
+    page = alice_client.get(f"/admin/reports/stages/?cadence={journey.pk}").content.decode()
+    assert f'<option value="{journey.pk}" selected>' in page
+
+    download = alice_client.get(f"/admin/reports/stages.csv?cadence={journey.pk}")
+    rows = list(csv.DictReader(io.StringIO(download.content.decode())))
+    assert {(row["stage"], row["customers"]) for row in rows} == {("onboarding", "1"), ("adoption", "1")}
+
+    assert 'id="id_cadence"' not in alice_client.get("/admin/reports/health/").content.decode()
+
+
+def test_export_report_stages_takes_a_cadence(journey):
+    records = json.loads(export("stages", "--format", "json", "--cadence", journey.name))
+
+    assert {(r["stage"], r["customers"]) for r in records} == {("onboarding", 2), ("adoption", 1)}
