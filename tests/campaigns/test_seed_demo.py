@@ -14,7 +14,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from campaigns.management.commands import seed_demo
-from campaigns.models import Touchpoint
+from campaigns.models import HealthScore, ReportDay, Touchpoint
+from campaigns.selectors.reports import REPORTS
+from campaigns.selectors.reports.base import resolve_filters
 from campaigns.services import planning
 from nurture.lib.calendar import validate_country_region, validate_time_zone
 from nurture.models import Customer, Milestone
@@ -112,6 +114,29 @@ def test_it_plans_touchpoints_with_a_history_at_the_end():
     last = planning.last_completed_sweep()
     assert last is not None
     assert last.as_of == timezone.localdate()
+
+
+def test_it_scores_health_once_so_the_demo_shows_scores_and_the_health_report(superuser_client):
+    out = StringIO()
+
+    call_command("seed_demo", customers=20, stdout=out)
+
+    today = timezone.localdate()
+    # Churned customers are not scored.
+    scored = Customer.objects.exclude(status=Customer.Status.CHURNED).count()
+    assert scored > 0
+    assert HealthScore.objects.filter(as_of=today).count() == scored
+    assert f"Health: {scored} customers scored as of {today.isoformat()}" in out.getvalue()
+    # The health report is not empty: every customer is counted in a band (or as not scored).
+    report = REPORTS["health"].build(resolve_filters(viewer=None))
+    assert sum(sum(int(cell or 0) for cell in row[1:]) for row in report.tables[0].rows) == scored
+    # The reports' daily figures were written too.
+    assert ReportDay.objects.exists()
+    # A customer page shows the score and its band.
+    current = HealthScore.objects.filter(score__isnull=False).first()
+    assert current is not None
+    page = superuser_client.get(f"/admin/nurture/customer/{current.pk}/change/").content.decode()
+    assert 'id="health-band"' in page and f"as of {today:%-d %b %Y}" in page
 
 
 def test_it_shows_progress_for_many_customers(monkeypatch):
