@@ -271,3 +271,10 @@ def test_export_report_stages_takes_a_cadence(journey):
     records = json.loads(export("stages", "--format", "json", "--cadence", journey.name))
 
     assert {(r["stage"], r["customers"]) for r in records} == {("onboarding", 2), ("adoption", 1)}
+
+
+def test_health_says_the_milestone_kind_filter_does_not_apply(bands):
+    report = build("health", kind="became_customer")
+
+    assert table(report)["alice"]["red"] == 2
+    assert any("milestone kind filter does not apply" in note for note in report.notes)

@@ -109,6 +109,8 @@ def customer_records(filters: ReportFilters, day: dt.date | None) -> list[dict[s
 
 def build(filters: ReportFilters) -> Report:
     # The health score is about customers, not milestones: the kind filter does not apply.
+    kind_note = ["Health counts customers, not milestones: the milestone kind filter does not apply."]
+    kind_notes = kind_note if filters.kind else []
     filters = replace(filters, kind="") if filters.kind else filters
     day = band_day(filters)
     keys = [key for key, _ in COLUMNS]
@@ -130,7 +132,8 @@ def build(filters: ReportFilters) -> Report:
         f"{filters.end.isoformat()}."
         if day
         else "No customer was scored in this period: run `python manage.py score_health` or wait for the nightly "
-        "scoring."
+        "scoring.",
+        *kind_notes,
     ]
     return Report(
         name=NAME,
