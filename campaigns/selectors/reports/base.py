@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from campaigns.charts import Chart
@@ -241,8 +241,9 @@ def _cadence_id(cadence: str) -> int | None:
     cadence = cadence.strip()
     if not cadence:
         return None
-    found = Cadence.objects.filter(Q(name=cadence) | Q(pk=int(cadence)) if cadence.isdigit() else Q(name=cadence))
-    pk = found.values_list("pk", flat=True).first()
+    pk = Cadence.objects.filter(name=cadence).values_list("pk", flat=True).first()
+    if pk is None and cadence.isdigit() and len(cadence) < 10:
+        pk = Cadence.objects.filter(pk=int(cadence)).values_list("pk", flat=True).first()
     if pk is None:
         raise ReportError(f"There is no cadence {cadence!r}.")
     return int(pk)
