@@ -131,11 +131,21 @@ def messages_of(response: Any) -> list[str]:
 
 
 def live_duplicates() -> int:
-    """Live touchpoints that share a (rule, milestone, occurs_on): there must never be any."""
-    return (
-        Touchpoint.objects.exclude(status="cancelled")
+    """Live touchpoints that share a (rule, milestone, occurs_on), or for a seasonal rule a (customer,
+    rule, season): there must never be any."""
+    live = Touchpoint.objects.exclude(status="cancelled").filter(follow_up_of__isnull=True)
+    by_milestone = (
+        live.filter(season__isnull=True)
         .values("rule", "milestone", "occurs_on")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
         .count()
     )
+    by_season = (
+        live.filter(season__isnull=False)
+        .values("customer", "rule", "season")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    return by_milestone + by_season
