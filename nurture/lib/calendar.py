@@ -472,10 +472,12 @@ def known_holiday_names(countries: Sequence[str], years: Sequence[int]) -> dict[
     found: dict[str, set[str]] = {}
     for country in countries:
         validate_country_region(country)
-        for year in years:
-            for _, entry in _holidays_of_year(country, "", year):
-                if _entry_keys(entry):
-                    found.setdefault(entry, set()).add(country)
+        # A country's regions too: Canada keeps Thanksgiving by province, Germany Epiphany by state.
+        for region in ["", *_supported_countries()[country]]:
+            for year in years:
+                for _, entry in _holidays_of_year(country, region, year):
+                    if _entry_keys(entry):
+                        found.setdefault(entry, set()).add(country)
     return found
 
 
