@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-
 from typing import Any
 
 from django import forms
@@ -76,14 +75,23 @@ class RuleForm(forms.ModelForm[Rule]):
         cadence = cleaned.get("cadence")
         if cadence is None and Rule.cadence.is_cached(self.instance):
             cadence = self.instance.cadence
-        if isinstance(cadence, Cadence) and cadence.is_date_anchored:
-            if cleaned.get("repeat_every_months") or cleaned.get("repeat_count"):
-                self.add_error(
-                    "repeat_every_months",
-                    "A seasonal cadence repeats by its date (every year, or once): leave 'repeat every' and "
-                    "'repeat count' empty; 'repeat until' ends it.",
-                )
+        repeats = cleaned.get("repeat_every_months") or cleaned.get("repeat_count")
+        if isinstance(cadence, Cadence) and cadence.is_date_anchored and repeats:
+            self.add_error(
+                "repeat_every_months",
+                "A seasonal cadence repeats by its date (every year, or once): leave 'repeat every' and "
+                "'repeat count' empty; 'repeat until' ends it.",
+            )
         return cleaned
+
+
+# The fields each anchor of a cadence needs (and keeps: the others are emptied).
+ANCHOR_NEEDS: dict[str, list[str]] = {
+    Cadence.Anchor.MILESTONE: ["anchor_kind"],
+    Cadence.Anchor.ANNUAL: ["anchor_month", "anchor_day"],
+    Cadence.Anchor.ONCE: ["anchor_date"],
+    Cadence.Anchor.HOLIDAY: ["anchor_holiday"],
+}
 
 
 class CadenceForm(forms.ModelForm[Cadence]):
@@ -131,16 +139,11 @@ class CadenceForm(forms.ModelForm[Cadence]):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        anchor = cleaned.get("anchor")
-        required = {
-            Cadence.Anchor.MILESTONE: ["anchor_kind"],
-            Cadence.Anchor.ANNUAL: ["anchor_month", "anchor_day"],
-            Cadence.Anchor.ONCE: ["anchor_date"],
-            Cadence.Anchor.HOLIDAY: ["anchor_holiday"],
-        }.get(anchor, [])  # type: ignore[call-overload]
+        anchor = str(cleaned.get("anchor") or "")
+        required = ANCHOR_NEEDS.get(anchor, [])
         for name in required:
             if cleaned.get(name) in (None, ""):
-                label = self.fields[name].label
+                label = str(self.fields[name].label or name).lower()
                 self.add_error(name, f"{Cadence.Anchor(anchor).label} needs the {label}.")
         if anchor == Cadence.Anchor.ANNUAL and cleaned.get("anchor_month") and cleaned.get("anchor_day"):
             try:

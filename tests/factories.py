@@ -106,6 +106,7 @@ def make_touchpoint(
     customer = customer or make_customer()
     rule = rule or make_rule(action=kind)
     kind_row = rule.cadence.anchor_kind
+    assert kind_row is not None, "make_touchpoint plans from a milestone: a cadence that counts from one"
     # A milestone of its own: (rule, milestone, occurs_on) is unique among live touchpoints.
     milestone = Milestone.objects.create(
         customer=customer, kind=kind_row, date=dt.date(2000, 1, 1) + dt.timedelta(days=_next())

@@ -1,9 +1,8 @@
 """Cadences and their rules: what should happen relative to a milestone, or to a date."""
 
+import datetime as dt
 import re
 from typing import Any
-
-import datetime as dt
 
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
@@ -36,7 +35,7 @@ COUNTRY_LIST_RE = r"^([A-Z]{2}(,[A-Z]{2})*)?$"
 
 
 def split_list(text: str) -> list[str]:
-    """"gold, Silver;bronze" -> ["gold", "Silver", "bronze"]: commas, semicolons or spaces between."""
+    """ "gold, Silver;bronze" -> ["gold", "Silver", "bronze"]: commas, semicolons or spaces between."""
     return [part for part in re.split(r"[\s,;]+", text) if part]
 
 

@@ -135,6 +135,7 @@ def compute_slots(
             )
             continue
         kind_id = rule.cadence.anchor_kind_id
+        assert kind_id is not None  # the cadence_anchor_complete constraint
         countries = set(rule.cadence.country_list)
         full_for_everyone = rule.pk in full_rules
         changed = changed_dates.get(kind_id, set())

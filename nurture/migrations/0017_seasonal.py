@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('nurture', '0014_customer_tier_holdout_returned_mail'),
+        ("nurture", "0014_customer_tier_holdout_returned_mail"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.CheckConstraint(condition=models.Q(('tier__regex', '^[-a-z0-9_]*$')), name='customer_tier_slug'),
+            model_name="customer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("tier__regex", "^[-a-z0-9_]*$")), name="customer_tier_slug"
+            ),
         ),
     ]

@@ -90,7 +90,12 @@ def test_an_annual_date_reaches_every_active_customer_mailed_by_their_own_busine
     assert paused.pk not in touchpoints and do_not_contact.pk not in touchpoints
     for c in (us, gb, none):
         t = touchpoints[c.pk]
-        assert (t.occurs_on, t.season, t.milestone_id, t.milestone_date) == (dt.date(2026, 12, 1), 2026, None, t.occurs_on)
+        assert (t.occurs_on, t.season, t.milestone_id, t.milestone_date) == (
+            dt.date(2026, 12, 1),
+            2026,
+            None,
+            t.occurs_on,
+        )
         assert t.due_on == calendar.card_due_on(t.occurs_on, 3, c.country, c.region)
         assert t.kind == "card" and t.status == "pending"
     # Thanksgiving and the day after (California) push the US mail-by date back past the British one.
