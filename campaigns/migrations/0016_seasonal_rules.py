@@ -13,6 +13,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from nurture.lib.migrations import AddUniqueConstraintConcurrently
+
 
 def copy_segment_tag(apps: Any, schema_editor: Any) -> None:
     Cadence = apps.get_model("campaigns", "Cadence")
@@ -39,6 +41,10 @@ def drop_slots(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
+    # Non-atomic: the unique index on touchpoints is built CONCURRENTLY on PostgreSQL, last, so
+    # touchpoints stay writable meanwhile (nurture/lib/migrations.py; docs/operations.md, "Upgrading").
+    atomic = False
+
     dependencies = [
         ("campaigns", "0013_card_returned"),
         ("nurture", "0014_customer_tier_holdout_returned_mail"),
@@ -242,6 +248,13 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="touchpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("season__isnull", True), ("milestone__isnull", True), _connector="OR"),
+                name="touchpoint_milestone_or_season",
+            ),
+        ),
+        AddUniqueConstraintConcurrently(
+            model_name="touchpoint",
             constraint=models.UniqueConstraint(
                 condition=models.Q(
                     models.Q(("status", "cancelled"), _negated=True),
@@ -250,13 +263,6 @@ class Migration(migrations.Migration):
                 ),
                 fields=("customer", "rule", "season"),
                 name="touchpoint_one_live_per_season",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="touchpoint",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("season__isnull", True), ("milestone__isnull", True), _connector="OR"),
-                name="touchpoint_milestone_or_season",
             ),
         ),
     ]

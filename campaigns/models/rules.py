@@ -341,6 +341,14 @@ class Rule(models.Model):
         return f"{self.name} ({self.slug})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            # The version may have moved since this instance was loaded (its cadence's date moved,
+            # Cadence.save()): never write an older one back, or the old dates would stay planned.
+            stored_version = Rule.objects.filter(pk=self.pk).values_list("version", flat=True).first()
+            if stored_version is not None and stored_version > self.version:
+                self.version = stored_version
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
         if self.pk is not None and self.schedule_signature() != self._stored_schedule():
             self.version += 1
             if kwargs.get("update_fields") is not None:

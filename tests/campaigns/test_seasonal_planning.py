@@ -245,6 +245,23 @@ def test_moving_the_date_cancels_the_pending_touchpoints_and_plans_the_new_date(
     assert live_duplicates() == 0
 
 
+def test_a_rule_saved_after_its_cadence_moved_keeps_the_new_version():
+    rule = seasonal()
+    c = customer(country="GB")
+    planning.plan(now=at(NOV_23))
+    loaded = Rule.objects.get(pk=rule.pk)  # as the admin's inline loads it, before the cadence is saved
+    cadence = Cadence.objects.get(pk=rule.cadence_id)
+    cadence.anchor_day = 8
+    cadence.save()
+    loaded.message_template = "Warm wishes, {{ first_name }}"
+    loaded.save()
+
+    planning.plan(now=at(NOV_23, 6))
+
+    assert [t.occurs_on for t in planned(rule).values()] == [dt.date(2026, 12, 8)]
+    assert c.pk in planned(rule)
+
+
 def test_a_new_seasonal_cadence_plans_for_everyone_in_the_next_sweep_even_inside_a_covered_window():
     c = customer(country="GB")
     planning.plan(now=at(NOV_23))
