@@ -26,6 +26,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations import AddConstraint, AddIndex
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+from django.db.models.constraints import UniqueConstraint
 
 
 class ExtensionNotAvailable(DatabaseError):
@@ -112,6 +113,10 @@ class AddUniqueConstraintConcurrently(AddConstraint):
     The constraint is part of the model state (Meta.constraints); on PostgreSQL an existing valid
     index of the same name is kept and an INVALID one rebuilt; elsewhere it is AddConstraint.
     """
+
+    # Set by AddConstraint.__init__ (django-stubs does not declare them).
+    model_name: str
+    constraint: UniqueConstraint
 
     def describe(self) -> str:
         return f"Create constraint {self.constraint.name} on {self.model_name} (concurrently on PostgreSQL)"
