@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from auditlog.models import LogEntry
 from django.urls import reverse
 
 from campaigns.models import Cadence, Rule
@@ -185,3 +186,10 @@ def test_the_change_page_links_to_the_preview(superuser_client):
     cadence = seasonal_cadence()
     html = superuser_client.get(reverse("admin:campaigns_cadence_change", args=[cadence.pk])).content.decode()
     assert reverse("admin:campaigns_cadence_preview", args=[cadence.pk]) in html
+
+
+def test_a_change_of_segment_is_in_the_audit_log():
+    cadence = seasonal_cadence()
+    cadence.excluded_customers.add(make_customer())
+
+    assert any("excluded_customers" in str(entry.changes) for entry in LogEntry.objects.get_for_object(cadence))
