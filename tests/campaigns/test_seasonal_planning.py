@@ -9,9 +9,11 @@ from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from django.utils.text import slugify
 
-from campaigns.models import Cadence, PlannerRun, Rule, Touchpoint
+from campaigns.models import Cadence, Card, CardDesign, PlannerRun, Rule, Touchpoint
 from campaigns.services import planning
+from campaigns.services.cards import cards_follow_touchpoints
 from nurture.lib import calendar
+from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Tag
 from tests.campaigns.test_planning import milestone
 from tests.factories import live_duplicates
@@ -368,3 +370,18 @@ def test_two_planners_at_once_create_every_seasonal_touchpoint_exactly_once():
     assert Touchpoint.objects.filter(season=2026).count() == 30 + 10
     assert planning.plan(now=at(dt.date(2026, 11, 1))).created == 0
     assert PlannerRun.objects.filter(finished_at__isnull=False).count() == 3
+
+
+def test_a_seasonal_card_is_drafted_with_its_message_and_the_customers_address():
+    rule = seasonal()
+    rule.card_design = CardDesign.objects.order_by("pk").first()
+    rule.message_template = "Season's greetings, {{ first_name }}! ({{ milestone_date }})"
+    rule.save()
+    c = customer(country="GB", first_name="Grace", address_line1="1 High Street", city="Bath")
+    planning.plan(now=at(NOV_23))
+
+    assert cards_follow_touchpoints(today=NOV_23, scope=CustomerScope.of([c.pk])) == (0, 1)
+
+    card = Card.objects.get(touchpoint__rule=rule)
+    assert card.message == "Season's greetings, Grace! (1 December 2026)"
+    assert card.touchpoint.customer_id == c.pk
