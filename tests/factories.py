@@ -106,6 +106,7 @@ def make_touchpoint(
     customer = customer or make_customer()
     rule = rule or make_rule(action=kind)
     kind_row = rule.cadence.anchor_kind
+    assert kind_row is not None, "make_touchpoint plans from a milestone: a cadence that counts from one"
     # A milestone of its own: (rule, milestone, occurs_on) is unique among live touchpoints.
     milestone = Milestone.objects.create(
         customer=customer, kind=kind_row, date=dt.date(2000, 1, 1) + dt.timedelta(days=_next())
@@ -131,11 +132,21 @@ def messages_of(response: Any) -> list[str]:
 
 
 def live_duplicates() -> int:
-    """Live touchpoints that share a (rule, milestone, occurs_on): there must never be any."""
-    return (
-        Touchpoint.objects.exclude(status="cancelled")
+    """Live touchpoints that share a (rule, milestone, occurs_on), or for a seasonal rule a (customer,
+    rule, season): there must never be any."""
+    live = Touchpoint.objects.exclude(status="cancelled").filter(follow_up_of__isnull=True)
+    by_milestone = (
+        live.filter(season__isnull=True)
         .values("rule", "milestone", "occurs_on")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
         .count()
     )
+    by_season = (
+        live.filter(season__isnull=False)
+        .values("customer", "rule", "season")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    return by_milestone + by_season

@@ -12,10 +12,11 @@ from campaigns.models.health import (
 )
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
 from campaigns.models.reports import DailyFigure, ReportDay, ReportPackDelivery
-from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule, Stage
+from campaigns.models.rules import ANCHOR_FIELDS, SCHEDULE_FIELDS, Cadence, Rule, Stage
 from campaigns.models.touchpoints import Touchpoint
 
 __all__ = [
+    "ANCHOR_FIELDS",
     "SCHEDULE_FIELDS",
     "Batch",
     "BatchChunk",

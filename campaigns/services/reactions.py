@@ -64,6 +64,7 @@ def _follow_up(touchpoint: Touchpoint, due_on: dt.date) -> list[Touchpoint]:
         milestone_id=touchpoint.milestone_id,
         milestone_date=touchpoint.milestone_date,
         occurrence_index=touchpoint.occurrence_index,
+        season=touchpoint.season,
         occurs_on=due_on,
         due_on=due_on,
         kind=Touchpoint.Kind.CALL,
