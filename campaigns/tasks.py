@@ -16,7 +16,7 @@ from celery.signals import worker_ready
 from django.db import transaction
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, planning
+from campaigns.services import alerts, digests, idempotency, planning
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -180,3 +180,9 @@ def resume_batches_on_start(sender: Any = None, **kwargs: Any) -> None:
     Chunks still waiting in the queue are queued twice; the second delivery finds them rendered.
     """
     resume_batches.delay(0)
+
+
+@shared_task(name="campaigns.tasks.expire_idempotency_keys")
+def expire_idempotency_keys() -> Summary:
+    """Daily: forget the API's idempotency keys older than 7 days."""
+    return {"deleted": idempotency.idempotency_keys_expire()}

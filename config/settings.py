@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     # Login throttling: failed attempts per username and per client address (see "Logging in" below).
     "axes",
     "csp",
+    # The REST API (config/api.py): its docs page's templates and static files.
+    "ninja",
     "nurture",
     "campaigns",
 ]
@@ -252,6 +254,9 @@ NURTURE_PLANNER_STALE_HOURS = env_int("NURTURE_PLANNER_STALE_HOURS", 3, minimum=
 NURTURE_FREQUENCY_CAP = env_ratio("NURTURE_FREQUENCY_CAP")
 # Print batches: cards per rendering chunk (one task each; rounded to whole sheets).
 NURTURE_BATCH_CHUNK_SIZE = env_int("NURTURE_BATCH_CHUNK_SIZE", 50, minimum=1)
+# The REST API: at most N requests per token in M seconds ("N/M"); past it, 429 with Retry-After.
+# Counted in Redis when REDIS_URL is set, otherwise in each process's memory. Empty: no limit.
+NURTURE_API_RATE_LIMIT = env_ratio("NURTURE_API_RATE_LIMIT", "600/60")
 # A 29 February milestone in a non-leap year: "feb28" (default) or "mar1".
 NURTURE_LEAP_DAY = env_str("NURTURE_LEAP_DAY", "feb28")
 if NURTURE_LEAP_DAY not in ("feb28", "mar1"):

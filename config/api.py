@@ -1,0 +1,40 @@
+"""The REST API, version 1: /api/v1/ with its OpenAPI schema (/api/v1/openapi.json) and docs
+page (/api/v1/docs, Swagger UI from django-ninja's bundled static files: no CDN, no inline
+script). The routers are interfaces of each side: customers in nurture/api/, touchpoints,
+activities and events in campaigns/api/; docs/api.md describes them."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+
+from campaigns.api import activities, events, touchpoints
+from nurture.api import customers
+from nurture.api.limits import RateLimited
+from nurture.api.schemas import Unprocessable
+
+api = NinjaAPI(
+    title="nurture API",
+    version="1",
+    description=(
+        "Customers, milestones, touchpoints, activities and events in. Authenticate with "
+        "`Authorization: Bearer nur_...` (a token per integration, with scopes)."
+    ),
+    urls_namespace="api-v1",
+)
+api.add_router("", customers.router)
+api.add_router("", touchpoints.router)
+api.add_router("", activities.router)
+api.add_router("", events.router)
+
+
+@api.exception_handler(Unprocessable)
+def unprocessable(request: HttpRequest, exc: Unprocessable) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.detail}, status=422)
+
+
+@api.exception_handler(RateLimited)
+def rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    response = api.create_response(request, {"detail": str(exc)}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
