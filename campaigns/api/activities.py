@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -87,7 +87,7 @@ def activities_list(request: HttpRequest, filters: Query[ActivityFilters]) -> di
     auth=requires(Scope.TOUCHPOINTS_WRITE),
     operation_id="activities_record",
 )
-def activities_post(request: HttpRequest, payload: ActivityIn) -> tuple[int, Activity]:
+def activities_post(request: HttpRequest, payload: ActivityIn) -> Status[Activity]:
     """Record an activity; one sent before with the same external_id is returned as stored."""
     token = token_of(request)
     customer = Customer.objects.visible_to(token.owner).filter(external_id=payload.customer).first()
@@ -107,4 +107,4 @@ def activities_post(request: HttpRequest, payload: ActivityIn) -> tuple[int, Act
     except InputError as exc:
         raise Unprocessable(problems_detail(exc)) from None
     activity.customer = customer
-    return 201, activity
+    return Status(201, activity)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -20,8 +20,8 @@ from nurture.api.schemas import (
     MAX_PAGE,
     CustomerFields,
     CustomerOut,
+    CustomerStatus,
     ErrorOut,
-    Status,
     Unprocessable,
     page_of,
     problems_detail,
@@ -33,7 +33,7 @@ router = Router(tags=["customers"])
 
 
 class CustomerFilters(Schema):
-    status: Status | None = None
+    status: CustomerStatus | None = None
     tier: str | None = None
     tag: str | None = Field(None, description="A tag's slug")
     country: str | None = None
@@ -63,7 +63,10 @@ class MilestoneOut(Schema):
         return milestone.kind.slug
 
 
-class MilestoneCreated(MilestoneOut):
+class MilestoneCreated(Schema):
+    kind: str
+    date: dt.date
+    note: str
     created: bool
 
 
@@ -121,7 +124,7 @@ def customers_retrieve(request: HttpRequest, external_id: str) -> Customer:
     auth=requires(Scope.CUSTOMERS_WRITE),
     operation_id="customers_upsert",
 )
-def customers_put(request: HttpRequest, external_id: str, payload: CustomerFields) -> tuple[int, Customer]:
+def customers_put(request: HttpRequest, external_id: str, payload: CustomerFields) -> Status[Customer]:
     """Create the customer with this external_id, or update the fields given (201 when created)."""
     if not external_id.strip() or len(external_id) > 64:
         raise HttpError(422, "external_id must be 1 to 64 characters.")
@@ -133,7 +136,7 @@ def customers_put(request: HttpRequest, external_id: str, payload: CustomerField
         result = customers_upsert(by=owner, rows=[row])
     except InputError as exc:
         raise Unprocessable(problems_detail(exc)) from None
-    return (201 if external_id in result.created else 200), _customer(request, external_id)
+    return Status(201 if external_id in result.created else 200, _customer(request, external_id))
 
 
 @router.get(
@@ -153,7 +156,7 @@ def milestones_list(request: HttpRequest, external_id: str) -> list[Milestone]:
     auth=requires(Scope.CUSTOMERS_WRITE),
     operation_id="milestones_add",
 )
-def milestones_post(request: HttpRequest, external_id: str, payload: MilestoneIn) -> tuple[int, dict[str, object]]:
+def milestones_post(request: HttpRequest, external_id: str, payload: MilestoneIn) -> Status[dict[str, object]]:
     """Add a milestone (201); one already there on that date for that kind answers 200."""
     customer = _customer(request, external_id)
     try:
@@ -163,4 +166,4 @@ def milestones_post(request: HttpRequest, external_id: str, payload: MilestoneIn
     except InputError as exc:
         raise Unprocessable(problems_detail(exc)) from None
     body = {"kind": payload.kind, "date": payload.date, "note": payload.note, "created": created}
-    return (201 if created else 200), body
+    return Status(201 if created else 200, body)

@@ -41,7 +41,7 @@ def problems_detail_indexed(error: InputError, *, root: tuple[str | int, ...]) -
     ]
 
 
-Status = Literal["active", "paused", "do_not_contact", "churned"]
+CustomerStatus = Literal["active", "paused", "do_not_contact", "churned"]
 
 
 class CustomerFields(Schema):
@@ -59,7 +59,7 @@ class CustomerFields(Schema):
     postal_code: str | None = Field(None, max_length=20)
     country: str | None = Field(None, max_length=2, description="ISO 3166-1 alpha-2, e.g. DE")
     time_zone: str | None = Field(None, max_length=64, description="IANA time zone, e.g. Europe/Berlin")
-    status: Status | None = None
+    status: CustomerStatus | None = None
     tier: str | None = Field(None, max_length=50, description="Loyalty tier, e.g. gold")
     tags: list[str] | None = Field(None, description="Tag slugs; replaces the customer's tags when given")
 
@@ -81,7 +81,7 @@ class CustomerOut(Schema):
     postal_code: str
     country: str
     time_zone: str
-    status: Status
+    status: CustomerStatus
     tier: str
     tags: list[str]
     account_manager: str | None
