@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 
 from campaigns.api import activities, events, touchpoints
 from nurture.api import customers
@@ -31,6 +32,26 @@ api.add_router("", events.router)
 @api.exception_handler(Unprocessable)
 def unprocessable(request: HttpRequest, exc: Unprocessable) -> HttpResponse:
     return api.create_response(request, {"detail": exc.detail}, status=422)
+
+
+# The names of the views' parameters that hold a whole body or query (not fields of the API).
+_PARAMETER_NAMES = {"payload", "filters"}
+
+
+@api.exception_handler(ValidationError)
+def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """422, each problem's `loc` naming the field as the client sent it: ["body", "customer",
+    "email"], not the view's parameter name in between."""
+    detail = [
+        {
+            **error,
+            "loc": [
+                part for index, part in enumerate(error.get("loc", [])) if not (index == 1 and part in _PARAMETER_NAMES)
+            ],
+        }
+        for error in exc.errors
+    ]
+    return api.create_response(request, {"detail": detail}, status=422)
 
 
 @api.exception_handler(RateLimited)

@@ -32,7 +32,7 @@ class TokenAuth(HttpBearer):
             return None
         if self.scope is not None and not api_token.has_scope(self.scope):
             raise AuthorizationError(message=f"This token lacks the scope {self.scope}.")
-        check_rate(api_token.pk)
+        check_rate(api_token.key_hash[:32])
         return api_token
 
 

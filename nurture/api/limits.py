@@ -22,7 +22,7 @@ def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def check_rate(token_id: int, *, now: float | None = None) -> None:
+def check_rate(token_key: str, *, now: float | None = None) -> None:
     """Count one request of the token; raise RateLimited past the limit (NURTURE_API_RATE_LIMIT)."""
     rate: tuple[int, int] | None = settings.NURTURE_API_RATE_LIMIT
     if rate is None:
@@ -30,7 +30,7 @@ def check_rate(token_id: int, *, now: float | None = None) -> None:
     limit, seconds = rate
     now = time.time() if now is None else now
     window = int(now // seconds)
-    key = f"nurture:api:rate:{token_id}:{window}"
+    key = f"nurture:api:rate:{token_key}:{window}"
     if settings.REDIS_URL:
         pipe = _redis(settings.REDIS_URL).pipeline()
         pipe.incr(key)
