@@ -5,7 +5,10 @@ activities and events in campaigns/api/; docs/api.md describes them."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
@@ -59,3 +62,27 @@ def rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     response = api.create_response(request, {"detail": str(exc)}, status=429)
     response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+class RefuseNulCharacters:
+    """422 for an API request with a NUL character in its path, query or body: no text column of
+    PostgreSQL can hold one, so it could only fail later (settings.MIDDLEWARE)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith("/api/") and _has_nul(request):
+            detail = [{"type": "nul_character", "loc": ["request"], "msg": "NUL characters (U+0000) are not accepted."}]
+            return JsonResponse({"detail": detail}, status=422)
+        return self.get_response(request)
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    query = request.META.get("QUERY_STRING", "")
+    return (
+        "\x00" in request.path
+        or "\x00" in unquote(query)
+        or b"\x00" in request.body
+        or b"\\u0000" in request.body.lower()
+    )

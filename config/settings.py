@@ -48,6 +48,8 @@ MIDDLEWARE = [
     # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
     "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The REST API refuses NUL characters, which no PostgreSQL text column holds (config/api.py).
+    "config.api.RefuseNulCharacters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -14,7 +14,7 @@ from pydantic import Field
 from campaigns.models import Activity
 from campaigns.services.activities import ActivityInput, activities_record
 from nurture.api.auth import requires, token_of
-from nurture.api.schemas import ERRORS, MAX_PAGE, ErrorOut, Unprocessable, page_of, problems_detail
+from nurture.api.schemas import ERRORS, MAX_PAGE, ErrorOut, Instant, RowId, Unprocessable, page_of, problems_detail
 from nurture.models import Customer, Scope
 from nurture.services.customers import InputError
 
@@ -26,7 +26,7 @@ Channel = Literal["email", "meeting", "support_ticket", "purchase", "nps", "othe
 class ActivityIn(Schema):
     customer: str = Field(..., min_length=1, max_length=64, description="The customer's external_id")
     channel: Channel
-    occurred_at: dt.datetime = Field(..., description="With a time zone offset, e.g. 2026-03-01T10:00:00Z")
+    occurred_at: Instant = Field(..., description="With a time zone offset, e.g. 2026-03-01T10:00:00Z")
     subject: str = Field("", max_length=200)
     score: int | None = Field(None, ge=0, le=100, description="NPS 0-10, or a rating out of 100")
     external_id: str = Field("", max_length=100, description="Its ID in your system: sent twice, recorded once")
@@ -50,9 +50,9 @@ class ActivityOut(Schema):
 class ActivityFilters(Schema):
     customer: str | None = Field(None, description="The customer's external_id")
     channel: Channel | None = None
-    since: dt.datetime | None = None
+    since: Instant | None = None
     limit: int = Field(100, ge=1, le=MAX_PAGE)
-    after: int | None = Field(None, ge=0, description="The `next` cursor of the previous page")
+    after: RowId | None = Field(None, description="The `next` cursor of the previous page")
 
 
 class ActivityPage(Schema):

@@ -8,7 +8,6 @@ body, 422. Keys are kept 7 days.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -21,7 +20,9 @@ from nurture.api.auth import requires, token_of
 from nurture.api.schemas import (
     ERRORS,
     CustomerFields,
+    Day,
     ErrorOut,
+    Instant,
     Unprocessable,
     problems_detail,
     problems_detail_indexed,
@@ -44,9 +45,9 @@ class EventIn(Schema):
     type: EventTypeName
     customer: EventCustomer
     id: str = Field("", max_length=100, description="The event's ID in your system (an NPS answer is recorded once)")
-    occurred_at: dt.datetime | None = Field(None, description="When it happened; default: now")
-    date: dt.date | None = Field(None, description="The milestone's date; default: the day of occurred_at")
-    renewal_date: dt.date | None = Field(None, description="renewal.signed: the next renewal date")
+    occurred_at: Instant | None = Field(None, description="When it happened; default: now")
+    date: Day | None = Field(None, description="The milestone's date; default: the day of occurred_at")
+    renewal_date: Day | None = Field(None, description="renewal.signed: the next renewal date")
     score: int | None = Field(None, ge=0, le=10, description="nps.responded: the answer, 0-10")
     comment: str = Field("", max_length=200, description="nps.responded: the comment")
     referrer_external_id: str = Field("", max_length=64, description="referral.converted: who referred them")

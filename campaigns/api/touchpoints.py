@@ -14,7 +14,7 @@ from pydantic import Field
 from campaigns.models import Touchpoint
 from campaigns.services.touchpoints import TouchpointError, touchpoint_log_outcome
 from nurture.api.auth import requires, token_of
-from nurture.api.schemas import ERRORS, MAX_PAGE, ErrorOut, page_of
+from nurture.api.schemas import ERRORS, MAX_PAGE, Day, ErrorOut, RowId, page_of
 from nurture.models import Scope
 
 router = Router(tags=["touchpoints"])
@@ -27,10 +27,10 @@ class TouchpointFilters(Schema):
     customer: str | None = Field(None, description="The customer's external_id")
     status: TouchpointStatus | None = None
     kind: Literal["call", "card"] | None = None
-    due_from: dt.date | None = None
-    due_to: dt.date | None = None
+    due_from: Day | None = None
+    due_to: Day | None = None
     limit: int = Field(100, ge=1, le=MAX_PAGE)
-    after: int | None = Field(None, ge=0, description="The `next` cursor of the previous page")
+    after: RowId | None = Field(None, description="The `next` cursor of the previous page")
 
 
 class TouchpointOut(Schema):
@@ -100,7 +100,7 @@ def touchpoints_list(request: HttpRequest, filters: Query[TouchpointFilters]) ->
     auth=requires(Scope.TOUCHPOINTS_WRITE),
     operation_id="touchpoints_log_outcome",
 )
-def touchpoints_log_outcome(request: HttpRequest, touchpoint_id: int, payload: OutcomeIn) -> Touchpoint:
+def touchpoints_log_outcome(request: HttpRequest, touchpoint_id: RowId, payload: OutcomeIn) -> Touchpoint:
     """Log how a pending call went, as Today does; 409 when it is not a pending call any more."""
     owner = token_of(request).owner
     touchpoint = Touchpoint.objects.visible_to(owner).filter(pk=touchpoint_id).first()

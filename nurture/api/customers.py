@@ -21,7 +21,10 @@ from nurture.api.schemas import (
     CustomerFields,
     CustomerOut,
     CustomerStatus,
+    Day,
     ErrorOut,
+    Instant,
+    RowId,
     Unprocessable,
     page_of,
     problems_detail,
@@ -37,9 +40,9 @@ class CustomerFilters(Schema):
     tier: str | None = None
     tag: str | None = Field(None, description="A tag's slug")
     country: str | None = None
-    updated_since: dt.datetime | None = Field(None, description="Changed at or after this time")
+    updated_since: Instant | None = Field(None, description="Changed at or after this time")
     limit: int = Field(100, ge=1, le=MAX_PAGE)
-    after: int | None = Field(None, ge=0, description="The `next` cursor of the previous page")
+    after: RowId | None = Field(None, description="The `next` cursor of the previous page")
 
 
 class CustomerPage(Schema):
@@ -49,7 +52,7 @@ class CustomerPage(Schema):
 
 class MilestoneIn(Schema):
     kind: str = Field(..., min_length=1, max_length=50, description="The kind's slug, e.g. renewal")
-    date: dt.date
+    date: Day
     note: str = Field("", max_length=200)
 
 

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from nurture.models import Customer
 from nurture.services.customers import FieldProblem, InputError
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+
+
+# An instant: with its offset (a time without one is refused), kept in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+# A calendar date a milestone may sensibly fall on.
+Day = Annotated[dt.date, Field(ge=dt.date(1900, 1, 1), le=dt.date(2199, 12, 31))]
+
+# A row id as PostgreSQL's bigint holds it (a cursor, a touchpoint's id).
+RowId = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 # The largest page a list returns.
 MAX_PAGE = 500
