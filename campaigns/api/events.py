@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Header, Router, Schema
-from pydantic import Field
+from ninja import Header, Router
+from pydantic import BaseModel, Field
 
 from campaigns.services.events_in import MAX_EVENTS, EventInput, EventOutcome, events_apply
 from campaigns.services.idempotency import Answer, IdempotencyKeyReused, idempotent_run, request_hash
@@ -41,7 +41,7 @@ class EventCustomer(CustomerFields):
     external_id: str = Field(..., min_length=1, max_length=64, description="The customer's key in your system")
 
 
-class EventIn(Schema):
+class EventIn(BaseModel):
     type: EventTypeName
     customer: EventCustomer
     id: str = Field("", max_length=100, description="The event's ID in your system (an NPS answer is recorded once)")
@@ -53,11 +53,11 @@ class EventIn(Schema):
     referrer_external_id: str = Field("", max_length=64, description="referral.converted: who referred them")
 
 
-class EventBatchIn(Schema):
+class EventBatchIn(BaseModel):
     events: list[EventIn] = Field(..., min_length=1, max_length=MAX_EVENTS)
 
 
-class EventOut(Schema):
+class EventOut(BaseModel):
     type: str
     customer: str
     customer_created: bool
@@ -65,7 +65,7 @@ class EventOut(Schema):
     activity_id: int | None
 
 
-class EventsAccepted(Schema):
+class EventsAccepted(BaseModel):
     accepted: int
     customers_created: list[str]
     events: list[EventOut]

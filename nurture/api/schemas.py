@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from ninja.errors import HttpError
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from nurture.models import Customer
 from nurture.services.customers import FieldProblem, InputError
@@ -60,8 +60,11 @@ def problems_detail_indexed(error: InputError, *, root: tuple[str | int, ...]) -
 CustomerStatus = Literal["active", "paused", "do_not_contact", "churned"]
 
 
-class CustomerFields(Schema):
-    """A customer's writable fields; on an update, those left out keep their value."""
+class CustomerFields(BaseModel):
+    """A customer's writable fields; on an update, those left out keep their value.
+
+    Request bodies are plain pydantic models: ninja's Schema reads attributes through a getter
+    made for ORM objects, which costs more than the rest of a 1,000-event batch together."""
 
     first_name: str | None = Field(None, max_length=100)
     last_name: str | None = Field(None, max_length=100)
@@ -80,7 +83,7 @@ class CustomerFields(Schema):
     tags: list[str] | None = Field(None, description="Tag slugs; replaces the customer's tags when given")
 
     def given(self) -> dict[str, Any]:
-        return {name: value for name, value in self.model_dump(exclude_unset=True).items() if name != "tags"}
+        return {name: getattr(self, name) for name in self.model_fields_set if name != "tags"}
 
 
 class CustomerOut(Schema):
