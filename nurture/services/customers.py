@@ -113,6 +113,8 @@ def customers_upsert(
     problems: list[FieldProblem] = []
     result = UpsertResult()
     tags_for: dict[str, list[str]] = {}
+    # What the stored customers held before this call, to write (and re-plan) only those that change.
+    stored_values: dict[str, tuple[object, ...]] = {}
     for index, row in enumerate(rows):
         unknown = sorted(set(row.fields) - set(WRITABLE_FIELDS))
         problems += [FieldProblem(index, f"{field_prefix}{name}", "not a customer field") for name in unknown]
@@ -124,6 +126,8 @@ def customers_upsert(
             continue
         if current is None:
             current = Customer(external_id=row.external_id, account_manager_id=by.pk, updated_at=now, created_at=now)
+        elif current.pk is not None and row.external_id not in stored_values:
+            stored_values[row.external_id] = _values(current)
         for name, value in row.fields.items():
             if name in WRITABLE_FIELDS:
                 setattr(current, name, "" if value is None else value)
@@ -147,18 +151,26 @@ def customers_upsert(
         Customer.objects.bulk_create(new, batch_size=BATCH)
         if any(customer.pk is None for customer in new):  # a backend that returns no ids
             result.customers.update(_existing(customer.external_id for customer in new))
-        for customer in old:
+        retagged = _set_tags(result.customers, tags_for)
+        # Every write bumps updated_at: the planner's incremental pass looks for it.
+        changed = [c for c in old if _values(c) != stored_values[c.external_id] or c.pk in retagged]
+        for customer in changed:
             customer.updated_at = now
-        Customer.objects.bulk_update(old, [*WRITABLE_FIELDS, "updated_at"], batch_size=BATCH)
-        _set_tags(result.customers, tags_for)
-        changed = [customer.pk for customer in result.customers.values()]
-        announce_customers_changed(changed)
+        Customer.objects.bulk_update(changed, [*WRITABLE_FIELDS, "updated_at"], batch_size=BATCH)
+        result.updated = {customer.external_id for customer in changed}
+        announce_customers_changed([customer.pk for customer in new + changed])
     return result
 
 
-def _set_tags(customers: Mapping[str, Customer], tags_for: Mapping[str, list[str]]) -> None:
+def _values(customer: Customer) -> tuple[object, ...]:
+    return tuple(getattr(customer, name) for name in WRITABLE_FIELDS)
+
+
+def _set_tags(customers: Mapping[str, Customer], tags_for: Mapping[str, list[str]]) -> set[int]:
+    """Give each customer in `tags_for` exactly those tags (created when missing). Returns the
+    customers whose tags changed."""
     if not tags_for:
-        return
+        return set()
     wanted = {slug for slugs in tags_for.values() for slug in slugs}
     tags = dict(Tag.objects.filter(slug__in=wanted).values_list("slug", "id"))
     missing = sorted(wanted - set(tags))
@@ -167,15 +179,24 @@ def _set_tags(customers: Mapping[str, Customer], tags_for: Mapping[str, list[str
         tags.update(Tag.objects.filter(slug__in=missing).values_list("slug", "id"))
     through = Customer.tags.through
     ids = [customers[external_id].pk for external_id in tags_for]
-    through.objects.filter(customer_id__in=ids).delete()
-    through.objects.bulk_create(
-        [
-            through(customer_id=customers[external_id].pk, tag_id=tags[slug])
-            for external_id, slugs in tags_for.items()
-            for slug in slugs
-        ],
-        batch_size=BATCH,
-    )
+    current: dict[int, set[int]] = {}
+    for start in range(0, len(ids), BATCH):
+        for customer_id, tag_id in through.objects.filter(customer_id__in=ids[start : start + BATCH]).values_list(
+            "customer_id", "tag_id"
+        ):
+            current.setdefault(customer_id, set()).add(tag_id)
+    changed: set[int] = set()
+    add: list[Any] = []
+    for external_id, slugs in tags_for.items():
+        pk = customers[external_id].pk
+        want, have = {tags[slug] for slug in slugs}, current.get(pk, set())
+        if want != have:
+            changed.add(pk)
+            add += [through(customer_id=pk, tag_id=tag_id) for tag_id in want - have]
+            if have - want:
+                through.objects.filter(customer_id=pk, tag_id__in=have - want).delete()
+    through.objects.bulk_create(add, batch_size=BATCH)
+    return changed
 
 
 @dataclass(frozen=True)

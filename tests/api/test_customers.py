@@ -115,3 +115,14 @@ def test_milestones_are_listed_and_added_once(client, alice, auth):
     )
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"][-1] == "kind"
     assert dt.date(2027, 1, 31) == Milestone.objects.get().date
+
+
+def test_an_upsert_that_changes_nothing_writes_nothing(client, alice, auth):
+    body = {"first_name": "Ada", "last_name": "Lovelace", "tags": ["vip"]}
+    assert put(client, "/api/v1/customers/CRM-7", body, auth).status_code == 201
+    before = Customer.objects.get(external_id="CRM-7").updated_at
+    assert put(client, "/api/v1/customers/CRM-7", body, auth).status_code == 200
+    assert Customer.objects.get(external_id="CRM-7").updated_at == before
+    assert put(client, "/api/v1/customers/CRM-7", {"tags": ["vip", "gold"]}, auth).status_code == 200
+    customer = Customer.objects.get(external_id="CRM-7")
+    assert customer.updated_at > before and sorted(t.slug for t in customer.tags.all()) == ["gold", "vip"]
