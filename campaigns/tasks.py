@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, health, planning, report_figures, report_packs
+from campaigns.services import alerts, digests, health, idempotency, planning, report_figures, report_packs
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -247,3 +247,9 @@ def send_report_packs() -> Summary:
 def send_report_pack(user_id: int, month: str) -> Summary:
     sent = report_packs.report_pack_send(user_id=user_id, month=dt.date.fromisoformat(month))
     return {"sent": int(sent)}
+
+
+@shared_task(name="campaigns.tasks.expire_idempotency_keys")
+def expire_idempotency_keys() -> Summary:
+    """Daily: forget the API's idempotency keys older than 7 days."""
+    return {"deleted": idempotency.idempotency_keys_expire()}

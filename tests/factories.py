@@ -12,6 +12,7 @@ from django.db.models import Count
 
 from campaigns.models import Cadence, Rule, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
+from nurture.services.api_tokens import api_token_create
 
 _numbers = itertools.count(1)
 
@@ -150,3 +151,25 @@ def live_duplicates() -> int:
         .count()
     )
     return by_milestone + by_season
+
+
+# --- The REST API ------------------------------------------------------------------------------
+
+ALL_SCOPES = (
+    "events:write",
+    "customers:read",
+    "customers:write",
+    "touchpoints:read",
+    "touchpoints:write",
+    "webhooks:manage",
+)
+
+
+def make_api_token(owner: Any, scopes: Any = ALL_SCOPES, **fields: Any) -> str:
+    """An API token of `owner`; returns its secret (for the Authorization header)."""
+    created = api_token_create(name=fields.pop("name", f"Integration {_next()}"), owner=owner, scopes=scopes, **fields)
+    return created.secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}

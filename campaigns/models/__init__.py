@@ -1,3 +1,5 @@
+from campaigns.models.activities import Activity
+from campaigns.models.api import IdempotencyKey
 from campaigns.models.cards import Batch, BatchChunk, BatchFile, Card, CardDesign
 from campaigns.models.digests import DigestDelivery
 from campaigns.models.health import (
@@ -18,6 +20,7 @@ from campaigns.models.touchpoints import Touchpoint
 __all__ = [
     "ANCHOR_FIELDS",
     "SCHEDULE_FIELDS",
+    "Activity",
     "Batch",
     "BatchChunk",
     "BatchFile",
@@ -34,6 +37,7 @@ __all__ = [
     "HealthRun",
     "HealthScore",
     "HealthSnapshot",
+    "IdempotencyKey",
     "PlanSlot",
     "PlannerChunk",
     "PlannerRun",
