@@ -35,6 +35,10 @@ def cadence_data(**fields: Any) -> dict[str, Any]:
         "rules-INITIAL_FORMS": "0",
         "rules-MIN_NUM_FORMS": "0",
         "rules-MAX_NUM_FORMS": "1000",
+        "stages-TOTAL_FORMS": "0",
+        "stages-INITIAL_FORMS": "0",
+        "stages-MIN_NUM_FORMS": "0",
+        "stages-MAX_NUM_FORMS": "1000",
     }
     data.update(fields)
     return data
