@@ -4,14 +4,18 @@ A customer or milestone that changed is re-planned once the change commits (a ro
 change queues nothing). The services' requests (campaigns.signals) are queued as they were sent.
 """
 
+import logging
 from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.dispatch import receiver
+from kombu.exceptions import OperationalError
 
 from campaigns import signals, tasks
 from nurture.signals import customers_changed
+
+log = logging.getLogger(__name__)
 
 # Customers per re-plan task.
 REPLAN_CHUNK = 1000
@@ -46,3 +50,12 @@ def finish_batch(sender: Any, batch_id: int, **kwargs: Any) -> None:
 @receiver(signals.customer_at_risk)
 def alert_lead(sender: Any, touchpoint_id: int, **kwargs: Any) -> None:
     transaction.on_commit(partial(tasks.send_at_risk_alert.delay, touchpoint_id))
+
+
+@receiver(signals.webhook_events_recorded)
+def dispatch_webhooks(sender: Any, **kwargs: Any) -> None:
+    """Sent after the commit. A broker that is down loses nothing: Beat's periodic dispatch finds the rows."""
+    try:
+        tasks.dispatch_webhooks.apply_async(retry=False)
+    except OperationalError as exc:
+        log.warning("webhook dispatch not queued (the periodic dispatch will send them): %s", exc)

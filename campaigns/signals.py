@@ -14,3 +14,5 @@ batch_chunks_to_render = Signal()
 batch_to_finish = Signal()
 # touchpoint_id: a call ended "at risk"; alert the account manager's lead (after the commit).
 customer_at_risk = Signal()
+# (no arguments): webhook events were recorded or deliveries made due; dispatch them (after the commit).
+webhook_events_recorded = Signal()

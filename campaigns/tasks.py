@@ -16,7 +16,7 @@ from celery.signals import worker_ready
 from django.db import transaction
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, planning
+from campaigns.services import alerts, digests, planning, webhooks
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -180,3 +180,27 @@ def resume_batches_on_start(sender: Any = None, **kwargs: Any) -> None:
     Chunks still waiting in the queue are queued twice; the second delivery finds them rendered.
     """
     resume_batches.delay(0)
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# Beat runs dispatch_webhooks every few seconds and record_touchpoints_due every few minutes; a
+# commit that records events also asks for a dispatch at once (campaigns.receivers).
+
+# One dispatch works for at most this many batches, then hands over to a fresh task.
+WEBHOOK_BATCHES_PER_TASK = 50
+
+
+@shared_task(name="campaigns.tasks.dispatch_webhooks")
+def dispatch_webhooks() -> Summary:
+    summary = webhooks.webhook_deliveries_dispatch(max_batches=WEBHOOK_BATCHES_PER_TASK)
+    more = webhooks.webhook_deliveries_due_exist()
+    if more:
+        dispatch_webhooks.delay()
+    return {**summary.as_dict(), "more": more}
+
+
+@shared_task(
+    name="campaigns.tasks.record_touchpoints_due", autoretry_for=(Exception,), retry_backoff=True, max_retries=3
+)
+def record_touchpoints_due() -> Summary:
+    return {"recorded": webhooks.webhook_events_touchpoints_due()}

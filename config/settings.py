@@ -252,6 +252,9 @@ NURTURE_PLANNER_STALE_HOURS = env_int("NURTURE_PLANNER_STALE_HOURS", 3, minimum=
 NURTURE_FREQUENCY_CAP = env_ratio("NURTURE_FREQUENCY_CAP")
 # Print batches: cards per rendering chunk (one task each; rounded to whole sheets).
 NURTURE_BATCH_CHUNK_SIZE = env_int("NURTURE_BATCH_CHUNK_SIZE", 50, minimum=1)
+# Webhooks: hosts that may receive webhooks although they resolve to a private, loopback or
+# link-local address (comma-separated names, e.g. "hooks.internal,127.0.0.1"); empty by default.
+NURTURE_WEBHOOK_ALLOWED_HOSTS = env_list("NURTURE_WEBHOOK_ALLOWED_HOSTS")
 # A 29 February milestone in a non-leap year: "feb28" (default) or "mar1".
 NURTURE_LEAP_DAY = env_str("NURTURE_LEAP_DAY", "feb28")
 if NURTURE_LEAP_DAY not in ("feb28", "mar1"):

@@ -3,6 +3,7 @@ from campaigns.models.digests import DigestDelivery
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
 from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule
 from campaigns.models.touchpoints import Touchpoint
+from campaigns.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "SCHEDULE_FIELDS",
@@ -17,4 +18,7 @@ __all__ = [
     "PlannerRun",
     "Rule",
     "Touchpoint",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
