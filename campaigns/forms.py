@@ -1,4 +1,4 @@
-"""Forms of the card and batch admin, and the validation of a rule's message template."""
+"""Forms of the card, batch and webhook admin, and the validation of a rule's message template."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 from django.utils import timezone
 
-from campaigns.models import Batch, Card, Rule
+from campaigns.models import Batch, Card, Rule, WebhookEndpoint
+from campaigns.models.webhooks import SUBSCRIBABLE_TYPES, WebhookEventType
 from campaigns.printing import (
     MERGE_FIELD_HELP,
     MESSAGE_MAX_LENGTH,
@@ -17,6 +18,7 @@ from campaigns.printing import (
     too_long_message,
 )
 from campaigns.services.cards import clean_message, rule_validate_message_template
+from campaigns.services.webhooks import WebhookError, webhook_url_check
 
 
 def _merge_fields_help() -> str:
@@ -116,3 +118,25 @@ class BatchBuildForm(BatchOptionsForm):
         help_text="Approved cards that must be mailed on or before this date (overdue ones included).",
     )
     field_order = ["due_by", "sheet", "labels"]
+
+
+class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
+    """An endpoint's URL (checked: public addresses only), what it receives and a description."""
+
+    event_types = forms.MultipleChoiceField(
+        choices=[
+            (value, f"{value}: {label}") for value, label in WebhookEventType.choices if value in SUBSCRIBABLE_TYPES
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events this endpoint receives (docs/webhooks.md describes each payload).",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "event_types"]
+
+    def clean_url(self) -> str:
+        try:
+            return webhook_url_check(self.cleaned_data["url"])
+        except WebhookError as exc:
+            raise forms.ValidationError(str(exc)) from exc
