@@ -123,6 +123,12 @@ class BatchBuildForm(BatchOptionsForm):
 class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
     """An endpoint's URL (checked: public addresses only), what it receives and a description."""
 
+    url = forms.URLField(
+        label="URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Where the events are POSTed. It must resolve to a public address (docs/webhooks.md).",
+    )
     event_types = forms.MultipleChoiceField(
         choices=[
             (value, f"{value}: {label}") for value, label in WebhookEventType.choices if value in SUBSCRIBABLE_TYPES

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from campaigns.outbound import DestinationRefused, new_secret, resolve_destinati
 from campaigns.outbound.client import parse_retry_after
 from campaigns.outbound.signing import webhook_headers
 from campaigns.services import webhooks
+from campaigns.services.batches import batch_mark_mailed, batch_mark_printed
 from campaigns.services.touchpoints import touchpoint_bulk_log_outcome, touchpoint_log_outcome
 from campaigns.services.webhooks import (
     RETRY_SCHEDULE,
@@ -396,3 +398,50 @@ def test_a_destination_that_became_private_is_refused_at_send_time(endpoint, rec
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.last_status_code) == ("pending", None)
     assert "not sent there" in delivery.last_error
+
+
+# --- Where the events come from ------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("media_root")
+def test_printing_and_mailing_a_batch_records_card_and_touchpoint_events(endpoint, receiver):
+    from tests.campaigns.test_batches import build, cards, render
+
+    made = cards(2)
+    batch = render(build())
+    print_room = make_user("printer2")
+    batch_mark_printed(batch=batch, by=print_room)
+    batch_mark_mailed(batch=batch, by=print_room)
+
+    printed = WebhookEvent.objects.filter(type="card.printed")
+    mailed = WebhookEvent.objects.filter(type="card.mailed")
+    completed = WebhookEvent.objects.filter(type="touchpoint.completed")
+    assert set(printed.values_list("subject_id", flat=True)) == {card.pk for card in made}
+    assert set(mailed.values_list("subject_id", flat=True)) == {card.pk for card in made}
+    assert set(completed.values_list("subject_id", flat=True)) == {card.touchpoint_id for card in made}
+    data = mailed.get(subject_id=made[0].pk).data
+    made[0].refresh_from_db()
+    assert data["customer"] == made[0].touchpoint.customer.external_id
+    assert (data["batch"], data["sequence"]) == (f"B{batch.pk}", made[0].sequence_code)
+
+    webhook_deliveries_dispatch()
+    assert sorted(r.payload["type"] for r in receiver.received) == sorted(
+        ["card.printed"] * 2 + ["card.mailed"] * 2 + ["touchpoint.completed"] * 2
+    )
+    assert all(r.verified_with for r in receiver.received)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_delivers_once_the_change_commits(worker_factory, receiver, owner, monkeypatch):
+    monkeypatch.setenv("NURTURE_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")  # the worker's own settings
+    endpoint = webhook_endpoint_create(url=receiver.url(), event_types=ALL_TYPES, owner=owner)
+    receiver.secrets = [endpoint.secret]
+    worker_factory()
+    touchpoint = make_touchpoint()
+    touchpoint_log_outcome(touchpoint=touchpoint, outcome="at_risk", by=make_user())
+
+    deadline = time.monotonic() + 30
+    while len(receiver.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(r.payload["type"] for r in receiver.received) == ["outcome.logged", "touchpoint.completed"]
+    assert all(r.verified_with == [endpoint.secret] for r in receiver.received)
