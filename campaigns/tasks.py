@@ -192,6 +192,10 @@ WEBHOOK_BATCHES_PER_TASK = 50
 
 @shared_task(name="campaigns.tasks.dispatch_webhooks")
 def dispatch_webhooks() -> Summary:
+    webhooks.webhook_events_fan_out()
+    if webhooks.webhook_deliveries_due_count(limit=webhooks.DISPATCH_BATCH + 1) > webhooks.DISPATCH_BATCH:
+        # More than one batch: a second worker process helps (claims keep them apart).
+        dispatch_webhooks.delay()
     summary = webhooks.webhook_deliveries_dispatch(max_batches=WEBHOOK_BATCHES_PER_TASK)
     more = webhooks.webhook_deliveries_due_exist()
     if more:

@@ -24,6 +24,7 @@ import logging
 import random
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -514,50 +515,48 @@ def _disable(endpoint_id: int, reason: str, summary: DispatchSummary) -> None:
         transaction.on_commit(partial(_mail_owner, endpoint_id))
 
 
+def _outcome(delivery: WebhookDelivery, result: PostResult, now: dt.datetime) -> dict[str, Any]:
+    """The columns one attempt sets on its delivery."""
+    attempts = delivery.attempts + 1
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_attempt_at": now,
+        "last_status_code": result.status,
+        "response_excerpt": result.excerpt,
+        "claim": None,
+    }
+    if result.ok:
+        return {**values, "status": DELIVERED, "delivered_at": now, "last_error": ""}
+    values["last_error"] = _describe(result)[:500]
+    delay = None if result.status == 410 else retry_delay(attempts, retry_after=result.retry_after)
+    if delay is None:
+        return {**values, "status": FAILED}
+    return {**values, "next_attempt_at": now + delay}
+
+
 def _record_results(
     results: list[tuple[WebhookDelivery, PostResult]], now: dt.datetime, summary: DispatchSummary
 ) -> None:
+    """Write a batch's results: one UPDATE per distinct outcome (a batch of successes is one statement)."""
+    groups: dict[tuple[tuple[str, Any], ...], list[int]] = defaultdict(list)
     succeeded: set[int] = set()
     failing: set[int] = set()
     gone: set[int] = set()
     for delivery, result in results:
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-        delivery.last_status_code = result.status
-        delivery.response_excerpt = result.excerpt
-        delivery.claim = None
+        values = _outcome(delivery, result, now)
+        groups[tuple(sorted(values.items()))].append(delivery.pk)
         if result.ok:
-            delivery.status, delivery.delivered_at, delivery.last_error = DELIVERED, now, ""
             succeeded.add(delivery.endpoint_id)
             summary.delivered += 1
             continue
-        delivery.last_error = _describe(result)[:500]
-        delay = None if result.status == 410 else retry_delay(delivery.attempts, retry_after=result.retry_after)
-        if result.status == 410:
-            gone.add(delivery.endpoint_id)
-        else:
-            failing.add(delivery.endpoint_id)
-        if delay is None:
-            delivery.status = FAILED
+        (gone if result.status == 410 else failing).add(delivery.endpoint_id)
+        if values.get("status") == FAILED:
             summary.failed += 1
         else:
-            delivery.next_attempt_at = now + delay
             summary.retrying += 1
     with transaction.atomic():
-        WebhookDelivery.objects.bulk_update(
-            [d for d, _ in results],
-            [
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "last_attempt_at",
-                "last_status_code",
-                "last_error",
-                "response_excerpt",
-                "delivered_at",
-                "claim",
-            ],
-        )
+        for values_key, ids in groups.items():
+            WebhookDelivery.objects.filter(pk__in=ids).update(**dict(values_key))
         if succeeded:
             WebhookEndpoint.objects.filter(pk__in=succeeded, failing_since__isnull=False).update(failing_since=None)
         failing -= succeeded
@@ -601,6 +600,11 @@ def webhook_deliveries_dispatch(
             results.append((delivery, _attempt(delivery, destinations[delivery.endpoint_id], moment)))
         _record_results(results, moment, summary)
     return summary
+
+
+def webhook_deliveries_due_count(*, limit: int, now: dt.datetime | None = None) -> int:
+    """How many deliveries are due, counting up to `limit`."""
+    return WebhookDelivery.objects.due(now or timezone.now())[:limit].count()
 
 
 def webhook_deliveries_due_exist(*, now: dt.datetime | None = None) -> bool:

@@ -26,7 +26,8 @@ CREATE_ENDPOINT = """
 from django.contrib.auth import get_user_model
 from campaigns.services.webhooks import webhook_endpoint_create
 owner = get_user_model().objects.create_user("hooks", email="hooks@example.com", is_staff=True)
-endpoint = webhook_endpoint_create(url={url!r}, event_types=["card.mailed", "outcome.logged", "touchpoint.completed"], owner=owner)
+types = ["card.mailed", "outcome.logged", "touchpoint.completed"]
+endpoint = webhook_endpoint_create(url={url!r}, event_types=types, owner=owner)
 print(endpoint.secret)
 """
 
@@ -89,7 +90,7 @@ def test_the_receiver_down_for_a_while_then_every_event_arrives_once_per_webhook
     port = free_port()
     secret = shell(deployment, CREATE_ENDPOINT.format(url=f"http://127.0.0.1:{port}/hooks")).splitlines()[-1]
     schedule_dispatch(deployment)
-    deployment.worker("worker", concurrency=2, **ALLOWED)
+    deployment.worker("worker", concurrency=2, NURTURE_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
     beat = deployment.beat("beat")
 
     shell(deployment, RECORD_EVENTS.format(first=1, count=30))
@@ -145,7 +146,7 @@ def test_redis_down_when_the_change_commits_and_the_outbox_delivers_later(
 
     deployment.redis.start()  # empty: the nudge is gone for good
     schedule_dispatch(deployment)
-    deployment.worker("worker", **ALLOWED)
+    deployment.worker("worker", NURTURE_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
     deployment.beat("beat")
     wait_for(lambda: len(received(log)) >= 2, timeout=60, what=f"the events\n{deployment.logs()}")
 
