@@ -57,5 +57,5 @@ def dispatch_webhooks(sender: Any, **kwargs: Any) -> None:
     """Sent after the commit. A broker that is down loses nothing: Beat's periodic dispatch finds the rows."""
     try:
         tasks.dispatch_webhooks.apply_async(retry=False)
-    except OperationalError as exc:
+    except (OperationalError, OSError) as exc:
         log.warning("webhook dispatch not queued (the periodic dispatch will send them): %s", exc)

@@ -110,6 +110,9 @@ def test_an_owner_sees_only_their_endpoints_and_deliveries_and_administrators_al
     assert client.get(reverse("admin:campaigns_webhookendpoint_change", args=[theirs.pk])).status_code == 404
     log = client.get(DELIVERIES).content.decode()
     assert "/mine" in log and "/theirs" not in log
+    my_delivery = WebhookDelivery.objects.get(endpoint=mine)
+    page = client.get(reverse("admin:campaigns_webhookdelivery_change", args=[my_delivery.pk]))
+    assert page.status_code == 200 and "msg_x" in page.content.decode()
     other_delivery = WebhookDelivery.objects.get(endpoint=theirs)
     assert client.get(reverse("admin:campaigns_webhookdelivery_change", args=[other_delivery.pk])).status_code == 404
 
