@@ -1,4 +1,4 @@
-"""Forms of the cadence, card, batch and health admin, and the validation of a rule's message template."""
+"""Forms of the cadence, card, batch, health and webhook admin, and the validation of a rule's message template."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 from django.utils import timezone
 
-from campaigns.models import Batch, Cadence, Card, HealthMeasure, Rule
+from campaigns.models import Batch, Cadence, Card, HealthMeasure, Rule, WebhookEndpoint
 from campaigns.models.health import OVERRIDE_DAYS
 from campaigns.models.rules import split_list
+from campaigns.models.webhooks import SUBSCRIBABLE_TYPES, WebhookEventType
 from campaigns.printing import (
     MERGE_FIELD_HELP,
     MESSAGE_MAX_LENGTH,
@@ -24,6 +25,7 @@ from campaigns.scoring.combine import MeasureSpec, Score
 from campaigns.scoring.measures import MEASURE_KINDS, measure_kind
 from campaigns.selectors.health import health_preview
 from campaigns.services.cards import clean_message, rule_validate_message_template
+from campaigns.services.webhooks import WebhookError, webhook_url_check
 from nurture.lib import calendar
 from nurture.models import Customer
 
@@ -348,3 +350,31 @@ class HealthOverrideForm(forms.Form):
         if value < timezone.localdate():
             raise forms.ValidationError("The expiry is in the past.")
         return value
+
+
+class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
+    """An endpoint's URL (checked: public addresses only), what it receives and a description."""
+
+    url = forms.URLField(
+        label="URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Where the events are POSTed. It must resolve to a public address (docs/webhooks.md).",
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=[
+            (value, f"{value}: {label}") for value, label in WebhookEventType.choices if value in SUBSCRIBABLE_TYPES
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events this endpoint receives (docs/webhooks.md describes each payload).",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "event_types"]
+
+    def clean_url(self) -> str:
+        try:
+            return webhook_url_check(self.cleaned_data["url"])
+        except WebhookError as exc:
+            raise forms.ValidationError(str(exc)) from exc

@@ -16,6 +16,7 @@ from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
 from campaigns.models.reports import DailyFigure, ReportDay, ReportPackDelivery
 from campaigns.models.rules import ANCHOR_FIELDS, SCHEDULE_FIELDS, Cadence, Rule, Stage
 from campaigns.models.touchpoints import Touchpoint
+from campaigns.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ANCHOR_FIELDS",
@@ -46,4 +47,7 @@ __all__ = [
     "Rule",
     "Stage",
     "Touchpoint",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
