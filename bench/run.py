@@ -212,7 +212,8 @@ def check_rules(url: str) -> Setup:
             SELECT r.slug, r.id, r.action, r.offset_amount, r.offset_unit, r.repeat_every_months,
                 r.business_day_policy, r.card_lead_days
             FROM campaigns_rule r JOIN campaigns_cadence cd ON cd.id = r.cadence_id
-            WHERE r.active AND cd.active AND cd.anchor_kind_id = %s AND cd.tag_id IS NULL
+            WHERE r.active AND cd.active AND cd.anchor_kind_id = %s AND cd.tiers = '' AND cd.countries = ''
+                AND NOT EXISTS (SELECT 1 FROM campaigns_cadence_tags cdt WHERE cdt.cadence_id = cd.id)
             """,
             [kind_id],
         ).fetchall()

@@ -24,7 +24,7 @@ from nurture.models import Customer, Milestone
 def register() -> None:
     auditlog.register(Customer, exclude_fields=["updated_at", "created_at"], m2m_fields={"tags"})
     auditlog.register(Milestone, exclude_fields=["updated_at", "created_at"])
-    auditlog.register(Cadence, exclude_fields=["updated_at", "created_at"])
+    auditlog.register(Cadence, exclude_fields=["updated_at", "created_at"], m2m_fields={"tags", "excluded_customers"})
     auditlog.register(Rule, exclude_fields=["updated_at", "created_at"])
     auditlog.register(Stage)
     auditlog.register(CardDesign, exclude_fields=["updated_at", "created_at"])

@@ -1,16 +1,19 @@
-"""Forms of the card, batch and health admin, and the validation of a rule's message template."""
+"""Forms of the cadence, card, batch, health and webhook admin, and the validation of a rule's message template."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 from django.utils import timezone
 
-from campaigns.models import Batch, Card, HealthMeasure, Rule
+from campaigns.models import Batch, Cadence, Card, HealthMeasure, Rule, WebhookEndpoint
 from campaigns.models.health import OVERRIDE_DAYS
+from campaigns.models.rules import split_list
+from campaigns.models.webhooks import SUBSCRIBABLE_TYPES, WebhookEventType
 from campaigns.printing import (
     MERGE_FIELD_HELP,
     MESSAGE_MAX_LENGTH,
@@ -22,7 +25,11 @@ from campaigns.scoring.combine import MeasureSpec, Score
 from campaigns.scoring.measures import MEASURE_KINDS, measure_kind
 from campaigns.selectors.health import health_preview
 from campaigns.services.cards import clean_message, rule_validate_message_template
+from campaigns.services.webhooks import WebhookError, webhook_url_check
+from nurture.lib import calendar
 from nurture.models import Customer
+
+_SLUG_RE = re.compile(r"^[-a-z0-9_]+$")
 
 
 def _merge_fields_help() -> str:
@@ -68,6 +75,113 @@ class RuleForm(forms.ModelForm[Rule]):
         except MessageTemplateError as exc:
             raise forms.ValidationError(str(exc), code="invalid_template") from None
         return source
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # In the cadence's inline the cadence is the parent being saved, with its new anchor.
+        cadence = cleaned.get("cadence")
+        if cadence is None and Rule.cadence.is_cached(self.instance):
+            cadence = self.instance.cadence
+        repeats = cleaned.get("repeat_every_months") or cleaned.get("repeat_count")
+        if isinstance(cadence, Cadence) and cadence.is_date_anchored and repeats:
+            self.add_error(
+                "repeat_every_months",
+                "A seasonal cadence repeats by its date (every year, or once): leave 'repeat every' and "
+                "'repeat count' empty; 'repeat until' ends it.",
+            )
+        return cleaned
+
+
+# The fields each anchor of a cadence needs (and keeps: the others are emptied).
+ANCHOR_NEEDS: dict[str, list[str]] = {
+    Cadence.Anchor.MILESTONE: ["anchor_kind"],
+    Cadence.Anchor.ANNUAL: ["anchor_month", "anchor_day"],
+    Cadence.Anchor.ONCE: ["anchor_date"],
+    Cadence.Anchor.HOLIDAY: ["anchor_holiday"],
+}
+
+
+class CadenceForm(forms.ModelForm[Cadence]):
+    """A cadence's anchor (a milestone kind, or a date) and its segment, checked as a whole."""
+
+    class Meta:
+        model = Cadence
+        fields = [
+            "name",
+            "description",
+            "anchor",
+            "anchor_kind",
+            "anchor_month",
+            "anchor_day",
+            "anchor_date",
+            "anchor_holiday",
+            "tags",
+            "tiers",
+            "countries",
+            "excluded_customers",
+            "active",
+            "no_answer_retry_days",
+            "no_answer_max_retries",
+            "at_risk_follow_up_days",
+            "at_risk_quiet_days",
+        ]
+
+    def clean_tiers(self) -> str:
+        tiers = [tier.lower() for tier in split_list(str(self.cleaned_data.get("tiers") or ""))]
+        bad = [tier for tier in tiers if not _SLUG_RE.match(tier)]
+        if bad:
+            raise forms.ValidationError(
+                f"Not a tier: {', '.join(repr(t) for t in bad)}. A tier is a slug: letters, digits, - and _, e.g. gold."
+            )
+        return ",".join(sorted(set(tiers)))
+
+    def clean_countries(self) -> str:
+        countries = [country.upper() for country in split_list(str(self.cleaned_data.get("countries") or ""))]
+        for country in countries:
+            try:
+                calendar.validate_country_region(country)
+            except calendar.UnknownRegion as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return ",".join(sorted(set(countries)))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        anchor = str(cleaned.get("anchor") or "")
+        required = ANCHOR_NEEDS.get(anchor, [])
+        for name in required:
+            if cleaned.get(name) in (None, ""):
+                label = str(self.fields[name].label or name).lower()
+                self.add_error(name, f"{Cadence.Anchor(anchor).label} needs the {label}.")
+        if anchor == Cadence.Anchor.ANNUAL and cleaned.get("anchor_month") and cleaned.get("anchor_day"):
+            try:
+                calendar.validate_day_of_year(cleaned["anchor_month"], cleaned["anchor_day"])
+            except ValueError as exc:
+                self.add_error("anchor_day", str(exc))
+        if anchor == Cadence.Anchor.HOLIDAY and cleaned.get("anchor_holiday") and "countries" in cleaned:
+            self._check_holiday(cleaned)
+        # Only the anchor's own fields are kept: a reader never wonders which one counts.
+        keep = set(required)
+        for name in ("anchor_kind", "anchor_month", "anchor_day", "anchor_date"):
+            if name not in keep and name in cleaned:
+                cleaned[name] = None
+        if "anchor_holiday" not in keep and "anchor_holiday" in cleaned:
+            cleaned["anchor_holiday"] = ""
+        return cleaned
+
+    def _check_holiday(self, cleaned: dict[str, Any]) -> None:
+        """The holiday's name against the countries of the segment (or, without any, the countries of
+        the customers): an unknown name is an error naming it; a country of the segment that does
+        not keep it is simply not reached."""
+        countries = split_list(cleaned["countries"]) or sorted(
+            set(Customer.objects.exclude(country="").order_by().values_list("country", flat=True).distinct())
+        )
+        if not countries:
+            return
+        this_year = timezone.localdate().year
+        try:
+            calendar.validate_holiday(cleaned["anchor_holiday"], countries, [this_year, this_year + 1])
+        except calendar.UnknownHoliday as exc:
+            self.add_error("anchor_holiday", str(exc))
 
 
 class CardForm(forms.ModelForm[Card]):
@@ -236,3 +350,31 @@ class HealthOverrideForm(forms.Form):
         if value < timezone.localdate():
             raise forms.ValidationError("The expiry is in the past.")
         return value
+
+
+class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
+    """An endpoint's URL (checked: public addresses only), what it receives and a description."""
+
+    url = forms.URLField(
+        label="URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Where the events are POSTed. It must resolve to a public address (docs/webhooks.md).",
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=[
+            (value, f"{value}: {label}") for value, label in WebhookEventType.choices if value in SUBSCRIBABLE_TYPES
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events this endpoint receives (docs/webhooks.md describes each payload).",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "event_types"]
+
+    def clean_url(self) -> str:
+        try:
+            return webhook_url_check(self.cleaned_data["url"])
+        except WebhookError as exc:
+            raise forms.ValidationError(str(exc)) from exc

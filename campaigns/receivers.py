@@ -4,14 +4,18 @@ A customer or milestone that changed is re-planned once the change commits (a ro
 change queues nothing). The services' requests (campaigns.signals) are queued as they were sent.
 """
 
+import logging
 from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.dispatch import receiver
+from kombu.exceptions import OperationalError
 
 from campaigns import signals, tasks
 from nurture.signals import customers_changed
+
+log = logging.getLogger(__name__)
 
 # Customers per re-plan task.
 REPLAN_CHUNK = 1000
@@ -52,3 +56,12 @@ def alert_lead(sender: Any, touchpoint_id: int, **kwargs: Any) -> None:
 def alert_leads_of_red(sender: Any, band_change_ids: list[int], **kwargs: Any) -> None:
     for band_change_id in band_change_ids:
         transaction.on_commit(partial(tasks.send_health_alert.delay, band_change_id))
+
+
+@receiver(signals.webhook_events_recorded)
+def dispatch_webhooks(sender: Any, **kwargs: Any) -> None:
+    """Sent after the commit. A broker that is down loses nothing: Beat's periodic dispatch finds the rows."""
+    try:
+        tasks.dispatch_webhooks.apply_async(retry=False)
+    except (OperationalError, OSError) as exc:
+        log.warning("webhook dispatch not queued (the periodic dispatch will send them): %s", exc)

@@ -16,3 +16,6 @@ batch_to_finish = Signal()
 customer_at_risk = Signal()
 # band_change_ids: customers entered the red health band; alert their leads (after the commit).
 customer_entered_red = Signal()
+
+# (no arguments): webhook events were recorded or deliveries made due; dispatch them (after the commit).
+webhook_events_recorded = Signal()

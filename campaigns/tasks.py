@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, health, planning, report_figures, report_packs
+from campaigns.services import alerts, digests, health, idempotency, planning, report_figures, report_packs, webhooks
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -247,3 +247,37 @@ def send_report_packs() -> Summary:
 def send_report_pack(user_id: int, month: str) -> Summary:
     sent = report_packs.report_pack_send(user_id=user_id, month=dt.date.fromisoformat(month))
     return {"sent": int(sent)}
+
+
+@shared_task(name="campaigns.tasks.expire_idempotency_keys")
+def expire_idempotency_keys() -> Summary:
+    """Daily: forget the API's idempotency keys older than 7 days."""
+    return {"deleted": idempotency.idempotency_keys_expire()}
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# Beat runs dispatch_webhooks every few seconds and record_touchpoints_due every few minutes; a
+# commit that records events also asks for a dispatch at once (campaigns.receivers).
+
+# One dispatch works for at most this many batches, then hands over to a fresh task.
+WEBHOOK_BATCHES_PER_TASK = 50
+
+
+@shared_task(name="campaigns.tasks.dispatch_webhooks")
+def dispatch_webhooks() -> Summary:
+    webhooks.webhook_events_fan_out()
+    if webhooks.webhook_deliveries_due_count(limit=webhooks.DISPATCH_BATCH + 1) > webhooks.DISPATCH_BATCH:
+        # More than one batch: a second worker process helps (claims keep them apart).
+        dispatch_webhooks.delay()
+    summary = webhooks.webhook_deliveries_dispatch(max_batches=WEBHOOK_BATCHES_PER_TASK)
+    more = webhooks.webhook_deliveries_due_exist()
+    if more:
+        dispatch_webhooks.delay()
+    return {**summary.as_dict(), "more": more}
+
+
+@shared_task(
+    name="campaigns.tasks.record_touchpoints_due", autoretry_for=(Exception,), retry_backoff=True, max_retries=3
+)
+def record_touchpoints_due() -> Summary:
+    return {"recorded": webhooks.webhook_events_touchpoints_due()}

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     # Login throttling: failed attempts per username and per client address (see "Logging in" below).
     "axes",
     "csp",
+    # The REST API (config/api.py): its docs page's templates and static files.
+    "ninja",
     "nurture",
     "campaigns",
 ]
@@ -46,6 +48,8 @@ MIDDLEWARE = [
     # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
     "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The REST API refuses NUL characters, which no PostgreSQL text column holds (config/api.py).
+    "config.api.RefuseNulCharacters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -255,6 +259,14 @@ NURTURE_BATCH_CHUNK_SIZE = env_int("NURTURE_BATCH_CHUNK_SIZE", 50, minimum=1)
 # Print batches: cards per print file at most (a whole number of chunks, each file downloadable
 # as soon as it is joined).
 NURTURE_BATCH_FILE_SIZE = env_int("NURTURE_BATCH_FILE_SIZE", 500, minimum=1)
+
+# The REST API: at most N requests per token in M seconds ("N/M"); past it, 429 with Retry-After.
+# Counted in Redis when REDIS_URL is set, otherwise in each process's memory. Empty: no limit.
+NURTURE_API_RATE_LIMIT = env_ratio("NURTURE_API_RATE_LIMIT", "600/60")
+
+# Webhooks: hosts that may receive webhooks although they resolve to a private, loopback or
+# link-local address (comma-separated names, e.g. "hooks.internal,127.0.0.1"); empty by default.
+NURTURE_WEBHOOK_ALLOWED_HOSTS = env_list("NURTURE_WEBHOOK_ALLOWED_HOSTS")
 # A 29 February milestone in a non-leap year: "feb28" (default) or "mar1".
 NURTURE_LEAP_DAY = env_str("NURTURE_LEAP_DAY", "feb28")
 if NURTURE_LEAP_DAY not in ("feb28", "mar1"):

@@ -1,9 +1,10 @@
-"""The site's URLs: the campaign pages, the admin and the health endpoint."""
+"""The site's URLs: the campaign pages, the admin, the REST API and the health endpoint."""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from config.api import api
 from config.health import health
 from config.login import login_view
 
@@ -15,4 +16,6 @@ urlpatterns = [
     path("admin/login/", login_view, name="login"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    # The REST API (docs/api.md): token authentication, no session, no CSRF.
+    path("api/v1/", api.urls),
 ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from nurture.services import import_jobs
+from nurture.services import api_tokens, import_jobs
 
 Summary = dict[str, Any]
 
@@ -36,3 +36,9 @@ def run_import(self: Task[Any, Any], job_id: int) -> Summary:
     if outcome == import_jobs.OUTCOME_BUSY:
         raise self.retry(countdown=_BUSY_RETRY_SECONDS)
     return {"job": job_id, "outcome": outcome}
+
+
+@shared_task(name="nurture.tasks.warn_expiring_api_tokens")
+def warn_expiring_api_tokens() -> Summary:
+    """Daily: e-mail the owners of API tokens that expire within 14 days (once per token)."""
+    return {"warned": api_tokens.api_tokens_warn_expiring()}

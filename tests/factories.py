@@ -12,6 +12,7 @@ from django.db.models import Count
 
 from campaigns.models import Cadence, Rule, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
+from nurture.services.api_tokens import api_token_create
 
 _numbers = itertools.count(1)
 
@@ -106,6 +107,7 @@ def make_touchpoint(
     customer = customer or make_customer()
     rule = rule or make_rule(action=kind)
     kind_row = rule.cadence.anchor_kind
+    assert kind_row is not None, "make_touchpoint plans from a milestone: a cadence that counts from one"
     # A milestone of its own: (rule, milestone, occurs_on) is unique among live touchpoints.
     milestone = Milestone.objects.create(
         customer=customer, kind=kind_row, date=dt.date(2000, 1, 1) + dt.timedelta(days=_next())
@@ -131,11 +133,43 @@ def messages_of(response: Any) -> list[str]:
 
 
 def live_duplicates() -> int:
-    """Live touchpoints that share a (rule, milestone, occurs_on): there must never be any."""
-    return (
-        Touchpoint.objects.exclude(status="cancelled")
+    """Live touchpoints that share a (rule, milestone, occurs_on), or for a seasonal rule a (customer,
+    rule, season): there must never be any."""
+    live = Touchpoint.objects.exclude(status="cancelled").filter(follow_up_of__isnull=True)
+    by_milestone = (
+        live.filter(season__isnull=True)
         .values("rule", "milestone", "occurs_on")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
         .count()
     )
+    by_season = (
+        live.filter(season__isnull=False)
+        .values("customer", "rule", "season")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    return by_milestone + by_season
+
+
+# --- The REST API ------------------------------------------------------------------------------
+
+ALL_SCOPES = (
+    "events:write",
+    "customers:read",
+    "customers:write",
+    "touchpoints:read",
+    "touchpoints:write",
+    "webhooks:manage",
+)
+
+
+def make_api_token(owner: Any, scopes: Any = ALL_SCOPES, **fields: Any) -> str:
+    """An API token of `owner`; returns its secret (for the Authorization header)."""
+    created = api_token_create(name=fields.pop("name", f"Integration {_next()}"), owner=owner, scopes=scopes, **fields)
+    return created.secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}

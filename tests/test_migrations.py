@@ -28,7 +28,12 @@ BIG_MODELS = {("nurture", "customer"), ("nurture", "milestone"), ("campaigns", "
 BIG_TABLES = ("nurture_customer", "nurture_milestone", "campaigns_touchpoint", "campaigns_card")
 # The first migration of each app held to the rule.
 SINCE = {"nurture": 11, "campaigns": 12}
-CONCURRENT_OPERATIONS = (ours.AddIndexConcurrently, ours.AddTrigramIndex, PostgresAddIndexConcurrently)
+CONCURRENT_OPERATIONS = (
+    ours.AddIndexConcurrently,
+    ours.AddTrigramIndex,
+    ours.AddUniqueConstraintConcurrently,
+    PostgresAddIndexConcurrently,
+)
 
 
 def checked_migrations() -> Iterator[migrations.Migration]:

@@ -1,5 +1,27 @@
 """The campaign side's admin, one module per area; importing the package registers them all."""
 
-from campaigns.admin import batches, cadences, cards, customers, designs, health, jobs, planner, touchpoints
+from campaigns.admin import (
+    batches,
+    cadences,
+    cards,
+    customers,
+    designs,
+    health,
+    jobs,
+    planner,
+    touchpoints,
+    webhooks,
+)
 
-__all__ = ["batches", "cadences", "cards", "customers", "designs", "health", "jobs", "planner", "touchpoints"]
+__all__ = [
+    "batches",
+    "cadences",
+    "cards",
+    "customers",
+    "designs",
+    "health",
+    "jobs",
+    "planner",
+    "touchpoints",
+    "webhooks",
+]

@@ -11,10 +11,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.urls import URLPattern, path
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
-from campaigns.forms import RuleForm
+from campaigns.forms import CadenceForm, RuleForm
 from campaigns.models import Cadence, Rule, Stage
+from campaigns.selectors.cadence_preview import cadence_preview
 from campaigns.selectors.journey_map import cadence_journey_map
 from campaigns.selectors.stages import DEFAULT_PERIOD_DAYS, customers_per_stage, recent_stage_moves
 
@@ -33,8 +37,8 @@ RULE_FIELDSETS: _FieldsetSpec = [
                 "business_day_policy",
                 "card_lead_days",
             ],
-            "description": "Counted from the milestone, never from the previous occurrence. Changing these cancels "
-            "the pending touchpoints and plans them again.",
+            "description": "Counted from the milestone (or, in a seasonal cadence, from each year's date), never "
+            "from the previous occurrence. Changing these cancels the pending touchpoints and plans them again.",
         },
     ),
     ("Card", {"fields": ["card_design", "message_template", "celebratory", "auto_approve"], "classes": ["collapse"]}),
@@ -77,12 +81,39 @@ class RuleInline(admin.StackedInline[Rule, Cadence]):
 @admin.register(Cadence)
 class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
     show_auditlog_history_link = True
-    list_display = ["name", "anchor_kind", "tag", "rule_count", "active"]
-    list_filter = ["active", "anchor_kind", "tag"]
-    list_select_related = ["anchor_kind", "tag"]
+    form = CadenceForm
+    list_display = ["name", "counts_from", "segment", "rule_count", "active"]
+    list_filter = ["active", "anchor", "anchor_kind", "tags"]
+    list_select_related = ["anchor_kind"]
     search_fields = ["name", "description"]
+    filter_horizontal = ["tags"]
+    autocomplete_fields = ["excluded_customers"]
+    readonly_fields = ["reach"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "anchor_kind", "tag", "active"]}),
+        (None, {"fields": ["name", "description", "active"]}),
+        (
+            "Counts from",
+            {
+                "fields": [
+                    "anchor",
+                    "anchor_kind",
+                    ("anchor_month", "anchor_day"),
+                    "anchor_date",
+                    "anchor_holiday",
+                ],
+                "description": "A milestone kind, or a date: every year on a day and month, once, or a public "
+                "holiday of each customer's own country. Cards are mailed to arrive by the date, with the rule's "
+                "lead days and the business days of the customer's country.",
+            },
+        ),
+        (
+            "Segment",
+            {
+                "fields": ["tags", "tiers", "countries", "excluded_customers", "reach"],
+                "description": "Only active customers are ever planned; do-not-contact, holds, quiet periods and "
+                "the frequency cap apply as for every cadence.",
+            },
+        ),
         (
             "Reacting to call outcomes",
             {
@@ -97,15 +128,16 @@ class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
     ]
     inlines = [StageInline, RuleInline]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Cadence]:
+        return super().get_queryset(request).annotate(rule_total=Count("rules")).prefetch_related("tags")
+
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/journey-map.svg", view(self.journey_map_view), name="campaigns_cadence_journey_map"),
+            path("<int:pk>/preview/", view(self.preview_view), name="campaigns_cadence_preview"),
             *super().get_urls(),
         ]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Cadence]:
-        return super().get_queryset(request).annotate(rule_total=Count("rules"))
 
     def render_change_form(
         self,
@@ -138,6 +170,83 @@ class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
     @admin.display(description="rules", ordering="rule_total")
     def rule_count(self, obj: Cadence) -> int:
         return int(getattr(obj, "rule_total", 0))
+
+    @admin.display(description="counts from", ordering="anchor")
+    def counts_from(self, obj: Cadence) -> str:
+        return describe_anchor(obj)
+
+    @admin.display(description="segment")
+    def segment(self, obj: Cadence) -> str:
+        return describe_segment(obj)
+
+    @admin.display(description="reach")
+    def reach(self, obj: Cadence) -> str:
+        if obj.pk is None:
+            return "Save the cadence (inactive, if it should not plan yet) to preview its reach."
+        url = reverse("admin:campaigns_cadence_preview", args=[obj.pk])
+        return format_html('<a href="{}">Preview how many customers this cadence reaches, by country</a>', url)
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """How many customers the cadence (active or not) would reach, by country, with their dates."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        cadence = Cadence.objects.filter(pk=pk).prefetch_related("tags").first()
+        if cadence is None:
+            raise Http404("No such cadence")
+        preview = cadence_preview(cadence=cadence, user=request.user, today=timezone.localdate())
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Reach of {cadence.name}",
+            "cadence": cadence,
+            "counts_from": describe_anchor(cadence),
+            "segment": describe_segment(cadence),
+            "preview": preview,
+            "change_url": reverse("admin:campaigns_cadence_change", args=[cadence.pk]),
+            "changelist_url": reverse("admin:campaigns_cadence_changelist"),
+        }
+        return TemplateResponse(request, "admin/campaigns/cadence/preview.html", context)
+
+
+def describe_anchor(cadence: Cadence) -> str:
+    """What a cadence counts from, in words: "Became a customer", "every 1 December", "Thanksgiving"."""
+    if cadence.anchor == Cadence.Anchor.ANNUAL and cadence.anchor_month and cadence.anchor_day:
+        month = MONTHS[cadence.anchor_month - 1]
+        return f"every {cadence.anchor_day} {month}"
+    if cadence.anchor == Cadence.Anchor.ONCE and cadence.anchor_date:
+        return f"once, on {cadence.anchor_date.isoformat()}"
+    if cadence.anchor == Cadence.Anchor.HOLIDAY:
+        return f"{cadence.anchor_holiday} (each customer's country)"
+    return str(cadence.anchor_kind) if cadence.anchor_kind_id else "-"
+
+
+def describe_segment(cadence: Cadence) -> str:
+    """A cadence's segment in words: "tags vip or press; tiers gold; countries US, CA"."""
+    parts = []
+    tags = [tag.slug for tag in cadence.tags.all()]
+    if tags:
+        parts.append(f"tags {' or '.join(sorted(tags))}")
+    if cadence.tier_list:
+        parts.append(f"tiers {', '.join(cadence.tier_list)}")
+    if cadence.country_list:
+        parts.append(f"countries {', '.join(cadence.country_list)}")
+    return "; ".join(parts) or "everyone"
+
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @admin.register(Rule)

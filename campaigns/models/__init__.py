@@ -1,3 +1,5 @@
+from campaigns.models.activities import Activity
+from campaigns.models.api import IdempotencyKey
 from campaigns.models.cards import Batch, BatchChunk, BatchFile, Card, CardDesign
 from campaigns.models.digests import DigestDelivery
 from campaigns.models.health import (
@@ -12,11 +14,14 @@ from campaigns.models.health import (
 )
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
 from campaigns.models.reports import DailyFigure, ReportDay, ReportPackDelivery
-from campaigns.models.rules import SCHEDULE_FIELDS, Cadence, Rule, Stage
+from campaigns.models.rules import ANCHOR_FIELDS, SCHEDULE_FIELDS, Cadence, Rule, Stage
 from campaigns.models.touchpoints import Touchpoint
+from campaigns.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "ANCHOR_FIELDS",
     "SCHEDULE_FIELDS",
+    "Activity",
     "Batch",
     "BatchChunk",
     "BatchFile",
@@ -33,6 +38,7 @@ __all__ = [
     "HealthRun",
     "HealthScore",
     "HealthSnapshot",
+    "IdempotencyKey",
     "PlanSlot",
     "PlannerChunk",
     "PlannerRun",
@@ -41,4 +47,7 @@ __all__ = [
     "Rule",
     "Stage",
     "Touchpoint",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -77,14 +77,19 @@ class PlanSlot(models.Model):
     """A computed (occurs_on, due_on) for every customer who shares a milestone date and a calendar.
 
     The planner computes the calendar once per distinct (rule, milestone date, country, region)
-    in Python and materialises touchpoints with one INSERT ... SELECT per chunk of customers.
+    in Python and materialises touchpoints with one INSERT ... SELECT per chunk of customers. A
+    date-anchored (seasonal) rule has no milestone kind: its slots carry the season (the year of
+    the anchor date) and milestone_date holds the anchor date, one slot per (rule, year, country,
+    region).
     """
 
     run = models.ForeignKey(PlannerRun, on_delete=models.CASCADE, related_name="slots")
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="+")
     rule_version = models.PositiveIntegerField()
-    kind = models.ForeignKey("nurture.MilestoneKind", on_delete=models.CASCADE, related_name="+")
-    tag = models.ForeignKey("nurture.Tag", on_delete=models.CASCADE, null=True, related_name="+")
+    kind = models.ForeignKey("nurture.MilestoneKind", on_delete=models.CASCADE, null=True, related_name="+")
+    # The segment (tags, tiers, countries, exclusions) is read from the cadence by the chunk's SQL.
+    cadence = models.ForeignKey("campaigns.Cadence", on_delete=models.CASCADE, related_name="+")
+    season = models.PositiveSmallIntegerField(null=True)
     action = models.CharField(max_length=10)
     milestone_date = models.DateField()
     country = models.CharField(max_length=2, blank=True)

@@ -1,11 +1,16 @@
-"""Cadences and their rules: what should happen relative to a milestone."""
+"""Cadences and their rules: what should happen relative to a milestone, or to a date."""
 
+import datetime as dt
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
 
 from nurture.lib import calendar
+from nurture.models import Customer
 
 # The fields of a rule that decide when its touchpoints fall. Changing any of them bumps
 # Rule.version, which cancels the pending touchpoints planned by the old version.
@@ -20,25 +25,87 @@ SCHEDULE_FIELDS = (
     "card_lead_days",
 )
 
+# The fields of a cadence that decide the dates of a date-anchored cadence's touchpoints. Changing
+# any of them bumps the version of every rule of the cadence (see Cadence.save()).
+ANCHOR_FIELDS = ("anchor", "anchor_kind_id", "anchor_month", "anchor_day", "anchor_date", "anchor_holiday")
+
+# A segment's lists are stored as "gold,silver" and "US,CA": the planner's SQL matches a customer
+# against them on PostgreSQL and SQLite alike, and the check constraints below keep them in shape.
+TIER_LIST_RE = r"^([-a-z0-9_]+(,[-a-z0-9_]+)*)?$"
+COUNTRY_LIST_RE = r"^([A-Z]{2}(,[A-Z]{2})*)?$"
+
+
+def split_list(text: str) -> list[str]:
+    """ "gold, Silver;bronze" -> ["gold", "Silver", "bronze"]: commas, semicolons or spaces between."""
+    return [part for part in re.split(r"[\s,;]+", text) if part]
+
 
 class Cadence(models.Model):
+    class Anchor(models.TextChoices):
+        MILESTONE = "milestone", "A milestone of the customer"
+        ANNUAL = "annual", "Every year on a day and month"
+        ONCE = "once", "Once, on a date"
+        HOLIDAY = "holiday", "A public holiday of the customer's country"
+
     name = models.CharField(max_length=100, unique=True, help_text="e.g. Post-sale nurture.")
     description = models.TextField(blank=True, help_text="What this cadence is for, for the people who edit it.")
+    anchor = models.CharField(
+        "counts from",
+        max_length=10,
+        choices=Anchor.choices,
+        default=Anchor.MILESTONE,
+        help_text="A milestone of each customer, or a date of the calendar (a seasonal cadence).",
+    )
     anchor_kind = models.ForeignKey(
         "nurture.MilestoneKind",
-        on_delete=models.PROTECT,
-        related_name="cadences",
-        verbose_name="anchor milestone kind",
-        help_text="The rules count from milestones of this kind.",
-    )
-    tag = models.ForeignKey(
-        "nurture.Tag",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="cadences",
-        verbose_name="segment",
-        help_text="Only customers with this tag; leave empty for every customer.",
+        verbose_name="anchor milestone kind",
+        help_text="The rules count from milestones of this kind (cadences counting from a milestone).",
+    )
+    anchor_month = models.PositiveSmallIntegerField(
+        "month", null=True, blank=True, help_text="Every year: the month, 1 to 12 (12 = December)."
+    )
+    anchor_day = models.PositiveSmallIntegerField(
+        "day",
+        null=True,
+        blank=True,
+        help_text="Every year: the day of the month. 29 February falls on 28 February (or 1 March, by the "
+        "NURTURE_LEAP_DAY setting) in other years.",
+    )
+    anchor_date = models.DateField("date", null=True, blank=True, help_text="Once: the date. Nothing after it.")
+    anchor_holiday = models.CharField(
+        "holiday",
+        max_length=200,
+        blank=True,
+        help_text="A public holiday by its English name, e.g. Thanksgiving, Christmas Day; several names "
+        "separated by ';' (Chinese New Year; Lunar New Year). Each customer gets it on the date their own "
+        "country keeps it; a country that does not keep it is not reached.",
+    )
+    tags = models.ManyToManyField(
+        "nurture.Tag",
+        blank=True,
+        related_name="cadences",
+        verbose_name="segment tags",
+        help_text="Only customers with at least one of these tags; none for every customer.",
+    )
+    tiers = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Only customers of these tiers, e.g. gold, silver; empty for every tier (and none).",
+    )
+    countries = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Only customers in these countries (ISO codes), e.g. US, CA; empty for every country.",
+    )
+    excluded_customers = models.ManyToManyField(
+        "nurture.Customer",
+        blank=True,
+        related_name="excluded_from_cadences",
+        help_text="These customers never get this cadence's touchpoints.",
     )
     active = models.BooleanField(
         default=True, help_text="Inactive cadences plan nothing; pending touchpoints are cancelled."
@@ -69,9 +136,110 @@ class Cadence(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(anchor__in=["milestone", "annual", "once", "holiday"]), name="cadence_anchor_valid"
+            ),
+            # A cadence counts from exactly what its anchor names: the planner never meets a cadence
+            # without a milestone kind, a day and month, a date or a holiday to count from.
+            models.CheckConstraint(
+                condition=models.Q(anchor="milestone", anchor_kind__isnull=False)
+                | models.Q(anchor="annual", anchor_month__isnull=False, anchor_day__isnull=False)
+                | models.Q(anchor="once", anchor_date__isnull=False)
+                | (models.Q(anchor="holiday") & ~models.Q(anchor_holiday="")),
+                name="cadence_anchor_complete",
+            ),
+            # A day and month that some year has (29 February included; 31 April never).
+            models.CheckConstraint(
+                condition=models.Q(anchor_month__isnull=True)
+                | (
+                    models.Q(anchor_month__gte=1, anchor_month__lte=12, anchor_day__gte=1)
+                    & (
+                        models.Q(anchor_month__in=[1, 3, 5, 7, 8, 10, 12], anchor_day__lte=31)
+                        | models.Q(anchor_month__in=[4, 6, 9, 11], anchor_day__lte=30)
+                        | models.Q(anchor_month=2, anchor_day__lte=29)
+                    )
+                ),
+                name="cadence_anchor_day_of_year",
+            ),
+            # The segment's lists in the one shape the planner's SQL matches (lower-case slugs,
+            # upper-case ISO codes, comma-separated, no spaces).
+            models.CheckConstraint(condition=models.Q(tiers__regex=TIER_LIST_RE), name="cadence_tiers_list"),
+            models.CheckConstraint(condition=models.Q(countries__regex=COUNTRY_LIST_RE), name="cadence_countries_list"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        moved = self.pk is not None and self.anchor_signature() != self._stored_anchor()
+        super().save(*args, **kwargs)
+        if moved:
+            # New dates for every rule: the pending touchpoints of the old ones are cancelled
+            # ("rule edited") and the rules planned again, as when a rule's schedule is edited.
+            Rule.objects.filter(cadence=self).update(version=F("version") + 1, updated_at=timezone.now())
+        self._loaded_anchor = self.anchor_signature()
+
+    def _stored_anchor(self) -> tuple[object, ...] | None:
+        loaded: tuple[object, ...] | None = getattr(self, "_loaded_anchor", None)
+        if loaded is None:
+            stored = Cadence.objects.filter(pk=self.pk).values_list(*ANCHOR_FIELDS).first()
+            loaded = tuple(stored) if stored is not None else None
+        return loaded
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> "Cadence":
+        instance = super().from_db(db, field_names, values)
+        if not instance.get_deferred_fields() & set(ANCHOR_FIELDS):
+            instance._loaded_anchor = instance.anchor_signature()
+        return instance
+
+    def anchor_signature(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in ANCHOR_FIELDS)
+
+    @property
+    def is_date_anchored(self) -> bool:
+        return self.anchor != self.Anchor.MILESTONE
+
+    def date_anchor(self) -> calendar.DateAnchor | None:
+        """The calendar's date anchor of a seasonal cadence; None for one that counts from milestones."""
+        if not self.is_date_anchored:
+            return None
+        return calendar.DateAnchor(
+            kind=self.anchor,  # type: ignore[arg-type]
+            month=self.anchor_month,
+            day=self.anchor_day,
+            on=self.anchor_date,
+            holiday=self.anchor_holiday,
+        )
+
+    def segment_q(self) -> Q:
+        """The customers this cadence plans for, as a filter on customers: active, and in its segment.
+
+        For pages and counts (the preview); the planner's chunk SQL says the same
+        (campaigns/services/planning.py, _SEGMENT_SQL), and tests hold the two together.
+        """
+        condition = Q(status=Customer.Status.ACTIVE, holdout=False)
+        if self.tier_list:
+            condition &= Q(tier__in=self.tier_list)
+        if self.country_list:
+            condition &= Q(country__in=self.country_list)
+        if self.pk is None:
+            return condition
+        tag_ids = list(self.tags.values_list("pk", flat=True))
+        if tag_ids:
+            tagged = Customer.tags.through.objects.filter(customer_id=OuterRef("pk"), tag_id__in=tag_ids)
+            condition &= Q(Exists(tagged))
+        excluded = Cadence.excluded_customers.through.objects.filter(cadence_id=self.pk, customer_id=OuterRef("pk"))
+        return condition & ~Q(Exists(excluded))
+
+    @property
+    def tier_list(self) -> list[str]:
+        return split_list(self.tiers)
+
+    @property
+    def country_list(self) -> list[str]:
+        return split_list(self.countries)
 
 
 class Stage(models.Model):
@@ -206,6 +374,14 @@ class Rule(models.Model):
         return f"{self.name} ({self.slug})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            # The version may have moved since this instance was loaded (its cadence's date moved,
+            # Cadence.save()): never write an older one back, or the old dates would stay planned.
+            stored_version = Rule.objects.filter(pk=self.pk).values_list("version", flat=True).first()
+            if stored_version is not None and stored_version > self.version:
+                self.version = stored_version
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
         if self.pk is not None and self.schedule_signature() != self._stored_schedule():
             self.version += 1
             if kwargs.get("update_fields") is not None:
@@ -264,3 +440,10 @@ class Rule(models.Model):
             if self.repeat_until:
                 words += f", until {self.repeat_until.isoformat()}"
         return words
+
+    def due_on(self, occurs_on: dt.date, country: str, region: str) -> dt.date:
+        """The due date of an occurrence in a customer's calendar: for a card the mail-by date, lead
+        days before; for a call the occurrence moved to a business day by the rule's policy."""
+        if self.action == self.Action.CARD:
+            return calendar.card_due_on(occurs_on, self.card_lead_days, country, region)
+        return calendar.call_due_on(occurs_on, self.business_day_policy, country, region)  # type: ignore[arg-type]

@@ -85,6 +85,11 @@ class Touchpoint(models.Model):
     )
     milestone_date = models.DateField(help_text="The milestone's date when this was planned.")
     occurrence_index = models.PositiveIntegerField(default=0, help_text="0 for the first occurrence of the rule.")
+    season = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="For a rule of a date-anchored (seasonal) cadence: the year of its date; empty otherwise.",
+    )
     occurs_on = models.DateField("occurs on", help_text="The date the rule targets.")
     due_on = models.DateField(
         "due on", help_text="The date it must be done: for calls the business day, for cards the mail-by date."
@@ -144,6 +149,21 @@ class Touchpoint(models.Model):
                 fields=["rule", "milestone", "occurs_on"],
                 condition=~models.Q(status="cancelled") & models.Q(follow_up_of__isnull=True),
                 name="touchpoint_one_live_per_occurrence",
+            ),
+            # The same for a date-anchored (seasonal) rule, which has no milestone: one live touchpoint
+            # per customer, rule and year of the date, whatever runs twice, overlaps or crashes (and
+            # however the date moves within the year, e.g. a customer's country keeps another holiday).
+            models.UniqueConstraint(
+                fields=["customer", "rule", "season"],
+                condition=~models.Q(status="cancelled")
+                & models.Q(follow_up_of__isnull=True)
+                & models.Q(season__isnull=False),
+                name="touchpoint_one_live_per_season",
+            ),
+            # A touchpoint counts from a milestone or from a date, never from both.
+            models.CheckConstraint(
+                condition=models.Q(season__isnull=True) | models.Q(milestone__isnull=True),
+                name="touchpoint_milestone_or_season",
             ),
             # A follow-up is created once per attempt, however often the outcome is submitted.
             models.UniqueConstraint(

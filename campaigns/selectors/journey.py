@@ -1,8 +1,9 @@
-"""A customer's journey: milestones and touchpoints on one time axis, for the customer page.
+"""A customer's journey: milestones, touchpoints and activities on one time axis, for the customer page.
 
 ``customer_journey()`` loads the customer's milestones and their latest touchpoints (cancelled
 ones are left out: they were never done and were planned again or dropped) and lays them out
-for a server-rendered SVG: one lane per kind (milestones, calls, cards), x from the date,
+for a server-rendered SVG: one lane per kind (milestones, calls, cards, and activities: touches
+made in other channels, recorded through the API), x from the date,
 the customer's "today" (in their time zone) as a line between past and planned. Nothing here
 draws; templates/admin/nurture/customer/journey.html does.
 
@@ -20,13 +21,14 @@ from dataclasses import dataclass, field, replace
 from django.db.models import Count
 from django.utils import timezone
 
-from campaigns.models import Card, Touchpoint
+from campaigns.models import Activity, Card, Touchpoint
 from nurture.lib import calendar
 from nurture.models import Customer, Milestone
 
 # The newest touchpoints drawn; the rest are a link away (the touchpoint changelist).
 TOUCHPOINTS_SHOWN = 120
 MILESTONES_SHOWN = 50
+ACTIVITIES_SHOWN = 60
 # A milestone earlier than this before the first touchpoint (or today) is pinned to the edge.
 PIN_BEFORE_MONTHS = 24
 # The axis covers at least this many days, so that a new customer's few events are not stretched.
@@ -38,9 +40,14 @@ UPCOMING_SHOWN = 5
 WIDTH = 960
 PLOT_LEFT = 104
 PLOT_RIGHT = WIDTH - 28
-LANES = (("milestone", "Milestones", 38), ("call", "Calls", 88), ("card", "Cards", 138))
-AXIS_Y = 170
-HEIGHT = 196
+LANES = (
+    ("milestone", "Milestones", 38),
+    ("call", "Calls", 82),
+    ("card", "Cards", 126),
+    ("activity", "Elsewhere", 170),
+)
+AXIS_Y = 202
+HEIGHT = 228
 RADIUS = 6
 # Nudges tried, in order, for an event too close to the previous one in its lane.
 NUDGES = (0, -11, 11, -22, 22)
@@ -57,6 +64,7 @@ STATE_LABELS = {
     "skipped": "Skipped",
     "overdue": "Overdue",
     "planned": "Planned",
+    "activity": "Activity",
 }
 
 
@@ -72,6 +80,7 @@ class JourneyEvent:
     y: float
     touchpoint_id: int | None = None
     milestone_id: int | None = None
+    activity_id: int | None = None
     pinned: bool = False
     late: bool = False
     notes: str = ""
@@ -316,8 +325,12 @@ def customer_journey(*, customer: Customer, now: dt.datetime | None = None) -> J
     milestones = list(
         Milestone.objects.filter(customer=customer).select_related("kind").order_by("date", "id")[:MILESTONES_SHOWN]
     )
+    activities = list(
+        reversed(Activity.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:ACTIVITIES_SHOWN])
+    )
+    activity_dates = [calendar.local_today(a.occurred_at, customer.time_zone) for a in activities]
 
-    touch_dates = [_event_date(tp) for tp in touchpoints]
+    touch_dates = [_event_date(tp) for tp in touchpoints] + activity_dates
     earliest = min([*touch_dates, today])
     pin_before = calendar.add_months(earliest, -PIN_BEFORE_MONTHS)
     start, end = _axis(touch_dates + [m.date for m in milestones if m.date >= pin_before], today)
@@ -341,7 +354,23 @@ def customer_journey(*, customer: Customer, now: dt.datetime | None = None) -> J
                 pinned=pinned,
             )
         )
-    for touchpoint, day in zip(touchpoints, touch_dates, strict=True):
+    for activity, day in zip(activities, activity_dates, strict=True):
+        score = f", score {activity.score}" if activity.score is not None else ""
+        events.append(
+            JourneyEvent(
+                date=day,
+                lane="activity",
+                title=activity.get_channel_display(),
+                detail=f"{activity.subject or 'No subject'}{score}"
+                + (f" (from {activity.source})" if activity.source else ""),
+                state="activity",
+                past=activity.occurred_at <= now,
+                x=x_of(day),
+                y=lane_y["activity"],
+                activity_id=activity.pk,
+            )
+        )
+    for touchpoint, day in zip(touchpoints, touch_dates[: len(touchpoints)], strict=True):
         state = touchpoint_state(touchpoint, today)
         events.append(
             JourneyEvent(
@@ -361,7 +390,7 @@ def customer_journey(*, customer: Customer, now: dt.datetime | None = None) -> J
     lane_order = {key: index for index, (key, _, _) in enumerate(LANES)}
     events = sorted(
         _nudge(events),
-        key=lambda e: (e.date, lane_order[e.lane], e.touchpoint_id or 0, e.milestone_id or 0),
+        key=lambda e: (e.date, lane_order[e.lane], e.touchpoint_id or 0, e.milestone_id or 0, e.activity_id or 0),
     )
     return Journey(
         customer_id=customer.pk,

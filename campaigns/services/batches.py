@@ -55,6 +55,7 @@ from django.utils import timezone
 
 from campaigns import signals
 from campaigns.models import Batch, BatchChunk, BatchFile, Card, Touchpoint
+from campaigns.models.webhooks import WebhookEventType
 from campaigns.printing import (
     CardDoesNotFit,
     DesignSpec,
@@ -71,6 +72,7 @@ from campaigns.printing import (
     zone_counts,
 )
 from campaigns.services.cards import cards_check_fit, listing, spec_for
+from campaigns.services.webhooks import card_events, touchpoint_events
 from campaigns.statuses import BATCH_DOWNLOADABLE, BATCH_RENDERING
 
 log = logging.getLogger(__name__)
@@ -732,7 +734,10 @@ def batch_mark_printed(*, batch: Batch, by: AbstractBaseUser) -> Batch:
             raise BatchError(
                 f"Batch {batch.code} is {batch.get_status_display().lower()}: only a ready batch can be marked printed."
             )
-        Card.objects.filter(batch=batch, status=Card.Status.BATCHED).update(status=Card.Status.PRINTED, updated_at=now)
+        printing = Card.objects.filter(batch=batch, status=Card.Status.BATCHED)
+        printed_ids = list(printing.values_list("pk", flat=True))
+        printing.update(status=Card.Status.PRINTED, updated_at=now)
+        card_events(type=WebhookEventType.CARD_PRINTED, card_ids=printed_ids)
     log.info("batch %s printed (by %s)", batch.code, by.get_username())
     batch.refresh_from_db()
     return batch
@@ -760,12 +765,19 @@ def batch_mark_mailed(*, batch: Batch, by: AbstractBaseUser) -> MailResult:
         in_batch = Card.objects.filter(batch=batch, status__in=(Card.Status.BATCHED, Card.Status.PRINTED))
         withdrawn = list(in_batch.withdrawn().select_related("touchpoint__customer").order_by("sequence"))
         mailing = in_batch.exclude(pk__in=[card.pk for card in withdrawn])
-        touchpoint_ids = list(mailing.values_list("touchpoint_id", flat=True))
+        mailing_rows = list(mailing.values_list("pk", "touchpoint_id"))
+        touchpoint_ids = [touchpoint_id for _, touchpoint_id in mailing_rows]
         mailed = mailing.update(status=Card.Status.MAILED, updated_at=now)
+        completed: list[int] = []
         for start in range(0, len(touchpoint_ids), 5000):
-            Touchpoint.objects.filter(
+            pending = Touchpoint.objects.filter(
                 pk__in=touchpoint_ids[start : start + 5000], status=Touchpoint.Status.PENDING
-            ).update(status=Touchpoint.Status.DONE, completed_at=now, completed_by=by, updated_at=now)
+            )
+            completed += pending.values_list("pk", flat=True)
+            pending.update(status=Touchpoint.Status.DONE, completed_at=now, completed_by=by, updated_at=now)
+        # Webhooks, recorded in this transaction (the outbox): card.mailed, and touchpoint.completed.
+        card_events(type=WebhookEventType.CARD_MAILED, card_ids=[card_id for card_id, _ in mailing_rows])
+        touchpoint_events(completed)
     result = MailResult(
         mailed=mailed, withdrawn=[f"{card.sequence_code} ({card.recipient_name})" for card in withdrawn]
     )

@@ -40,6 +40,7 @@ from campaigns.models.health import HealthMeasure
 from campaigns.scoring.combine import RED, Scorer, effective
 from campaigns.selectors.health import customer_facts
 from campaigns.services.reactions import hold_celebrations
+from campaigns.services.webhooks import webhook_events_record
 from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer
 
@@ -223,8 +224,35 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
         unique_fields=["customer", "date"],
         update_fields=["from_band", "to_band", "score"],
     )
+    _record_health_changed(customer_ids=sorted(moved), as_of=as_of)
     _react_to_red(scope=scope, as_of=as_of, now=now, quiet_days=bands.quiet_days)
     return len(facts), len(changes)
+
+
+def _record_health_changed(*, customer_ids: list[int], as_of: dt.date) -> None:
+    """customer.health_changed for each band change of the day, in this transaction (the webhook
+    outbox): once per band-change row, so a rerun of the day records nothing twice."""
+    if not customer_ids:
+        return
+    rows = HealthBandChange.objects.filter(date=as_of, customer_id__in=customer_ids).values_list(
+        "pk", "customer__external_id", "from_band", "to_band", "score"
+    )
+    webhook_events_record(
+        type="customer.health_changed",
+        events=[
+            (
+                pk,
+                {
+                    "customer": external_id,
+                    "date": as_of.isoformat(),
+                    "from_band": from_band,
+                    "to_band": to_band,
+                    "score": score,
+                },
+            )
+            for pk, external_id, from_band, to_band, score in rows
+        ],
+    )
 
 
 def _react_to_red(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime, quiet_days: int) -> int:

@@ -3,8 +3,9 @@
 - The quiet period: while a customer is at risk (Customer.quiet_until), celebratory cards due
   until then are held.
 - The frequency cap (setting NURTURE_FREQUENCY_CAP, "N/M"): at most N touchpoints per customer in
-  any M days, calls and cards together. Done touchpoints always count; pending ones are kept in
-  due-date order while they fit, the rest are held.
+  any M days, calls and cards together. Done touchpoints and activities (touches made in other
+  channels: an e-mail sent, a meeting, ...) always count; pending ones are kept in due-date order
+  while they fit, the rest are held.
 - An undeliverable address (Customer.address_undeliverable_on, set when a card came back): every
   pending card of the customer is held, "address undeliverable since <date>". When the address
   changes the flag clears (nurture.models.Customer.save, the import) and the next planning of the
@@ -18,9 +19,9 @@ import datetime as dt
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 
-from campaigns.models import Card, Touchpoint
+from campaigns.models import Activity, Card, Touchpoint
 from campaigns.statuses import CARD_OPEN, UNDELIVERABLE_HOLD_REASON
 from nurture.lib.address import ADDRESS_FIELDS
 from nurture.lib.customer_scope import CustomerScope
@@ -136,16 +137,32 @@ def apply_frequency_cap(
         status__in=[Touchpoint.Status.PENDING, Touchpoint.Status.DONE],
         due_on__gte=as_of - dt.timedelta(days=days),
     )
-    # Only customers with more than `limit` touchpoints in the whole range can break the cap.
-    crowded = counted.order_by().values("customer_id").annotate(n=Count("id")).filter(n__gt=limit).values("customer_id")
-    rows = counted.filter(customer_id__in=crowded).order_by("customer_id", "due_on", "id")
+    # Activities in the window count like done touchpoints.
+    since = dt.datetime.combine(as_of - dt.timedelta(days=days), dt.time.min, tzinfo=dt.UTC)
+    activity_days: dict[int, list[dt.date]] = defaultdict(list)
+    for customer_id, occurred_at in (
+        Activity.objects.filter(scope.q()).filter(occurred_at__gte=since).values_list("customer_id", "occurred_at")
+    ):
+        activity_days[customer_id].append(occurred_at.date())
+    # Only customers with more than `limit` touches in the whole range can break the cap.
+    per_customer = counted.order_by().values("customer_id").annotate(n=Count("id"))
+    crowded = per_customer.filter(n__gt=limit).values("customer_id")
+    with_activities = [
+        row["customer_id"]
+        for row in per_customer.filter(customer_id__in=list(activity_days))
+        if row["n"] + len(activity_days[row["customer_id"]]) > limit
+    ]
+    rows = counted.filter(Q(customer_id__in=crowded) | Q(customer_id__in=with_activities)).order_by(
+        "customer_id", "due_on", "id"
+    )
     by_customer: dict[int, list[tuple[int, dt.date, str]]] = defaultdict(list)
     for pk, customer_id, due_on, status in rows.values_list("id", "customer_id", "due_on", "status"):
         by_customer[customer_id].append((pk, due_on, status))
     held: list[int] = []
     window = dt.timedelta(days=days)
-    for touchpoints in by_customer.values():
+    for customer_id, touchpoints in by_customer.items():
         kept = [due_on for _, due_on, status in touchpoints if status == Touchpoint.Status.DONE]
+        kept += activity_days.get(customer_id, [])
         for pk, due_on, status in touchpoints:
             if status == Touchpoint.Status.DONE:
                 continue

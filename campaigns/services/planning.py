@@ -18,6 +18,14 @@ Customers and milestones changed since the last completed sweep began (less a sa
 CHANGE_MARGIN) are planned over the whole window from the last completed date, so a new milestone
 gets its touchpoints even inside a window that was already covered; touchpoints created after
 their due date had begun are marked late.
+
+Seasonal cadences (anchored on a date, docs/calendar-rules.md rule 7) go through the same three
+steps: their slots are computed once per (rule, year, country, region), since a holiday's date
+depends on the country, and a second ``INSERT ... SELECT`` per chunk joins customers to them by
+calendar. Their touchpoints have no milestone; the partial unique constraint on (customer, rule,
+season) makes them just as idempotent. Both inserts and the reconciler apply the cadence's segment
+(tags, tiers, countries, excluded customers) with one SQL fragment, ``_SEGMENT_SQL``. Customers in
+the holdout group are never planned.
 """
 
 from __future__ import annotations
@@ -102,9 +110,7 @@ def _leap_day() -> calendar.LeapDayPolicy:
 
 
 def _due_on(rule: Rule, occurs_on: dt.date, country: str, region: str) -> dt.date:
-    if rule.action == Rule.Action.CARD:
-        return calendar.card_due_on(occurs_on, rule.card_lead_days, country, region)
-    return calendar.call_due_on(occurs_on, rule.business_day_policy, country, region)  # type: ignore[arg-type]
+    return rule.due_on(occurs_on, country, region)
 
 
 def _slack_days(rule: Rule) -> int:
@@ -133,7 +139,15 @@ def compute_slots(
     leap_day = _leap_day()
     slots: list[PlanSlot] = []
     for rule in rules:
+        anchor = rule.cadence.date_anchor()
+        if anchor is not None:
+            slots += _seasonal_slots(
+                run=run, window=window, rule=rule, anchor=anchor, calendars=calendars, full=rule.pk in full_rules
+            )
+            continue
         kind_id = rule.cadence.anchor_kind_id
+        assert kind_id is not None  # the cadence_anchor_complete constraint
+        countries = set(rule.cadence.country_list)
         full_for_everyone = rule.pk in full_rules
         changed = changed_dates.get(kind_id, set())
         dates = set(changed)
@@ -149,6 +163,8 @@ def compute_slots(
                 continue
             date_changed = milestone_date in changed
             for country, region in calendars:
+                if countries and country not in countries:
+                    continue  # not in the cadence's segment: no slot, no touchpoint
                 for index, occurs_on in occurrences:
                     due_on = _due_on(rule, occurs_on, country, region)
                     if due_on > window.end:
@@ -164,7 +180,7 @@ def compute_slots(
                             rule_id=rule.pk,
                             rule_version=rule.version,
                             kind_id=kind_id,
-                            tag_id=rule.cadence.tag_id,
+                            cadence_id=rule.cadence_id,
                             action=rule.action,
                             milestone_date=milestone_date,
                             country=country,
@@ -178,8 +194,66 @@ def compute_slots(
     return slots
 
 
+def _seasonal_slots(
+    *,
+    run: PlannerRun,
+    window: Window,
+    rule: Rule,
+    anchor: calendar.DateAnchor,
+    calendars: Sequence[tuple[str, str]],
+    full: bool,
+) -> list[PlanSlot]:
+    """The slots of a date-anchored rule: one per (year, country, region) whose date is due in the
+    window (for everyone) or in the catch-up window (for changed customers, or everyone when the rule
+    is new or changed). The anchor date is kept as milestone_date, its year as the season."""
+    leap_day = _leap_day()
+    slack = dt.timedelta(days=_slack_days(rule))
+    first = min(window.start, window.catch_up_from) - slack
+    last = window.end + slack
+    countries = set(rule.cadence.country_list)
+    schedule = rule.schedule()
+    slots: list[PlanSlot] = []
+    for country, region in calendars:
+        if countries and country not in countries:
+            continue
+        for season, anchor_on, occurs_on in calendar.anchored_occurrences_between(
+            anchor, schedule, first, last, country, region, leap_day
+        ):
+            due_on = rule.due_on(occurs_on, country, region)
+            if due_on > window.end:
+                continue
+            in_window = due_on >= window.start
+            catch_up = due_on >= window.catch_up_from or occurs_on >= window.catch_up_from
+            if not (in_window or catch_up):
+                continue
+            slots.append(
+                PlanSlot(
+                    run=run,
+                    rule_id=rule.pk,
+                    rule_version=rule.version,
+                    kind_id=None,
+                    cadence_id=rule.cadence_id,
+                    action=rule.action,
+                    milestone_date=anchor_on,
+                    season=season,
+                    country=country,
+                    region=region,
+                    occurrence_index=0,
+                    occurs_on=occurs_on,
+                    due_on=due_on,
+                    for_everyone=in_window or (full and catch_up),
+                )
+            )
+    return slots
+
+
 def _active_rules() -> list[Rule]:
     return list(Rule.objects.filter(active=True, cadence__active=True).select_related("cadence"))
+
+
+def _kind_ids(rules: Iterable[Rule]) -> set[int]:
+    """The milestone kinds the rules count from (seasonal rules count from none)."""
+    return {rule.cadence.anchor_kind_id for rule in rules if rule.cadence.anchor_kind_id is not None}
 
 
 def _full_rules(rules: Iterable[Rule], changed_since: dt.datetime | None) -> set[int]:
@@ -218,7 +292,8 @@ def start_sweep(*, now: dt.datetime | None = None, horizon_days: int | None = No
     horizon = settings.NURTURE_PLAN_HORIZON_DAYS if horizon_days is None else horizon_days
     window = sweep_window(now=now, horizon_days=horizon)
     rules = _active_rules()
-    kind_ids = {rule.cadence.anchor_kind_id for rule in rules}
+    kind_ids = _kind_ids(rules)
+    seasonal = any(rule.cadence.is_date_anchored for rule in rules)
     full_rules = _full_rules(rules, window.changed_since)
     need_everyone = bool(full_rules) or window.start <= window.end
     everyone: dict[int, list[dt.date]] = {}
@@ -241,7 +316,7 @@ def start_sweep(*, now: dt.datetime | None = None, horizon_days: int | None = No
             rules=rules,
             everyone_dates=everyone,
             changed_dates=changed,
-            calendars=_calendars() if (everyone or changed) else [],
+            calendars=_calendars() if (everyone or changed or seasonal) else [],
             full_rules=full_rules,
         )
         PlanSlot.objects.bulk_create(slots, batch_size=5000)
@@ -308,15 +383,15 @@ SELECT id, reason FROM (
         WHEN c.status = 'do_not_contact' THEN 'customer is do-not-contact'
         WHEN c.status = 'churned' THEN 'customer churned'
         WHEN c.holdout THEN 'customer in the holdout group'
-        WHEN t.milestone_id IS NULL THEN 'milestone deleted'
+        WHEN t.season IS NULL AND cd.anchor <> 'milestone' THEN 'cadence now counts from a date'
+        WHEN t.season IS NOT NULL AND cd.anchor = 'milestone' THEN 'cadence now counts from a milestone'
+        WHEN t.season IS NULL AND t.milestone_id IS NULL THEN 'milestone deleted'
         WHEN m.date <> t.milestone_date THEN 'milestone date changed'
         WHEN m.kind_id <> cd.anchor_kind_id THEN 'milestone kind changed'
         WHEN NOT r.active THEN 'rule disabled'
         WHEN NOT cd.active THEN 'cadence disabled'
         WHEN r.version <> t.rule_version THEN 'rule edited'
-        WHEN cd.tag_id IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM {customer_tags} ct WHERE ct.customer_id = c.id AND ct.tag_id = cd.tag_id
-        ) THEN 'customer left the segment'
+        WHEN NOT ({segment}) THEN 'customer left the segment'
     END AS reason
     FROM {touchpoint} t
     JOIN {customer} c ON c.id = t.customer_id
@@ -341,25 +416,62 @@ FROM {customer} c
 JOIN {milestone} m ON m.customer_id = c.id
 JOIN {slot} s ON s.run_id = %s AND s.kind_id = m.kind_id AND s.milestone_date = m.date
     AND s.country = c.country AND s.region = c.region
+JOIN {cadence} cd ON cd.id = s.cadence_id
 WHERE {customers} AND c.status = 'active' AND NOT c.holdout
     AND (s.for_everyone OR c.updated_at >= %s OR m.updated_at >= %s)
-    AND (s.tag_id IS NULL OR EXISTS (
-        SELECT 1 FROM {customer_tags} ct WHERE ct.customer_id = c.id AND ct.tag_id = s.tag_id
-    ))
+    AND {segment}
 ON CONFLICT DO NOTHING
 """
 
+# A seasonal rule's touchpoints: customers joined to the slots of their calendar (no milestone).
+# The partial unique constraint touchpoint_one_live_per_season makes it idempotent.
+_INSERT_SEASONAL_SQL = """
+INSERT INTO {touchpoint} (
+    customer_id, rule_id, milestone_id, milestone_date, occurrence_index, season, occurs_on, due_on, kind, status,
+    assignee_id, late, rule_version, attempt, hold_reason, cancel_reason, skip_reason, outcome, notes,
+    created_at, updated_at
+)
+SELECT
+    c.id, s.rule_id, NULL, s.milestone_date, s.occurrence_index, s.season, s.occurs_on, s.due_on, s.action, 'pending',
+    c.account_manager_id, s.due_on < {local_today}, s.rule_version, 0, '', '', '', '', '', %s, %s
+FROM {customer} c
+JOIN {slot} s ON s.run_id = %s AND s.season IS NOT NULL AND s.country = c.country AND s.region = c.region
+JOIN {cadence} cd ON cd.id = s.cadence_id
+WHERE {customers} AND c.status = 'active' AND NOT c.holdout
+    AND (s.for_everyone OR c.updated_at >= %s)
+    AND {segment}
+ON CONFLICT DO NOTHING
+"""
+
+# A customer in a cadence's segment (c: the customer, cd: the cadence): one of its tags if it names
+# any, one of its tiers and countries if it lists any ("gold,silver" matched as ",gold,silver,"
+# LIKE "%,gold,%"; a tier's "_" escaped, being LIKE's wildcard), and not excluded. The same on
+# PostgreSQL and SQLite; Cadence.segment_q() says it for the ORM.
+_SEGMENT_SQL = """(
+    (NOT EXISTS (SELECT 1 FROM {cadence_tags} cdt WHERE cdt.cadence_id = cd.id)
+        OR EXISTS (
+            SELECT 1 FROM {cadence_tags} cdt JOIN {customer_tags} ct ON ct.tag_id = cdt.tag_id
+            WHERE cdt.cadence_id = cd.id AND ct.customer_id = c.id
+        ))
+    AND (cd.tiers = '' OR (',' || cd.tiers || ',') LIKE ('%%,' || REPLACE(c.tier, '_', '!_') || ',%%') ESCAPE '!')
+    AND (cd.countries = '' OR (',' || cd.countries || ',') LIKE ('%%,' || c.country || ',%%'))
+    AND NOT EXISTS (SELECT 1 FROM {cadence_excluded} cde WHERE cde.cadence_id = cd.id AND cde.customer_id = c.id)
+)"""
+
 
 def _tables() -> dict[str, str]:
-    return {
+    tables = {
         "touchpoint": _table(Touchpoint),
         "customer": _table(Customer),
         "milestone": _table(Milestone),
         "rule": _table(Rule),
         "cadence": _table(Cadence),
         "slot": _table(PlanSlot),
-        "customer_tags": connection.ops.quote_name(Customer.tags.through._meta.db_table),
+        "customer_tags": _table(Customer.tags.through),
+        "cadence_tags": _table(Cadence.tags.through),
+        "cadence_excluded": _table(Cadence.excluded_customers.through),
     }
+    return {**tables, "segment": _SEGMENT_SQL.format(**tables)}
 
 
 def reconcile(*, now: dt.datetime, scope: CustomerScope) -> int:
@@ -384,12 +496,22 @@ def materialise(*, run: PlannerRun, now: dt.datetime, scope: CustomerScope) -> i
     """Insert the run's touchpoints for some customers. Returns how many rows were new."""
     where, where_params = scope.sql(["c.id", "m.customer_id"])
     local_today, today_params = _late_sql(run.planned_at, run.as_of)
-    sql = _INSERT_SQL.format(customers=where, local_today=local_today, **_tables())
+    tables = _tables()
+    sql = _INSERT_SQL.format(customers=where, local_today=local_today, **tables)
     changed_since = run.changed_since
     params = [*today_params, now, now, run.pk, *where_params, changed_since, changed_since]
+    seasonal_where, seasonal_where_params = scope.sql(["c.id"])
+    seasonal_sql = _INSERT_SEASONAL_SQL.format(customers=seasonal_where, local_today=local_today, **tables)
+    seasonal_params = [*today_params, now, now, run.pk, *seasonal_where_params, changed_since]
+    created = 0
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return max(int(cursor.rowcount), 0)
+        created += max(int(cursor.rowcount), 0)
+        # Seasonal slots are few; skip the second statement when the run has none.
+        if PlanSlot.objects.filter(run_id=run.pk, season__isnull=False).exists():
+            cursor.execute(seasonal_sql, seasonal_params)
+            created += max(int(cursor.rowcount), 0)
+    return created
 
 
 _REASSIGN_SQL = """
@@ -495,7 +617,7 @@ def plan_customers(customer_ids: Sequence[int], *, now: dt.datetime | None = Non
         as_of=as_of, start=end + dt.timedelta(days=1), end=end, catch_up_from=catch_up_from, changed_since=None
     )
     rules = _active_rules()
-    kind_ids = {rule.cadence.anchor_kind_id for rule in rules}
+    kind_ids = _kind_ids(rules)
     rows = Milestone.objects.filter(customer_id__in=ids, kind_id__in=kind_ids).order_by().values_list("kind_id", "date")
     calendars = sorted(set(Customer.objects.filter(pk__in=ids).order_by().values_list("country", "region")))
     with transaction.atomic():

@@ -13,6 +13,8 @@ outcome twice, or two people at once, creates one follow-up.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,8 +25,11 @@ from campaigns.services.holds import apply_quiet_periods
 from nurture.lib import calendar
 from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Milestone, MilestoneKind
+from nurture.signals import announce_customers_changed, bulk_changes
 
 LAST_CONTACT = "last_contact"
+# Customers read or written per query.
+CHUNK = 1000
 
 
 def react_to_outcome(*, touchpoint: Touchpoint, now: dt.datetime | None = None) -> list[Touchpoint]:
@@ -64,6 +69,7 @@ def _follow_up(touchpoint: Touchpoint, due_on: dt.date) -> list[Touchpoint]:
         milestone_id=touchpoint.milestone_id,
         milestone_date=touchpoint.milestone_date,
         occurrence_index=touchpoint.occurrence_index,
+        season=touchpoint.season,
         occurs_on=due_on,
         due_on=due_on,
         kind=Touchpoint.Kind.CALL,
@@ -87,12 +93,37 @@ def hold_celebrations(*, customer_ids: list[int], quiet_until: dt.date, now: dt.
 
 def record_contact(*, customer: Customer, day: dt.date) -> None:
     """Move the customer's last_contact milestone to `day` (never backwards)."""
+    record_contacts(days={customer.pk: day}, note="Set by a logged call")
+
+
+def record_contacts(*, days: Mapping[int, dt.date], note: str, now: dt.datetime | None = None) -> set[int]:
+    """Move each customer's last_contact milestone to their day (never backwards), set-based:
+    one read, one bulk insert for customers without one, one UPDATE per distinct day.
+    Returns the customers whose milestone moved or was created (they are re-planned)."""
     kind = MilestoneKind.objects.filter(slug=LAST_CONTACT).first()
-    if kind is None:  # an administrator deleted the kind: nothing restarts on contact
-        return
-    milestone = Milestone.objects.filter(customer=customer, kind=kind).order_by("-date").first()
-    if milestone is None:
-        Milestone.objects.create(customer=customer, kind=kind, date=day, note="Set by a logged call")
-    elif milestone.date < day:
-        milestone.date = day
-        milestone.save(update_fields=["date", "updated_at"])
+    if kind is None or not days:  # an administrator deleted the kind: nothing restarts on contact
+        return set()
+    now = now or timezone.now()
+    latest: dict[int, tuple[dt.date, int]] = {}
+    ids = sorted(days)
+    for start in range(0, len(ids), CHUNK):
+        rows = Milestone.objects.filter(kind=kind, customer_id__in=ids[start : start + CHUNK])
+        for customer_id, pk, date in rows.values_list("customer_id", "pk", "date"):
+            if customer_id not in latest or latest[customer_id][0] < date:
+                latest[customer_id] = (date, pk)
+    create = [
+        Milestone(customer_id=customer_id, kind=kind, date=day, note=note)
+        for customer_id, day in days.items()
+        if customer_id not in latest
+    ]
+    moves: dict[dt.date, list[int]] = defaultdict(list)
+    for customer_id, (date, pk) in latest.items():
+        if date < days[customer_id]:
+            moves[days[customer_id]].append(pk)
+    with transaction.atomic(), bulk_changes():
+        Milestone.objects.bulk_create(create, batch_size=CHUNK, ignore_conflicts=True)
+        for day, pks in moves.items():
+            Milestone.objects.filter(pk__in=pks).update(date=day, updated_at=now)
+    changed = {m.customer_id for m in create} | {c for c, (date, _) in latest.items() if date < days[c]}
+    announce_customers_changed(sorted(changed))
+    return changed

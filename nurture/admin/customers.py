@@ -22,7 +22,7 @@ from django.utils.html import format_html
 
 from nurture.admin.base import ScopedAdmin, acting_user, staff_users
 from nurture.admin.exports import CsvExportMixin
-from nurture.admin.filters import AccountManagerFilter, CountryFilter, UndeliverableFilter
+from nurture.admin.filters import AccountManagerFilter, CountryFilter, TierFilter, UndeliverableFilter
 from nurture.admin.imports import import_urls
 from nurture.admin.paginators import CappedCountPaginator
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
@@ -74,19 +74,23 @@ class CustomerForm(forms.ModelForm[Customer]):
     def clean_region(self) -> str:
         return str(self.cleaned_data.get("region", "")).upper()
 
+    def clean_tier(self) -> str:
+        return str(self.cleaned_data.get("tier", "")).strip().lower()
+
 
 @admin.register(Customer)
 class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedAdmin[Customer]):
     paginator = CappedCountPaginator
     show_auditlog_history_link = True
     form = CustomerForm
-    list_display = ["name", "company", "country", "account_manager", "status", "tag_list"]
+    list_display = ["name", "company", "country", "account_manager", "status", "tier", "tag_list"]
     list_display_links = ["name"]
     # Filters whose choices come from the indexes, not a DISTINCT over every customer.
     list_filter = [
         "status",
         CountryFilter,
         ("account_manager", AccountManagerFilter),
+        TierFilter,
         "tags",
         UndeliverableFilter,
         "holdout",
@@ -104,7 +108,17 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
     fieldsets = [
         (
             None,
-            {"fields": ["external_id", ("first_name", "last_name"), "company", "status", "account_manager", "tags"]},
+            {
+                "fields": [
+                    "external_id",
+                    ("first_name", "last_name"),
+                    "company",
+                    "status",
+                    "account_manager",
+                    "tier",
+                    "tags",
+                ]
+            },
         ),
         ("Contact", {"fields": ["email", "phone"]}),
         (

@@ -66,6 +66,50 @@ class CountryFilter(admin.SimpleListFilter):
         return queryset if value is None else queryset.filter(country=value)
 
 
+# The tiers in use, by a loose index scan of the partial customer_tier index (tier <> ''): one probe
+# per tier. For an account manager, their own customers' tiers (a scan of their customers only).
+_DISTINCT_TIERS = """
+WITH RECURSIVE tiers (tier) AS (
+    SELECT min(tier) FROM {table} WHERE tier <> ''
+    UNION ALL
+    SELECT (SELECT min(c.tier) FROM {table} c WHERE c.tier > tiers.tier AND c.tier <> '')
+    FROM tiers WHERE tiers.tier IS NOT NULL
+)
+SELECT tier FROM tiers WHERE tier IS NOT NULL
+"""
+
+
+def tiers_in_use(*, account_manager_id: int | None = None) -> list[str]:
+    """The distinct tiers of every customer, or of one account manager's customers."""
+    if account_manager_id is not None:
+        return list(
+            Customer.objects.filter(account_manager_id=account_manager_id)
+            .exclude(tier="")
+            .order_by("tier")
+            .values_list("tier", flat=True)
+            .distinct()
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_DISTINCT_TIERS.format(table=connection.ops.quote_name(Customer._meta.db_table)))
+        return [str(tier) for (tier,) in cursor.fetchall()]
+
+
+class TierFilter(admin.SimpleListFilter):
+    """The tiers of the customers the user sees (``?tier=gold``; ``?tier=`` for none)."""
+
+    title = "tier"
+    parameter_name = "tier"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        user = request.user
+        manager_id = None if sees_all_customers(user) else int(user.pk or 0)
+        return [*((tier, tier) for tier in tiers_in_use(account_manager_id=manager_id)), ("", "(none)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset if value is None else queryset.filter(tier=value)
+
+
 class AccountManagerFilter(admin.RelatedFieldListFilter):
     """The active staff users, not a DISTINCT over every customer's account manager.
 

@@ -9,8 +9,10 @@ package defines for a country and optional region (observed days included).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -343,3 +345,210 @@ def call_due_on(occurs_on: dt.date, policy: BusinessDayPolicy, country: str = ""
 def card_due_on(occurs_on: dt.date, lead_days: int, country: str = "", region: str = "") -> dt.date:
     """The mail-by date of a card: `lead_days` business days before the occurrence."""
     return business_days_before(occurs_on, lead_days, country, region)
+
+
+# --- Date anchors (seasonal cadences) -----------------------------------------------
+#
+# A date-anchored cadence counts from a date of the calendar instead of a customer's milestone:
+# every year on a day and month, once on a date, or on a named public holiday of the customer's
+# own country (docs/calendar-rules.md, rule 7).
+
+DateAnchorKind = Literal["annual", "once", "holiday"]
+_DATE_ANCHOR_KINDS: frozenset[str] = frozenset(get_args(DateAnchorKind))
+
+# The language asked of the `holidays` package for holiday names: names are matched in English.
+_ENGLISH = "en_US"
+
+
+class UnknownHoliday(ValueError):
+    """No country of a segment keeps a holiday of that name."""
+
+
+@dataclass(frozen=True)
+class DateAnchor:
+    kind: DateAnchorKind
+    month: int | None = None  # annual
+    day: int | None = None  # annual
+    on: dt.date | None = None  # once
+    holiday: str = ""  # holiday: one English name, or several separated by ";"
+
+    def __post_init__(self) -> None:
+        if self.kind not in _DATE_ANCHOR_KINDS:
+            raise ValueError(f"Unknown date anchor {self.kind!r}")
+        if self.kind == "annual":
+            if self.month is None or self.day is None:
+                raise ValueError("An annual date anchor needs a day and a month")
+            validate_day_of_year(self.month, self.day)
+        if self.kind == "once" and self.on is None:
+            raise ValueError("A one-off date anchor needs a date")
+        if self.kind == "holiday" and not holiday_names(self.holiday):
+            raise ValueError("A holiday anchor needs the holiday's name")
+
+
+def validate_day_of_year(month: int, day: int) -> None:
+    """Raise ValueError unless (month, day) is a day of some year (29 February included)."""
+    if not 1 <= month <= 12:
+        raise ValueError(f"Month must be 1 to 12, got {month}")
+    longest = 29 if month == 2 else _month_length(2001, month)
+    if not 1 <= day <= longest:
+        raise ValueError(f"Day must be 1 to {longest} in month {month}, got {day}")
+
+
+def annual_date(year: int, month: int, day: int, leap_day: LeapDayPolicy = "feb28") -> dt.date:
+    """The day and month in `year`; 29 February in a year without one follows the leap day policy
+    (rule 2): 28 February, or 1 March with "mar1"."""
+    _check_leap_day(leap_day)
+    validate_day_of_year(month, day)
+    if month == 2 and day == 29 and not _is_leap(year):
+        return dt.date(year, 3, 1) if leap_day == "mar1" else dt.date(year, 2, 28)
+    return dt.date(year, month, day)
+
+
+def holiday_names(text: str) -> list[str]:
+    """The names a holiday anchor accepts: "Chinese New Year; Lunar New Year" is two."""
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def _name_key(name: str) -> str:
+    """A holiday name reduced to compare: case, spacing and a trailing "Day" do not count, so
+    "thanksgiving" finds the package's "Thanksgiving Day"."""
+    words = name.casefold().replace("\u2019", "'").split()
+    if len(words) > 1 and words[-1] == "day":
+        words = words[:-1]
+    return " ".join(words)
+
+
+def _entry_keys(entry: str) -> set[str]:
+    """The keys one holiday entry answers to. "Chinese New Year (Spring Festival)" answers to the whole
+    and to "Chinese New Year"; an observed or substituted day off answers to nothing: the anchor is
+    the holiday itself."""
+    lowered = entry.casefold()
+    if "observed" in lowered or "substitute" in lowered or lowered.startswith(("day off", "alternative holiday")):
+        return set()
+    keys = {_name_key(entry)}
+    if "(" in entry:
+        keys.add(_name_key(entry.split("(", 1)[0]))
+    return keys
+
+
+def _english_language(country: str) -> str | None:
+    languages = getattr(_holidays_for(country, ""), "supported_languages", ()) or ()
+    return _ENGLISH if _ENGLISH in languages else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _holidays_of_year(country: str, region: str, year: int) -> tuple[tuple[dt.date, str], ...]:
+    """The country's (and region's) public holidays of one year, named in English where the package
+    can; one (date, name) per holiday, even when two fall on one day."""
+    language = _english_language(country)
+    # A fresh object per year: the shared, lazily filled ones of _holidays_for are not thread-safe.
+    year_holidays = holidays.country_holidays(country, subdiv=region or None, years=year, language=language)
+    found: list[tuple[dt.date, str]] = []
+    for day, names in sorted(year_holidays.items()):
+        found.extend((day, name) for name in names.split("; "))
+    return tuple(found)
+
+
+def holiday_date(names: str, year: int, country: str, region: str = "") -> dt.date | None:
+    """The date of the named holiday in `year` in the country (and region), or None when it keeps
+    none of that name. Names are matched in English, case-insensitively, the first name that the
+    country keeps wins; a holiday over several days counts from its first."""
+    validate_country_region(country, region)
+    if not country:
+        return None
+    if not dt.MINYEAR < year < dt.MAXYEAR:
+        return None
+    entries = _holidays_of_year(country, region, year)
+    for name in holiday_names(names):
+        key = _name_key(name)
+        days = [day for day, entry in entries if key in _entry_keys(entry)]
+        if days:
+            return min(days)
+    return None
+
+
+def known_holiday_names(countries: Sequence[str], years: Sequence[int]) -> dict[str, set[str]]:
+    """The English holiday names the countries keep in those years: {name: countries}."""
+    found: dict[str, set[str]] = {}
+    for country in countries:
+        validate_country_region(country)
+        # A country's regions too: Canada keeps Thanksgiving by province, Germany Epiphany by state.
+        for region in ["", *_supported_countries()[country]]:
+            for year in years:
+                for _, entry in _holidays_of_year(country, region, year):
+                    if _entry_keys(entry):
+                        found.setdefault(entry, set()).add(country)
+    return found
+
+
+def validate_holiday(names: str, countries: Sequence[str], years: Sequence[int]) -> None:
+    """Raise UnknownHoliday for a name that none of the countries keeps in any of the years,
+    naming it and the closest names the countries do keep."""
+    known = known_holiday_names(countries, years)
+    keys = {key for entry in known for key in _entry_keys(entry)}
+    for name in holiday_names(names):
+        if _name_key(name) in keys:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
+        where = ", ".join(countries)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownHoliday(f"Unknown holiday {name!r}: no public holiday of that name in {where}{hint}")
+
+
+def anchor_dates(
+    anchor: DateAnchor,
+    first_year: int,
+    last_year: int,
+    country: str = "",
+    region: str = "",
+    leap_day: LeapDayPolicy = "feb28",
+) -> list[tuple[int, dt.date]]:
+    """(year, anchor date) for each year from first_year to last_year that has one in the country.
+
+    Annual: the day and month every year (29 February per the leap day policy). Once: the date, in
+    its own year only. Holiday: the named holiday of the country's calendar, in years it keeps it.
+    """
+    found: list[tuple[int, dt.date]] = []
+    first_year = max(first_year, dt.MINYEAR + 1)
+    last_year = min(last_year, dt.MAXYEAR - 1)
+    if anchor.kind == "once":
+        assert anchor.on is not None
+        if first_year <= anchor.on.year <= last_year:
+            found.append((anchor.on.year, anchor.on))
+        return found
+    for year in range(first_year, last_year + 1):
+        if anchor.kind == "annual":
+            assert anchor.month is not None and anchor.day is not None
+            found.append((year, annual_date(year, anchor.month, anchor.day, leap_day)))
+        else:
+            day = holiday_date(anchor.holiday, year, country, region)
+            if day is not None:
+                found.append((year, day))
+    return found
+
+
+def anchored_occurrences_between(
+    anchor: DateAnchor,
+    offset: Schedule,
+    start: dt.date,
+    end: dt.date,
+    country: str = "",
+    region: str = "",
+    leap_day: LeapDayPolicy = "feb28",
+) -> list[tuple[int, dt.date, dt.date]]:
+    """(year, anchor date, occurs_on) with start <= occurs_on <= end: each year's anchor date moved
+    by the rule's offset (its repetition is the anchor's own: yearly, or once)."""
+    once = Schedule(offset_amount=offset.offset_amount, offset_unit=offset.offset_unit)
+    # An offset may move an occurrence into another year: look a little beyond the range.
+    reach = abs(once.offset_months) // 12 + abs(once.offset_days) // 365 + 1
+    found: list[tuple[int, dt.date, dt.date]] = []
+    for year, day in anchor_dates(anchor, start.year - reach, end.year + reach, country, region, leap_day):
+        try:
+            occurs_on = occurrence(day, once, 0, leap_day)
+        except OverflowError:
+            continue
+        if offset.repeat_until is not None and occurs_on > offset.repeat_until:
+            continue
+        if start <= occurs_on <= end:
+            found.append((year, day, occurs_on))
+    return found

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from django.db import DatabaseError, NotSupportedError
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.migrations.operations import AddIndex
+from django.db.migrations.operations import AddConstraint, AddIndex
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+from django.db.models.constraints import UniqueConstraint
 
 
 class ExtensionNotAvailable(DatabaseError):
@@ -103,6 +104,48 @@ class AddIndexConcurrently(AddIndex):
         model = from_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
             schema_editor.remove_index(model, self.index, concurrently=True)  # type: ignore[call-arg]
+
+
+class AddUniqueConstraintConcurrently(AddConstraint):
+    """``AddConstraint`` of a partial ``UniqueConstraint`` (one with a condition, which PostgreSQL keeps
+    as a unique index) built with ``CREATE UNIQUE INDEX CONCURRENTLY`` (migration: atomic = False).
+
+    The constraint is part of the model state (Meta.constraints); on PostgreSQL an existing valid
+    index of the same name is kept and an INVALID one rebuilt; elsewhere it is AddConstraint.
+    """
+
+    # Set by AddConstraint.__init__ (django-stubs does not declare them).
+    model_name: str
+    constraint: UniqueConstraint
+
+    def describe(self) -> str:
+        return f"Create constraint {self.constraint.name} on {self.model_name} (concurrently on PostgreSQL)"
+
+    def database_forwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        if not _on_postgresql(schema_editor):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        _ensure_not_in_transaction(schema_editor, f"Constraint {self.constraint.name}")
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if not _prepare_concurrent_build(schema_editor, self.constraint.name):
+            return
+        sql = str(self.constraint.create_sql(model, schema_editor))
+        if not sql.startswith("CREATE UNIQUE INDEX "):
+            raise NotSupportedError(f"Constraint {self.constraint.name} is not a partial unique index")
+        schema_editor.execute(sql.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX CONCURRENTLY ", 1), params=None)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        if not _on_postgresql(schema_editor):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        _ensure_not_in_transaction(schema_editor, f"Constraint {self.constraint.name}")
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.constraint.name)}")
 
 
 class CreateExtension(Operation):

@@ -190,6 +190,9 @@ class Customer(models.Model):
                 condition=models.Q(country="") | models.Q(country__regex=r"^[A-Z]{2}$"),
                 name="customer_country_iso_alpha2",
             ),
+            # A tier is a lower-case slug or nothing: cadences limited to tiers match it exactly (and
+            # their SQL needs no wildcard of LIKE in it).
+            models.CheckConstraint(condition=models.Q(tier__regex=r"^[-a-z0-9_]*$"), name="customer_tier_slug"),
         ]
         indexes = [
             # The account manager's lists: CustomerQuerySet.managed_by().
@@ -277,6 +280,8 @@ class Customer(models.Model):
     def clean(self) -> None:
         self.country = self.country.upper()
         self.region = self.region.upper()
+        # Cadences match tiers exactly, in lower case (campaigns.models.rules.TIER_LIST_RE).
+        self.tier = self.tier.strip().lower()
         try:
             validate_country_region(self.country, self.region)
         except UnknownRegion as exc:

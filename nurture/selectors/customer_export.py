@@ -21,6 +21,7 @@ OPTIONAL_COLUMNS = (
     "account_manager",
     "tags",
     "status",
+    "tier",
 )
 # Customers per query with their prefetches.
 CHUNK = 500
@@ -53,5 +54,6 @@ def rows(queryset: QuerySet[Customer], columns: Sequence[str]) -> Iterator[dict[
             "account_manager": manager.get_username() if manager is not None else "",
             "tags": ";".join(sorted(tag.slug for tag in customer.tags.all())),
             "status": customer.status,
+            "tier": customer.tier,
             **{slug: dates.get(slug, "") for slug in kinds},
         }

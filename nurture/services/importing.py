@@ -46,11 +46,16 @@ PLAIN_FIELDS = (
     *ADDRESS_FIELDS,
     "time_zone",
     "status",
+    "tier",
 )
 MAX_LENGTHS: dict[str, int] = {
     name: getattr(Customer._meta.get_field(name), "max_length", None) or 10**6
     for name in ("external_id", *PLAIN_FIELDS)
 }
+
+
+# A tier is a slug, as Customer.tier (a SlugField) and a cadence's tier list take it.
+TIER_RE = re.compile(r"^[-a-z0-9_]+$")
 
 
 def status_key(text: str) -> str:
@@ -271,6 +276,8 @@ def _parse_row(
     status = values.get("status", "")
     values["status"] = STATUSES.get(status_key(status), status) if status else Customer.Status.ACTIVE
     values["time_zone"] = values.get("time_zone", "") or "UTC"
+    if "tier" in values:
+        values["tier"] = values["tier"].strip().lower()
     for name, value in [("external_id", raw.get("external_id", "")), *values.items()]:
         limit = MAX_LENGTHS.get(name)
         if limit is not None and len(value) > limit:
@@ -288,6 +295,8 @@ def _parse_row(
         validate_country_region(values["country"], values["region"])
     except UnknownRegion as exc:
         error("region" if values["region"] and "region" in str(exc).lower() else "country", str(exc))
+    if values.get("tier") and not TIER_RE.match(values["tier"]):
+        error("tier", f"{values['tier']!r} is not a tier: use letters, digits, - and _ only (e.g. gold, gold-plus)")
     if values["status"] not in STATUSES.values():
         error("status", f"unknown status {status!r}; use one of: {STATUS_NAMES} (in any case, with spaces, - or _)")
     manager_id: int | None = None

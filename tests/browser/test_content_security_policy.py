@@ -186,3 +186,13 @@ def test_a_locked_out_login_sees_the_lockout_page_under_the_policy(page, live_se
     page.fill("#id_password", PASSWORD)
     page.click("#login-form input[type=submit]")
     page.wait_for_selector("#lockout-message")
+
+
+def test_the_api_docs_page_works_under_the_policy(page, live_server):
+    """Swagger UI from django-ninja's bundled static files: no CDN, no inline script."""
+    watch = PolicyWatch(page)
+    page.goto(live_server.url + "/api/v1/docs")
+    page.wait_for_selector(".opblock", timeout=15_000)
+    assert page.get_by_text("/api/v1/events/batch").count() >= 1
+    assert page.locator(".opblock").count() >= 10
+    watch.assert_none("the API docs")

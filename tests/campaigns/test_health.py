@@ -28,6 +28,7 @@ from campaigns.models import (
     HealthSnapshot,
     Rule,
     Touchpoint,
+    WebhookEvent,
 )
 from campaigns.selectors.health import customer_facts, health_panel
 from campaigns.services.alerts import send_health_alert
@@ -37,6 +38,7 @@ from campaigns.services.health import (
     health_override_end,
     health_score_day,
 )
+from campaigns.services.webhooks import webhook_endpoint_create
 from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile
 from nurture.services.importing import import_customers
@@ -378,3 +380,27 @@ def test_scoring_a_past_day_again_keeps_the_current_score_and_later_changes():
     assert list(HealthBandChange.objects.values_list("pk", "to_band", "reacted_at")) == [(change.pk, "yellow", None)]
     score = HealthScore.objects.get(customer=c)
     assert (score.as_of, score.band) == (DAY, "yellow")
+
+
+def test_a_band_change_is_recorded_once_as_a_customer_health_changed_webhook_event(alice, settings):
+    settings.NURTURE_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    webhook_endpoint_create(url="http://127.0.0.1:9/hooks", event_types=["customer.health_changed"], owner=alice)
+    ada = customer_added_long_ago(account_manager=alice, external_id="ADA-1")
+    call(ada, "reached", 5)
+    health_score_day(as_of=DAY - dt.timedelta(days=1))
+    for days in (4, 3, 2, 1):
+        call(ada, "at_risk" if days == 4 else "no_answer", days)
+
+    health_score_day(as_of=DAY)
+    health_score_day(as_of=DAY)  # a rerun of the day records nothing twice
+
+    change = HealthBandChange.objects.get(customer=ada)
+    [event] = WebhookEvent.objects.filter(type="customer.health_changed")
+    assert event.subject_id == change.pk
+    assert event.data == {
+        "customer": "ADA-1",
+        "date": DAY.isoformat(),
+        "from_band": "green",
+        "to_band": "red",
+        "score": change.score,
+    }

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from campaigns.models import Activity
 from campaigns.selectors import journey as journey_module
 from campaigns.selectors.journey import PLOT_LEFT, PLOT_RIGHT, customer_journey
 from nurture.models import Milestone, MilestoneKind
@@ -165,7 +166,7 @@ def test_the_customer_page_draws_the_journey(alice, alice_client):
 
     html = alice_client.get(reverse("admin:nurture_customer_change", args=[customer.pk])).content.decode()
 
-    assert '<svg viewBox="0 0 960 196"' in html
+    assert '<svg viewBox="0 0 960 228"' in html
     assert f'data-state="reached" data-date="2025-02-01" data-touchpoint="{reached.pk}"' in html
     assert f'data-state="planned" data-date="2025-04-01" data-touchpoint="{planned.pk}"' in html
     # Coordinates are plain numbers whatever the locale.
@@ -183,8 +184,9 @@ def test_the_journey_needs_a_fixed_number_of_queries(django_assert_num_queries):
         make_touchpoint(customer=customer, due_on=D(2025, 4, day), kind="card")
         make_touchpoint(customer=customer, rule=rule, due_on=D(2025, 3, day))
 
-    # Touchpoints (with rule, card, milestone kind and who did them), milestones, the summary, overdue.
-    with django_assert_num_queries(4):
+    # Touchpoints (with rule, card, milestone kind and who did them), milestones, activities, the
+    # summary, overdue.
+    with django_assert_num_queries(5):
         journey = customer_journey(customer=customer)
 
     assert len(journey.events) == 33 + 33
@@ -195,3 +197,29 @@ def test_there_is_no_journey_on_the_add_page(superuser_client):
 
     assert response.status_code == 200
     assert 'id="journey"' not in response.content.decode()
+
+
+def test_activities_from_other_channels_have_a_lane_of_their_own(alice_client, alice):
+    customer = make_customer(account_manager=alice, time_zone="Europe/Berlin")
+    meeting = Activity.objects.create(
+        customer=customer,
+        channel="meeting",
+        occurred_at=dt.datetime(2025, 2, 28, 23, 30, tzinfo=dt.UTC),
+        subject="Quarterly review",
+        source="HubSpot",
+    )
+    Activity.objects.create(
+        customer=customer, channel="nps", occurred_at=dt.datetime(2025, 3, 2, 9, tzinfo=dt.UTC), score=9
+    )
+
+    journey = customer_journey(customer=customer, now=dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC))
+
+    lane = [event for event in journey.events if event.lane == "activity"]
+    # The day is the customer's: 23:30 UTC on 28 February is 1 March in Berlin.
+    assert [(e.date, e.title, e.detail) for e in lane] == [
+        (D(2025, 3, 1), "Meeting", "Quarterly review (from HubSpot)"),
+        (D(2025, 3, 2), "NPS response", "No subject, score 9"),
+    ]
+    assert lane[0].activity_id == meeting.pk and all(e.past for e in lane)
+    html = alice_client.get(reverse("admin:nurture_customer_change", args=[customer.pk])).content.decode()
+    assert f'data-activity="{meeting.pk}"' in html and "Quarterly review" in html

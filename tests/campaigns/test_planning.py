@@ -294,7 +294,7 @@ def test_a_new_rule_is_planned_for_everyone_in_the_covered_window():
 def test_a_segment_cadence_plans_only_tagged_customers_and_cancels_when_the_tag_goes():
     vip = Tag.objects.create(slug="vip", name="VIP")
     cadence = Rule.objects.get(slug="welcome-call").cadence
-    cadence.tag = vip
+    cadence.tags.add(vip)
     cadence.save()
     tagged, untagged = customer(first_name="T"), customer(first_name="U")
     tagged.tags.add(vip)

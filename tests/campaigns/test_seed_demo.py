@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from campaigns.management.commands import seed_demo
-from campaigns.models import HealthScore, ReportDay, Touchpoint
+from campaigns.models import Cadence, HealthScore, ReportDay, Touchpoint
 from campaigns.selectors.reports import REPORTS
 from campaigns.selectors.reports.base import resolve_filters
 from campaigns.services import planning
@@ -212,3 +212,17 @@ def test_it_adds_demo_data_to_someone_elses_database_with_force():
 
     assert Customer.objects.filter(external_id__startswith="DEMO-").count() == 3
     assert Customer.objects.filter(external_id="CRM-1").exists()
+
+
+def test_it_adds_the_seasonal_cadences_once_and_gives_some_customers_a_tier():
+    seed(customers=40)
+    cadences = dict(Cadence.objects.filter(anchor__in=["annual", "holiday"]).values_list("name", "anchor"))
+    assert cadences == {"Season's greetings": "annual", "Thanksgiving (US)": "holiday"}
+    assert Cadence.objects.get(name="Thanksgiving (US)").country_list == ["US"]
+    assert Customer.objects.exclude(tier="").exists()
+    assert set(Customer.objects.values_list("tier", flat=True)) <= {"", "gold", "silver"}
+
+    Cadence.objects.filter(name="Season's greetings").update(active=False)
+    seed(customers=40)
+    assert Cadence.objects.filter(anchor__in=["annual", "holiday"]).count() == 2
+    assert not Cadence.objects.get(name="Season's greetings").active  # left as the administrator set it

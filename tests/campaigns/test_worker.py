@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from campaigns import tasks
-from campaigns.models import Card, DigestDelivery, PlannerRun, Touchpoint
+from campaigns.models import Cadence, Card, DigestDelivery, PlannerRun, Rule, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
 from nurture.signals import bulk_changes
 from tests.factories import live_duplicates
@@ -174,3 +174,22 @@ def test_the_morning_digest_mails_each_account_manager_once(worker_factory, alic
     assert "alice@example.com" in new_mail[0]
     assert "Welcome call" in new_mail[0]
     assert "Overdue (1)" in new_mail[0]
+
+
+def test_two_sweeps_in_two_workers_plan_a_seasonal_rule_exactly_once(worker_factory, settings):
+    settings.NURTURE_PLAN_CHUNK_SIZE = 4
+    soon = dt.date.today() + dt.timedelta(days=10)
+    cadence = Cadence.objects.create(name="Soon", anchor="annual", anchor_month=soon.month, anchor_day=soon.day)
+    rule = Rule.objects.create(cadence=cadence, slug="soon-call", name="Soon", action="call")
+    with bulk_changes():
+        for i in range(24):
+            Customer.objects.create(first_name=f"S{i}", last_name="Test", country="GB", time_zone="Europe/London")
+    worker_factory(concurrency=2)
+    worker_factory(concurrency=2)
+
+    tasks.plan_sweep.delay()
+    tasks.plan_sweep.delay()
+    wait_until(lambda: sweeps_finished(2), what="two sweeps to finish")
+
+    assert Touchpoint.objects.filter(rule=rule).count() == 24
+    assert live_duplicates() == 0

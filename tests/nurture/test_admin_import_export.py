@@ -262,6 +262,7 @@ def test_export_selected_customers_with_milestones_and_safe_cells(superuser_clie
     Milestone.objects.create(customer=ada, kind=kind, date=dt.date(2023, 1, 1))
     Milestone.objects.create(customer=ada, kind=kind, date=dt.date(2024, 3, 1))
     make_customer(external_id="C-2")
+    Customer.objects.filter(pk=ada.pk).update(tier="gold")
 
     response = superuser_client.post(
         CUSTOMERS, {"action": "export_selected_csv", "_selected_action": [ada.pk], "index": "0"}
@@ -269,6 +270,7 @@ def test_export_selected_customers_with_milestones_and_safe_cells(superuser_clie
 
     [row] = read_csv(response)
     assert row["external_id"] == "C-1"
+    assert row["tier"] == "gold"
     assert row["first_name"] == '\'=HYPERLINK("http://evil")'
     assert (row["account_manager"], row["tags"], row["became_customer"]) == ("alice", "vip", "2024-03-01")
 
@@ -393,6 +395,7 @@ def test_it_imports_its_own_export_back_unchanged(superuser_client, alice):
         city="-Upton",
         status="do_not_contact",
         account_manager=alice,
+        tier="gold_plus",
     )
     acme.tags.add(Tag.objects.create(slug="vip", name="VIP"))
     Milestone.objects.create(
@@ -425,3 +428,28 @@ def test_a_formula_typed_in_a_spreadsheet_is_imported_as_text_and_neutralised_ag
     assert Customer.objects.get(external_id="C-1").company == '=HYPERLINK("http://evil","x")'
     [row] = read_csv(superuser_client.get(reverse("admin:nurture_customer_export")))
     assert row["company"] == '\'=HYPERLINK("http://evil","x")'
+
+
+def test_the_customer_list_filters_by_tier(superuser_client):
+    make_customer(external_id="G", tier="gold")
+    make_customer(external_id="S", tier="silver")
+    make_customer(external_id="N")
+
+    html = superuser_client.get(CUSTOMERS).content.decode()
+    assert "?tier=gold" in html and "?tier=silver" in html
+
+    rows = read_csv(superuser_client.get(reverse("admin:nurture_customer_export"), {"tier": "gold"}))
+    assert [row["external_id"] for row in rows] == ["G"]
+    rows = read_csv(superuser_client.get(reverse("admin:nurture_customer_export"), {"tier": ""}))
+    assert [row["external_id"] for row in rows] == ["N"]
+
+
+def test_an_account_manager_sees_only_their_customers_tiers(client, alice, bob):
+    make_customer(external_id="MINE", account_manager=alice, tier="gold")
+    make_customer(external_id="THEIRS", account_manager=bob, tier="platinum")
+    client.force_login(alice)
+
+    html = client.get(CUSTOMERS).content.decode()
+
+    assert "?tier=gold" in html
+    assert "platinum" not in html

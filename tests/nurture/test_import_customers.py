@@ -165,3 +165,25 @@ def test_it_lists_the_accepted_statuses_for_an_unknown_one():
     [message] = [str(error) for error in caught.value.errors]
     assert message.startswith("line 2, status: unknown status 'Frozen'")
     assert "active, paused, do not contact, churned" in message
+
+
+def test_it_imports_a_tier_in_lower_case():
+    import_customers(data=b"external_id,first_name,last_name,tier\nC-1,Ada,Lovelace, Gold \nC-2,Grace,Hopper,\n")
+
+    assert dict(Customer.objects.values_list("external_id", "tier")) == {"C-1": "gold", "C-2": ""}
+
+
+def test_a_file_without_a_tier_column_keeps_the_tiers():
+    import_customers(data=b"external_id,first_name,last_name,tier\nC-1,Ada,Lovelace,gold\n")
+    import_customers(data=b"external_id,first_name,last_name,company\nC-1,Ada,Lovelace,Analytical\n")
+
+    assert Customer.objects.get(external_id="C-1").tier == "gold"
+
+
+def test_a_tier_that_is_not_a_slug_is_named_and_nothing_is_written():
+    with pytest.raises(ImportFailed) as failed:
+        import_customers(data=b"external_id,first_name,last_name,tier\nC-1,Ada,Lovelace,gold\nC-2,Bo,Li,Gold Plus\n")
+
+    [message] = [str(error) for error in failed.value.errors]
+    assert message.startswith("line 3, tier: 'gold plus' is not a tier")
+    assert not Customer.objects.exists()

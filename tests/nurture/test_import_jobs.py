@@ -350,4 +350,5 @@ def test_a_worker_checks_and_imports_a_file_end_to_end(worker_factory, superuser
     job.refresh_from_db()
     assert (job.state, job.result["created"], job.error) == ("done", 2500, "")
     assert Customer.objects.count() == 2500
-    assert list(media.joinpath("imports").iterdir()) == []
+    # The worker removes the file just after it marks the job done.
+    wait_until(lambda: list(media.joinpath("imports").iterdir()) == [], what="the stored file to be removed")

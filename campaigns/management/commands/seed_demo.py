@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
-from campaigns.models import Card
+from campaigns.models import Cadence, Card, CardDesign, Rule
 from campaigns.services import health, planning
 from campaigns.services.cards import card_bulk_approve, cards_draft_missing
 from campaigns.services.report_figures import report_figures_record
@@ -53,6 +53,22 @@ MILESTONE_KINDS = {
     "birthday": "Birthday",
 }
 TAGS = {"vip": "VIP", "referral": "Referral", "enterprise": "Enterprise"}
+TIERS = (("gold", 0.1), ("silver", 0.25))
+
+# Seasonal cadences (docs/calendar-rules.md, rule 7): created when missing, never changed after.
+# name, anchor fields, segment, (rule slug, rule name, lead days, message)
+SEASONAL_CADENCES: list[tuple[str, dict[str, Any], tuple[str, str, int, str]]] = [
+    (
+        "Season's greetings",
+        {"anchor": "annual", "anchor_month": 12, "anchor_day": 1},
+        ("seasons-greetings-card", "Season's greetings card", 5, "Season's greetings, {{ first_name }}!"),
+    ),
+    (
+        "Thanksgiving (US)",
+        {"anchor": "holiday", "anchor_holiday": "Thanksgiving", "countries": "US"},
+        ("thanksgiving-card", "Thanksgiving card", 3, "Happy Thanksgiving, {{ first_name }}, and thank you."),
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -167,6 +183,13 @@ def customer_spec(number: int, today: dt.date) -> CustomerSpec:
     tags = [slug for slug, share in (("vip", 0.15), ("referral", 0.2)) if rng.random() < share]
     if company and rng.random() < 0.15:
         tags.append("enterprise")
+    # Drawn last: every earlier field of a customer stays what it was before tiers existed.
+    roll, tier = rng.random(), ""
+    for slug, share in TIERS:
+        if roll < share:
+            tier = slug
+            break
+        roll -= share
 
     return CustomerSpec(
         external_id=external_id(number),
@@ -184,6 +207,7 @@ def customer_spec(number: int, today: dt.date) -> CustomerSpec:
             "country": place.country,
             "time_zone": place.time_zone,
             "status": status,
+            "tier": tier,
         },
         account_manager=rng.choice(ACCOUNT_MANAGERS),
         tags=tags,
@@ -239,6 +263,29 @@ def ensure_reference_data() -> tuple[dict[str, MilestoneKind], dict[str, Tag]]:
     }
     tags = {slug: Tag.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in TAGS.items()}
     return kinds, tags  # fmt: skip
+
+
+def ensure_seasonal_cadences() -> list[str]:
+    """The demo's seasonal cadences, created when missing (by name); returns the names created."""
+    design = CardDesign.objects.order_by("pk").first()
+    created: list[str] = []
+    for name, anchor, (slug, rule_name, lead_days, message) in SEASONAL_CADENCES:
+        cadence, new = Cadence.objects.get_or_create(name=name, defaults=anchor)
+        if not new:
+            continue
+        created.append(name)
+        Rule.objects.get_or_create(
+            slug=slug,
+            defaults={
+                "cadence": cadence,
+                "name": rule_name,
+                "action": Rule.Action.CARD,
+                "card_lead_days": lead_days,
+                "card_design": design,
+                "message_template": message,
+            },
+        )
+    return created
 
 
 def create_customers(
@@ -306,6 +353,7 @@ class Command(BaseCommand):
                     )
             users, new_users = ensure_users()
             kinds, tags = ensure_reference_data()
+            seasonal = ensure_seasonal_cadences()
             for start in range(1, count + 1, BATCH_SIZE):
                 numbers = range(start, min(count, start + BATCH_SIZE - 1) + 1)
                 batch = create_customers(
@@ -323,6 +371,8 @@ class Command(BaseCommand):
                 f"Demo users skipped, they already exist: {', '.join(skipped)} "
                 "(their passwords, flags and groups were left as they are)."
             )
+        if seasonal:
+            self.stdout.write(f"Seasonal cadences created: {', '.join(seasonal)}.")
         self.stdout.write(
             f"Demo customers: {created} created, {count - created} already there; {milestones} milestones created."
         )

@@ -823,3 +823,121 @@ def test_unknown_time_zone_message() -> None:
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "Pacific/Kiritimati", "America/Argentina/Buenos_Aires"])
 def test_known_time_zones_validate(zone: str) -> None:
     validate_time_zone(zone)
+
+
+# --- Date anchors (rule 7) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "country", "year", "expected"),
+    [
+        ("Thanksgiving", "US", 2026, D(2026, 11, 26)),
+        ("thanksgiving day", "US", 2027, D(2027, 11, 25)),
+        ("Thanksgiving", "GB", 2026, None),
+        ("Thanksgiving", "JP", 2026, None),  # not "Labor Thanksgiving Day"
+        ("Chinese New Year", "CN", 2026, D(2026, 2, 17)),  # "Chinese New Year (Spring Festival)"
+        ("Chinese New Year", "CN", 2027, D(2027, 2, 6)),
+        ("Chinese New Year", "SG", 2025, D(2025, 1, 29)),
+        ("Chinese New Year; Lunar New Year", "VN", 2026, D(2026, 2, 17)),
+        ("Chinese New Year; Korean New Year", "KR", 2027, D(2027, 2, 7)),
+        ("Chinese New Year", "US", 2026, None),
+        ("Christmas Day", "GB", 2026, D(2026, 12, 25)),
+        ("CHRISTMAS DAY", "DE", 2027, D(2027, 12, 25)),  # English names even where the package speaks German
+        ("Christmas", "US", 2022, D(2022, 12, 25)),  # a Sunday: the holiday, not the observed Monday
+        ("Christmas Day", "JP", 2026, None),
+        ("Independence Day", "US", 2026, D(2026, 7, 4)),  # not "Independence Day (observed)" on the 3rd
+        ("Christmas Day", "", 2026, None),  # no country, no holidays
+    ],
+)
+def test_named_holidays_across_countries_and_years(names: str, country: str, year: int, expected: dt.date | None):
+    assert cal.holiday_date(names, year, country) == expected
+
+
+def test_a_regional_holiday_needs_the_region():
+    assert cal.holiday_date("Epiphany", 2026, "DE") is None
+    assert cal.holiday_date("Epiphany", 2026, "DE", "BY") == D(2026, 1, 6)
+    # Canada keeps its own Thanksgiving, in October, by province.
+    assert cal.holiday_date("Thanksgiving", 2026, "CA", "ON") == D(2026, 10, 12)
+    cal.validate_holiday("Thanksgiving", ["CA"], [2026])
+
+
+@pytest.mark.parametrize(
+    ("year", "policy", "expected"),
+    [
+        (2028, "feb28", D(2028, 2, 29)),
+        (2028, "mar1", D(2028, 2, 29)),
+        (2027, "feb28", D(2027, 2, 28)),
+        (2027, "mar1", D(2027, 3, 1)),
+        (2100, "feb28", D(2100, 2, 28)),  # not a leap year
+        (2000, "mar1", D(2000, 2, 29)),  # a leap year
+    ],
+)
+def test_an_annual_29_february_follows_the_leap_day_policy(year: int, policy: LeapDayPolicy, expected: dt.date):
+    assert cal.annual_date(year, 2, 29, policy) == expected
+
+
+@pytest.mark.parametrize(("month", "day"), [(2, 30), (4, 31), (13, 1), (0, 5), (12, 0), (12, 32)])
+def test_days_that_no_year_has_are_refused(month: int, day: int):
+    with pytest.raises(ValueError, match="must be"):
+        cal.DateAnchor(kind="annual", month=month, day=day)
+
+
+def test_an_annual_anchor_gives_every_year_across_year_ends():
+    anchor = cal.DateAnchor(kind="annual", month=12, day=31)
+    found = cal.anchored_occurrences_between(
+        anchor, Schedule(offset_amount=1, offset_unit="days"), D(2026, 12, 1), D(2028, 1, 31)
+    )
+    # 31 December + 1 day is the next year's 1 January: the season is the anchor's year.
+    assert found == [(2026, D(2026, 12, 31), D(2027, 1, 1)), (2027, D(2027, 12, 31), D(2028, 1, 1))]
+
+
+def test_an_offset_before_new_year_lands_in_the_year_before():
+    anchor = cal.DateAnchor(kind="annual", month=1, day=1)
+    found = cal.anchored_occurrences_between(
+        anchor, Schedule(offset_amount=-2, offset_unit="weeks"), D(2026, 12, 1), D(2026, 12, 31)
+    )
+    assert found == [(2027, D(2027, 1, 1), D(2026, 12, 18))]
+
+
+def test_once_gives_its_date_only_and_nothing_after():
+    anchor = cal.DateAnchor(kind="once", on=D(2026, 12, 10))
+    offset = Schedule(offset_amount=0, offset_unit="days")
+    assert cal.anchored_occurrences_between(anchor, offset, D(2026, 1, 1), D(2030, 12, 31)) == [
+        (2026, D(2026, 12, 10), D(2026, 12, 10))
+    ]
+    assert cal.anchored_occurrences_between(anchor, offset, D(2026, 12, 11), D(2030, 12, 31)) == []
+
+
+def test_repeat_until_ends_a_yearly_anchor():
+    anchor = cal.DateAnchor(kind="annual", month=12, day=1)
+    offset = Schedule(offset_amount=0, offset_unit="days", repeat_every_months=12, repeat_until=D(2027, 12, 31))
+    found = cal.anchored_occurrences_between(anchor, offset, D(2026, 1, 1), D(2030, 12, 31))
+    assert [year for year, _, _ in found] == [2026, 2027]
+
+
+def test_a_holiday_anchor_moves_with_the_year():
+    anchor = cal.DateAnchor(kind="holiday", holiday="Chinese New Year")
+    offset = Schedule(offset_amount=0, offset_unit="days")
+    found = cal.anchored_occurrences_between(anchor, offset, D(2025, 1, 1), D(2028, 12, 31), "SG")
+    assert [day for _, day, _ in found] == [D(2025, 1, 29), D(2026, 2, 17), D(2027, 2, 6), D(2028, 1, 26)]
+
+
+def test_an_unknown_holiday_is_named_with_the_closest_names():
+    with pytest.raises(cal.UnknownHoliday, match=r"Unknown holiday 'Thanksgivin'.*'Thanksgiving Day'"):
+        cal.validate_holiday("Thanksgivin", ["US", "GB"], [2026])
+    with pytest.raises(cal.UnknownHoliday, match="Unknown holiday 'Festivus'"):
+        cal.validate_holiday("Christmas Day; Festivus", ["US", "GB"], [2026, 2027])
+    cal.validate_holiday("Thanksgiving", ["US", "GB"], [2026])  # kept by one country: enough
+
+
+@given(year=st.integers(1901, 2099), month=st.integers(1, 12), day=st.integers(1, 31), policy=leap_policies)
+def test_annual_dates_keep_day_and_month_or_clamp_only_29_february(
+    year: int, month: int, day: int, policy: LeapDayPolicy
+):
+    assume(day <= (29 if month == 2 else stdlib_calendar.monthrange(2001, month)[1]))
+    result = cal.annual_date(year, month, day, policy)
+    assert result.year == year
+    if (month, day) == (2, 29) and not stdlib_calendar.isleap(year):
+        assert result == (D(year, 3, 1) if policy == "mar1" else D(year, 2, 28))
+    else:
+        assert (result.month, result.day) == (month, day)

@@ -1,0 +1,1 @@
+"""The REST API's campaign side: touchpoints, activities and the events in."""
