@@ -25,6 +25,21 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 
+# The customer's own fields that the CSV import and the API write as given (tags, the account
+# manager and milestones are handled apart; churned_on and the undeliverable flag follow from them).
+PLAIN_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    *ADDRESS_FIELDS,
+    "time_zone",
+    "status",
+    "tier",
+)
+
+
 def new_external_id() -> str:
     return f"N-{secrets.token_hex(6)}"
 

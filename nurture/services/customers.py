@@ -22,23 +22,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from nurture.lib.address import ADDRESS_FIELDS
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
+from nurture.models.customers import PLAIN_FIELDS
 from nurture.querysets import sees_all_customers
 from nurture.signals import announce_customers_changed, bulk_changes
 
-# The customer fields an integration may set (tags apart).
-WRITABLE_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "phone",
-    *ADDRESS_FIELDS,
-    "time_zone",
-    "status",
-    "tier",
-)
 BATCH = 1000
 
 
@@ -116,7 +104,7 @@ def customers_upsert(
     # What the stored customers held before this call, to write (and re-plan) only those that change.
     stored_values: dict[str, tuple[object, ...]] = {}
     for index, row in enumerate(rows):
-        unknown = sorted(set(row.fields) - set(WRITABLE_FIELDS))
+        unknown = sorted(set(row.fields) - set(PLAIN_FIELDS))
         problems += [FieldProblem(index, f"{field_prefix}{name}", "not a customer field") for name in unknown]
         current = result.customers.get(row.external_id) or existing.get(row.external_id)
         if current is not None and current.pk is not None and not visible_all and current.account_manager_id != by.pk:
@@ -129,7 +117,7 @@ def customers_upsert(
         elif current.pk is not None and row.external_id not in stored_values:
             stored_values[row.external_id] = _values(current)
         for name, value in row.fields.items():
-            if name in WRITABLE_FIELDS:
+            if name in PLAIN_FIELDS:
                 setattr(current, name, "" if value is None else value)
         row_problems = _check(current, index, field_prefix)
         for name in ("first_name", "last_name"):
@@ -148,22 +136,33 @@ def customers_upsert(
     with transaction.atomic(), bulk_changes():
         new = [customer for customer in result.customers.values() if customer.pk is None]
         old = [customer for customer in result.customers.values() if customer.pk is not None]
+        for customer in new:
+            customer.sync_churned_on(timezone.localdate(now))
         Customer.objects.bulk_create(new, batch_size=BATCH)
         if any(customer.pk is None for customer in new):  # a backend that returns no ids
             result.customers.update(_existing(customer.external_id for customer in new))
         retagged = _set_tags(result.customers, tags_for)
         # Every write bumps updated_at: the planner's incremental pass looks for it.
         changed = [c for c in old if _values(c) != stored_values[c.external_id] or c.pk in retagged]
+        today = timezone.localdate(now)
         for customer in changed:
             customer.updated_at = now
-        Customer.objects.bulk_update(changed, [*WRITABLE_FIELDS, "updated_at"], batch_size=BATCH)
+            # What a save() would do: the day a customer churned, and a new address clears the
+            # undeliverable flag (the re-plan then releases the held cards).
+            customer.sync_churned_on(today)
+            customer.forget_undeliverable_if_moved()
+        Customer.objects.bulk_update(
+            changed,
+            [*PLAIN_FIELDS, "address_undeliverable_on", "churned_on", "updated_at"],
+            batch_size=BATCH,
+        )
         result.updated = {customer.external_id for customer in changed}
         announce_customers_changed([customer.pk for customer in new + changed])
     return result
 
 
 def _values(customer: Customer) -> tuple[object, ...]:
-    return tuple(getattr(customer, name) for name in WRITABLE_FIELDS)
+    return tuple(getattr(customer, name) for name in PLAIN_FIELDS)
 
 
 def _set_tags(customers: Mapping[str, Customer], tags_for: Mapping[str, list[str]]) -> set[int]:

@@ -29,25 +29,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from nurture.lib.address import ADDRESS_FIELDS
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
 from nurture.lib.csvsafe import restore
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
+from nurture.models.customers import PLAIN_FIELDS
 from nurture.selectors.customer_export import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from nurture.signals import announce_customers_changed, bulk_changes
 
-# The customer fields an import sets (tags, account manager and milestones are handled apart).
-PLAIN_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "phone",
-    *ADDRESS_FIELDS,
-    "time_zone",
-    "status",
-    "tier",
-)
 MAX_LENGTHS: dict[str, int] = {
     name: getattr(Customer._meta.get_field(name), "max_length", None) or 10**6
     for name in ("external_id", *PLAIN_FIELDS)

@@ -126,3 +126,28 @@ def test_an_upsert_that_changes_nothing_writes_nothing(client, alice, auth):
     assert put(client, "/api/v1/customers/CRM-7", {"tags": ["vip", "gold"]}, auth).status_code == 200
     customer = Customer.objects.get(external_id="CRM-7")
     assert customer.updated_at > before and sorted(t.slug for t in customer.tags.all()) == ["gold", "vip"]
+
+
+def test_upsert_keeps_the_churn_day_and_a_new_address_clears_the_undeliverable_flag(client, alice, auth):
+    make_customer(
+        external_id="CRM-8",
+        account_manager=alice,
+        address_line1="1 Old Road",
+        address_undeliverable_on=dt.date(2026, 11, 1),
+    )
+    same = put(client, "/api/v1/customers/CRM-8", {"company": "Analytical Engines"}, auth)
+    assert same.status_code == 200, same.content
+    assert Customer.objects.get(external_id="CRM-8").address_undeliverable_on == dt.date(2026, 11, 1)
+
+    moved = put(client, "/api/v1/customers/CRM-8", {"address_line1": "2 New Street", "status": "churned"}, auth)
+
+    assert moved.status_code == 200, moved.content
+    customer = Customer.objects.get(external_id="CRM-8")
+    assert customer.address_undeliverable_on is None
+    assert customer.churned_on is not None
+
+
+def test_a_customer_created_churned_has_a_churn_day(client, alice, auth):
+    body = {"first_name": "Grace", "last_name": "Hopper", "status": "churned"}
+    assert put(client, "/api/v1/customers/CRM-9", body, auth).status_code == 201
+    assert Customer.objects.get(external_id="CRM-9").churned_on is not None
