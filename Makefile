@@ -26,7 +26,8 @@ PLANNERS ?= 2
 RENDERERS ?= 1
 
 .PHONY: help install system-deps services run workers test lint format bench bench-services bench-planner \
-	bench-workers bench-batches bench-admin bench-health clean
+	bench-workers bench-batches bench-admin bench-health bench-api bench-webhooks bench-reports \
+	bench-seasonal clean
 
 help:
 	@echo "make run      install, migrate, seed demo data and start web, worker and beat (embedded default"
@@ -150,6 +151,20 @@ bench-admin: bench-services
 # The nightly health score on 1,000,000 customers (not part of `make bench`: BENCH_ARGS="--customers 20000" for a small run).
 bench-health: bench-services
 	$(PY) bench/health_benchmark.py --output docs/benchmarks-health.md $(BENCH_ARGS)
+
+# The benchmarks of the API, webhooks, reports and seasonal batches (not part of `make bench` yet; each
+# takes a scale argument through BENCH_ARGS, e.g. BENCH_ARGS="--customers 20000" for the reports).
+bench-api: bench-services
+	$(PY) bench/api_benchmark.py --output docs/api.md $(BENCH_ARGS)
+
+bench-webhooks: bench-services
+	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" $(PY) bench/webhooks_benchmark.py $(BENCH_ARGS)
+
+bench-reports: bench-services
+	$(PY) bench/reports_benchmark.py $(BENCH_ARGS)
+
+bench-seasonal: bench-services
+	$(PY) bench/seasonal_benchmark.py --output docs/benchmarks-batches.md $(BENCH_ARGS)
 
 clean:
 	rm -rf var staticfiles $(STAMP)
