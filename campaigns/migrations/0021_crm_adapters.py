@@ -4,22 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0020_webhooks'),
+        ("campaigns", "0020_webhooks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CrmEventReceived',
+            name="CrmEventReceived",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(help_text='The CRM: hubspot or pipedrive.', max_length=20)),
-                ('event_key', models.CharField(help_text="The event's stable key in its CRM.", max_length=200)),
-                ('received_at', models.DateTimeField(db_index=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(help_text="The CRM: hubspot or pipedrive.", max_length=20)),
+                ("event_key", models.CharField(help_text="The event's stable key in its CRM.", max_length=200)),
+                ("received_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('source', 'event_key'), name='crmeventreceived_unique_per_source')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("source", "event_key"), name="crmeventreceived_unique_per_source")
+                ],
             },
         ),
     ]

@@ -5,12 +5,11 @@ payloads, once trusted, become ``EventInput``s applied through ``events_apply``,
 each CRM event's stable key recorded in the same transaction (``CrmEventReceived``): a
 redelivery applies nothing again.
 
-| CRM       | what it sends                                              | event            | customer                 |
-|-----------|------------------------------------------------------------|------------------|--------------------------|
-| HubSpot   | ``contact.creation``                                       | customer.created | ``hubspot-<objectId>``   |
-| HubSpot   | ``deal.propertyChange``, ``dealstage`` to ``closedwon``    | deal.won         | ``hubspot-deal-<objectId>`` |
-| Pipedrive | ``create`` ``person``                                      | customer.created | ``pipedrive-<id>``       |
-| Pipedrive | ``change`` ``deal`` with ``status`` becoming ``won``       | deal.won         | ``pipedrive-<person_id>`` |
+- HubSpot ``contact.creation``: customer.created for ``hubspot-<objectId>``;
+- HubSpot ``deal.propertyChange`` of ``dealstage`` to ``closedwon``: deal.won for
+  ``hubspot-deal-<objectId>`` (the webhook names the deal only, not its contact);
+- Pipedrive ``create`` ``person``: customer.created for ``pipedrive-<id>``, with its name and e-mail;
+- Pipedrive ``change`` ``deal`` whose ``status`` becomes ``won``: deal.won for ``pipedrive-<person_id>``.
 
 Everything else is ignored. A HubSpot webhook carries ids only, no names: a customer new to
 nurture gets a placeholder name ("HubSpot contact 123") an account manager completes, or a
@@ -83,7 +82,10 @@ def hubspot_events(payload: Any) -> tuple[list[CrmEvent], int]:
             and item.get("propertyName") == "dealstage"
             and item.get("propertyValue") == "closedwon"
         ):
-            external_id, names = f"hubspot-deal-{object_id}", {"first_name": "HubSpot", "last_name": f"deal {object_id}"}
+            external_id, names = (
+                f"hubspot-deal-{object_id}",
+                {"first_name": "HubSpot", "last_name": f"deal {object_id}"},
+            )
             event_type = EventType.DEAL_WON
         else:
             ignored += 1
@@ -116,8 +118,8 @@ def pipedrive_events(payload: Any) -> tuple[list[CrmEvent], int]:
     if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):
         raise PayloadError("Pipedrive webhooks v2 send an object with meta, data and previous")
     meta = payload["meta"]
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-    previous = payload.get("previous") if isinstance(payload.get("previous"), dict) else {}
+    data: dict[str, Any] = payload["data"] if isinstance(payload.get("data"), dict) else {}
+    previous: dict[str, Any] = payload["previous"] if isinstance(payload.get("previous"), dict) else {}
     action, entity = meta.get("action"), meta.get("entity")
     entity_id = meta.get("entity_id", meta.get("id"))
     if entity_id is None:
@@ -190,9 +192,9 @@ def crm_events_apply(
                 seen.add(crm_event.key)
                 fresh.append(crm_event)
         known = set(
-            Customer.objects.filter(
-                external_id__in=[e.event.customer.external_id for e in fresh]
-            ).values_list("external_id", flat=True)
+            Customer.objects.filter(external_id__in=[e.event.customer.external_id for e in fresh]).values_list(
+                "external_id", flat=True
+            )
         )
         inputs: list[EventInput] = []
         for crm_event in fresh:

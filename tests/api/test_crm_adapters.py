@@ -96,11 +96,15 @@ def pipedrive_body(action, entity, entity_id, data, previous=None, timestamp="20
 
 def post_pipedrive(client, body, *, credentials="pipedrive:s3cret-pass"):
     auth = "Basic " + base64.b64encode(credentials.encode()).decode()
-    return client.post("/api/v1/hooks/pipedrive", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=auth)
+    return client.post(
+        "/api/v1/hooks/pipedrive", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=auth
+    )
 
 
 def milestones(external_id):
-    return sorted((m.kind.slug, m.date.isoformat()) for m in Milestone.objects.filter(customer__external_id=external_id))
+    return sorted(
+        (m.kind.slug, m.date.isoformat()) for m in Milestone.objects.filter(customer__external_id=external_id)
+    )
 
 
 PERSON = {
@@ -268,7 +272,9 @@ def test_pipedrive_wrong_credentials_are_refused_and_logged(client, caplog, cred
 
 def test_pipedrive_without_credentials_is_refused(client):
     response = client.post(
-        "/api/v1/hooks/pipedrive", json.dumps(pipedrive_body("create", "person", 3, PERSON)), content_type="application/json"
+        "/api/v1/hooks/pipedrive",
+        json.dumps(pipedrive_body("create", "person", 3, PERSON)),
+        content_type="application/json",
     )
     assert response.status_code == 401
 
