@@ -72,7 +72,8 @@ def hubspot_events(payload: Any) -> tuple[list[CrmEvent], int]:
             raise PayloadError(f"event {index}: an object with eventId and objectId expected")
         kind = item.get("subscriptionType")
         object_id = str(item["objectId"])
-        key = str(item["eventId"])
+        # HubSpot does not promise eventId unique across subscriptions: the key adds what it is about.
+        key = f"{kind}:{item['objectId']}:{item['eventId']}"
         occurred_at = _instant_ms(item.get("occurredAt"))
         if kind == "contact.creation":
             external_id, names = f"hubspot-{object_id}", {"first_name": "HubSpot", "last_name": f"contact {object_id}"}
@@ -91,7 +92,10 @@ def hubspot_events(payload: Any) -> tuple[list[CrmEvent], int]:
             ignored += 1
             continue
         event = EventInput(
-            type=event_type, customer=CustomerInput(external_id=external_id), occurred_at=occurred_at, id=key
+            type=event_type,
+            customer=CustomerInput(external_id=external_id),
+            occurred_at=occurred_at,
+            id=str(item["eventId"]),
         )
         events.append(CrmEvent(key=key, event=event, names_if_new=names))
     return events, ignored
