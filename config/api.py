@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
-from campaigns.api import activities, events, touchpoints
+from campaigns.api import activities, crm_hooks, events, touchpoints
 from nurture.api import customers
 from nurture.api.limits import RateLimited
 from nurture.api.schemas import Unprocessable
@@ -30,6 +30,7 @@ api.add_router("", customers.router)
 api.add_router("", touchpoints.router)
 api.add_router("", activities.router)
 api.add_router("", events.router)
+api.add_router("", crm_hooks.router)
 
 
 @api.exception_handler(Unprocessable)

@@ -264,6 +264,15 @@ NURTURE_BATCH_FILE_SIZE = env_int("NURTURE_BATCH_FILE_SIZE", 500, minimum=1)
 # Counted in Redis when REDIS_URL is set, otherwise in each process's memory. Empty: no limit.
 NURTURE_API_RATE_LIMIT = env_ratio("NURTURE_API_RATE_LIMIT", "600/60")
 
+# CRM adapters (docs/api.md, "CRM adapters"): each endpoint answers 404 until its secret is set.
+# HubSpot: the app's client secret (signs signature v3) and the user whose customers it feeds.
+NURTURE_HUBSPOT_CLIENT_SECRET = env_str("NURTURE_HUBSPOT_CLIENT_SECRET")
+NURTURE_HUBSPOT_OWNER = env_str("NURTURE_HUBSPOT_OWNER")
+# Pipedrive: the HTTP Basic credentials set on the Pipedrive webhook, and the owner.
+NURTURE_PIPEDRIVE_USERNAME = env_str("NURTURE_PIPEDRIVE_USERNAME")
+NURTURE_PIPEDRIVE_PASSWORD = env_str("NURTURE_PIPEDRIVE_PASSWORD")
+NURTURE_PIPEDRIVE_OWNER = env_str("NURTURE_PIPEDRIVE_OWNER")
+
 # Webhooks: hosts that may receive webhooks although they resolve to a private, loopback or
 # link-local address (comma-separated names, e.g. "hooks.internal,127.0.0.1"); empty by default.
 NURTURE_WEBHOOK_ALLOWED_HOSTS = env_list("NURTURE_WEBHOOK_ALLOWED_HOSTS")

@@ -1,6 +1,7 @@
 from campaigns.models.activities import Activity
 from campaigns.models.api import IdempotencyKey
 from campaigns.models.cards import Batch, BatchChunk, BatchFile, Card, CardDesign
+from campaigns.models.crm import CrmEventReceived
 from campaigns.models.digests import DigestDelivery
 from campaigns.models.health import (
     HealthBandChange,
@@ -28,6 +29,7 @@ __all__ = [
     "Cadence",
     "Card",
     "CardDesign",
+    "CrmEventReceived",
     "DailyFigure",
     "DigestDelivery",
     "HealthBandChange",
