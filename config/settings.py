@@ -219,8 +219,15 @@ if not REDIS_URL:
         "store_processed": False,
     }
 else:
-    # A message not acknowledged within this time is delivered again (tasks ack late).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A message not acknowledged within this time is delivered again (tasks ack late).
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # A Redis that is down or hung fails a publish within seconds instead of blocking the
+        # request that committed the change (nurture/publishing.py); without these a connection
+        # to an unreachable host waits for the kernel's timeout and a hung one forever.
+        "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT", 2, minimum=1),
+        "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 5, minimum=2),
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
