@@ -15,7 +15,17 @@ from celery.signals import worker_ready
 from django.utils import timezone
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, health, idempotency, planning, report_figures, report_packs, webhooks
+from campaigns.services import (
+    alerts,
+    digests,
+    health,
+    idempotency,
+    planning,
+    pruning,
+    report_figures,
+    report_packs,
+    webhooks,
+)
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -250,8 +260,15 @@ def send_report_pack(user_id: int, month: str) -> Summary:
 
 @shared_task(name="campaigns.tasks.expire_idempotency_keys")
 def expire_idempotency_keys() -> Summary:
-    """Daily: forget the API's idempotency keys older than 7 days."""
+    """Forget the API's idempotency keys past their time (nightly prune_old_records does it now;
+    kept for a schedule that still names it)."""
     return {"deleted": idempotency.idempotency_keys_expire()}
+
+
+@shared_task(name="campaigns.tasks.prune_old_records", autoretry_for=(Exception,), retry_backoff=60, max_retries=3)
+def prune_old_records() -> Summary:
+    """Nightly: delete what is past its retention (idempotency keys, webhook events, CRM receipts), in batches."""
+    return pruning.old_records_prune().as_dict()
 
 
 # --- Webhooks ---------------------------------------------------------------------------------

@@ -254,6 +254,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
+# Retention (campaigns/services/pruning.py, nightly): days kept. An Idempotency-Key is honoured as
+# long as it is kept. Webhook events stay at least a few days longer than touchpoint.due looks
+# back (services.webhooks.DUE_LOOKBACK_DAYS), or a deleted one would be announced again.
+NURTURE_IDEMPOTENCY_KEEP_DAYS = env_int("NURTURE_IDEMPOTENCY_KEEP_DAYS", 7, minimum=1)
+NURTURE_WEBHOOK_EVENTS_KEEP_DAYS = env_int("NURTURE_WEBHOOK_EVENTS_KEEP_DAYS", 30, minimum=14)
+NURTURE_WEBHOOK_FAILED_KEEP_DAYS = env_int("NURTURE_WEBHOOK_FAILED_KEEP_DAYS", 90, minimum=14)
+NURTURE_CRM_RECEIPTS_KEEP_DAYS = env_int("NURTURE_CRM_RECEIPTS_KEEP_DAYS", 30, minimum=7)
+
 # The planner (see campaigns/services/planning.py).
 NURTURE_PLAN_HORIZON_DAYS = env_int("NURTURE_PLAN_HORIZON_DAYS", 60, minimum=1)
 NURTURE_PLAN_CHUNK_SIZE = env_int("NURTURE_PLAN_CHUNK_SIZE", 20000, minimum=1)
