@@ -7,17 +7,25 @@ the run's summary. Task names are explicit: Beat's schedules in the database ref
 """
 
 import datetime as dt
-from functools import partial
 from smtplib import SMTPException
 from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_ready
-from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import PlannerChunk
-from campaigns.services import alerts, digests, health, idempotency, planning, report_figures, report_packs, webhooks
+from campaigns.services import (
+    alerts,
+    digests,
+    health,
+    idempotency,
+    planning,
+    pruning,
+    report_figures,
+    report_packs,
+    webhooks,
+)
 from campaigns.services.batches import (
     BatchError,
     batch_chunks_complete,
@@ -29,6 +37,7 @@ from campaigns.services.batches import (
 )
 from campaigns.services.cards import cards_check_fit, cards_follow_touchpoints
 from nurture.lib.customer_scope import CustomerScope
+from nurture.publishing import publish_on_commit
 
 Summary = dict[str, Any]
 
@@ -38,7 +47,7 @@ def plan_sweep() -> Summary:
     """Start a sweep and fan its chunks out to the workers."""
     run = planning.start_sweep()
     for index in range(run.chunk_count):
-        transaction.on_commit(partial(plan_chunk.delay, run.pk, index))
+        publish_on_commit(plan_chunk, run.pk, index)
     if run.chunk_count == 0:
         planning.finish_run_if_complete(run.pk)
     return {"planner_run": run.pk}
@@ -54,14 +63,14 @@ def plan_chunk(run_id: int, index: int) -> Summary:
     created, cancelled = planning.run_chunk(run_id=run_id, index=index)
     # The chunk's card touchpoints get their cards in a task of their own, so a slow draft never
     # holds up the sweep (and a re-run of the chunk drafts nothing twice: one card per touchpoint).
-    transaction.on_commit(partial(draft_cards.delay, run_id, index))
+    publish_on_commit(draft_cards, run_id, index)
     return {"created": created, "cancelled": cancelled}
 
 
 @shared_task(name="campaigns.tasks.replan_customers", autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def replan_customers(customer_ids: list[int]) -> Summary:
     created = planning.plan_customers(customer_ids).created
-    transaction.on_commit(partial(draft_cards_for_customers.delay, list(customer_ids)))
+    publish_on_commit(draft_cards_for_customers, list(customer_ids))
     return {"created": created}
 
 
@@ -71,7 +80,7 @@ def send_digests() -> Summary:
     today = digests.digest_date()
     user_ids = digests.recipients()
     for user_id in user_ids:
-        transaction.on_commit(partial(send_digest.delay, user_id, today.isoformat()))
+        publish_on_commit(send_digest, user_id, today.isoformat())
     return {"digests": len(user_ids)}
 
 
@@ -109,7 +118,7 @@ def health_sweep(as_of: str | None = None, chunk_size: int | None = None) -> Sum
     day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
     run = health.health_run_start(as_of=day, chunk_size=chunk_size or health.CHUNK_SIZE)
     for index in range(run.chunk_count):
-        transaction.on_commit(partial(health_chunk.delay, run.pk, index))
+        publish_on_commit(health_chunk, run.pk, index)
     if run.chunk_count == 0:
         health.health_run_finish_if_complete(run.pk)
     return {"health_run": run.pk, "chunks": run.chunk_count}
@@ -233,7 +242,7 @@ def send_report_packs() -> Summary:
     month = report_packs.pack_month(today)
     user_ids = report_packs.pack_recipients()
     for user_id in user_ids:
-        transaction.on_commit(partial(send_report_pack.delay, user_id, month.isoformat()))
+        publish_on_commit(send_report_pack, user_id, month.isoformat())
     return {"packs": len(user_ids)}
 
 
@@ -251,8 +260,15 @@ def send_report_pack(user_id: int, month: str) -> Summary:
 
 @shared_task(name="campaigns.tasks.expire_idempotency_keys")
 def expire_idempotency_keys() -> Summary:
-    """Daily: forget the API's idempotency keys older than 7 days."""
+    """Forget the API's idempotency keys past their time (nightly prune_old_records does it now;
+    kept for a schedule that still names it)."""
     return {"deleted": idempotency.idempotency_keys_expire()}
+
+
+@shared_task(name="campaigns.tasks.prune_old_records", autoretry_for=(Exception,), retry_backoff=60, max_retries=3)
+def prune_old_records() -> Summary:
+    """Nightly: delete what is past its retention (idempotency keys, webhook events, CRM receipts), in batches."""
+    return pruning.old_records_prune().as_dict()
 
 
 # --- Webhooks ---------------------------------------------------------------------------------

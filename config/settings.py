@@ -219,8 +219,15 @@ if not REDIS_URL:
         "store_processed": False,
     }
 else:
-    # A message not acknowledged within this time is delivered again (tasks ack late).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A message not acknowledged within this time is delivered again (tasks ack late).
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # A Redis that is down or hung fails a publish within seconds instead of blocking the
+        # request that committed the change (nurture/publishing.py); without these a connection
+        # to an unreachable host waits for the kernel's timeout and a hung one forever.
+        "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT", 2, minimum=1),
+        "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 5, minimum=2),
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -246,6 +253,14 @@ CELERY_TASK_QUEUES = [Queue("celery"), Queue("planning"), Queue("rendering")]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# Retention (campaigns/services/pruning.py, nightly): days kept. An Idempotency-Key is honoured as
+# long as it is kept. Webhook events stay at least a few days longer than touchpoint.due looks
+# back (services.webhooks.DUE_LOOKBACK_DAYS), or a deleted one would be announced again.
+NURTURE_IDEMPOTENCY_KEEP_DAYS = env_int("NURTURE_IDEMPOTENCY_KEEP_DAYS", 7, minimum=1)
+NURTURE_WEBHOOK_EVENTS_KEEP_DAYS = env_int("NURTURE_WEBHOOK_EVENTS_KEEP_DAYS", 30, minimum=14)
+NURTURE_WEBHOOK_FAILED_KEEP_DAYS = env_int("NURTURE_WEBHOOK_FAILED_KEEP_DAYS", 90, minimum=14)
+NURTURE_CRM_RECEIPTS_KEEP_DAYS = env_int("NURTURE_CRM_RECEIPTS_KEEP_DAYS", 30, minimum=7)
 
 # The planner (see campaigns/services/planning.py).
 NURTURE_PLAN_HORIZON_DAYS = env_int("NURTURE_PLAN_HORIZON_DAYS", 60, minimum=1)

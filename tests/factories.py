@@ -12,6 +12,7 @@ from django.db.models import Count
 
 from campaigns.models import Cadence, Rule, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
+from nurture.roles import PRINT_ROOM, ROLE_PERMISSIONS
 from nurture.services.api_tokens import api_token_create
 
 _numbers = itertools.count(1)
@@ -31,11 +32,10 @@ ACCOUNT_MANAGER_PERMISSIONS = [
 ]
 # An account manager who also drafts and approves their customers' cards.
 CARD_MANAGER_PERMISSIONS = [*ACCOUNT_MANAGER_PERMISSIONS, "campaigns.view_card", "campaigns.change_card"]
+# The print room persona has exactly its role's permissions (nurture/roles.py): among them
+# campaigns.print_cards, which lets it see and batch every customer's cards.
 PRINT_ROOM_PERMISSIONS = [
-    "campaigns.add_batch",
-    "campaigns.view_batch",
-    "campaigns.change_batch",
-    "campaigns.view_card",
+    f"{app_label}.{codename}" for app_label, codenames in ROLE_PERMISSIONS[PRINT_ROOM].items() for codename in codenames
 ]
 
 

@@ -19,7 +19,7 @@ class IdempotencyKey(models.Model):
     """A request made with an Idempotency-Key header and the response it got.
 
     The same key with the same body gets the stored response again; with another body, a 422.
-    Kept 7 days (a daily task deletes older ones).
+    Kept NURTURE_IDEMPOTENCY_KEEP_DAYS (7) days; the nightly pruning (services.pruning) deletes older ones.
     """
 
     token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="idempotency_keys")

@@ -289,6 +289,9 @@ class Card(models.Model):
             # Today's cards to approve, soonest mail-by first, and their bounded count
             # (selectors.today.my_drafts): only the drafts, in the list's order.
             models.Index(fields=["mail_by", "id"], condition=models.Q(status="draft"), name="card_draft_mail_by"),
+            # The print room's queue on Today, counted up to a cap along the mail-by dates
+            # (selectors.today.mail_by_groups): only the approved cards, which are never in a batch.
+            models.Index(fields=["mail_by", "id"], condition=models.Q(status="approved"), name="card_approved_mail_by"),
             # The cards report's daily figures: the cards approved, and those returned, on one day.
             models.Index(
                 fields=["approved_at"], condition=models.Q(approved_at__isnull=False), name="card_approved_at"

@@ -74,6 +74,8 @@ def works_print_room(user: User) -> bool:
 
 # Counts stop here, like the admin's lists.
 COUNT_CAP = querysets.COUNT_CAP
+# The print room's queue is counted up to this many cards (mail_by_groups).
+QUEUE_COUNT_CAP = COUNT_CAP
 # The cards to approve are counted along the list's own order (my_drafts), which costs in
 # proportion to the count: they stop at 100 ("more than 100").
 DRAFTS_COUNT_CAP = 100
@@ -365,6 +367,8 @@ class MailByGroup:
     cards: int
     unchecked: int
     today: dt.date
+    # The last date counted when the count stopped at its cap: it may have more cards than counted.
+    partial: bool = False
 
     @property
     def late(self) -> bool:
@@ -401,6 +405,7 @@ class BatchRow:
 class PrintRoomSection:
     groups: list[MailByGroup]
     group_total: int
+    # At most QUEUE_COUNT_CAP + 1: more than the cap means "more than 1,000".
     card_total: int
     batches: Bounded[BatchRow]
     build_url: str
@@ -410,6 +415,23 @@ class PrintRoomSection:
     @property
     def groups_truncated(self) -> bool:
         return self.group_total > len(self.groups)
+
+    @property
+    def capped(self) -> bool:
+        """The queue holds more cards than were counted: the totals are lower bounds."""
+        return self.card_total > QUEUE_COUNT_CAP
+
+    @property
+    def count_cap(self) -> int:
+        return QUEUE_COUNT_CAP
+
+    @property
+    def card_total_label(self) -> str:
+        return f"more than {QUEUE_COUNT_CAP:,}" if self.capped else f"{self.card_total:,}"
+
+    @property
+    def group_total_label(self) -> str:
+        return f"{self.group_total:,} or more" if self.capped else f"{self.group_total:,}"
 
     @property
     def late_cards(self) -> int:
@@ -437,10 +459,18 @@ def mail_by_groups(*, today: dt.date, limit: int | None = None) -> tuple[list[Ma
     The queue is every approved card not yet in a batch (Card.objects.printable(), the same
     cards the "Build a batch" page takes); the print room works for every customer, and this
     shows dates and counts only, no customer.
+
+    Only the queue's first QUEUE_COUNT_CAP + 1 cards by mail-by date are counted, like every count
+    of the admin: the query reads at most that many cards along an index (card_approved_mail_by),
+    however large the backlog. When the queue is longer, the number of cards is QUEUE_COUNT_CAP + 1
+    ("more than 1,000"), the dates are the soonest ones, exact, and the last one is marked partial.
     """
     limit = limit or MAIL_BY_DATES_SHOWN
+    # The card's own mail-by date (its touchpoint's due date, kept in step) orders the walk; the
+    # groups are by the touchpoint's due date, as the batch builder selects them.
+    first = Card.objects.printable().order_by("mail_by", "pk").values("pk")[: QUEUE_COUNT_CAP + 1]
     counts = (
-        Card.objects.printable()
+        Card.objects.filter(pk__in=first)
         .values("touchpoint__due_on")
         .annotate(
             cards=Count("pk"),
@@ -452,14 +482,16 @@ def mail_by_groups(*, today: dt.date, limit: int | None = None) -> tuple[list[Ma
     # gives the shown dates and both totals.
     rows = list(counts)
     date_total, card_total = len(rows), sum(row["cards"] for row in rows)
+    capped = card_total > QUEUE_COUNT_CAP
     groups = [
         MailByGroup(
             mail_by=row["touchpoint__due_on"],
             cards=row["cards"],
             unchecked=row["unchecked"],
             today=today,
+            partial=capped and index == len(rows) - 1,
         )
-        for row in rows[:limit]
+        for index, row in enumerate(rows[:limit])
     ]
     return groups, date_total, card_total
 

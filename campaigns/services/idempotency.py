@@ -14,13 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.models import IdempotencyKey
 from nurture.models import ApiToken
 
-KEPT = dt.timedelta(days=7)
+
+def idempotency_kept() -> dt.timedelta:
+    """How long a key is honoured, and kept (settings: NURTURE_IDEMPOTENCY_KEEP_DAYS, 7 by default)."""
+    return dt.timedelta(days=settings.NURTURE_IDEMPOTENCY_KEEP_DAYS)
 
 
 class IdempotencyKeyReused(ValueError):
@@ -58,7 +62,7 @@ def idempotent_run(
     """The stored answer for (token, key), or run() and store its answer with its writes."""
     now = now or timezone.now()
     stored = IdempotencyKey.objects.filter(token=token, key=key).first()
-    if stored is not None and stored.created_at >= now - KEPT:
+    if stored is not None and stored.created_at >= now - idempotency_kept():
         return _replay(stored, fingerprint)
     if stored is not None:  # older than kept: as if the daily cleanup had run
         stored.delete()
@@ -83,6 +87,7 @@ def idempotent_run(
 
 
 def idempotency_keys_expire(*, now: dt.datetime | None = None) -> int:
-    """Delete the keys older than 7 days. Returns how many."""
-    deleted, _ = IdempotencyKey.objects.older_than((now or timezone.now()) - KEPT).delete()
+    """Delete the keys older than they are kept, at once. Returns how many. (The nightly pruning,
+    services.pruning, deletes them in batches.)"""
+    deleted, _ = IdempotencyKey.objects.older_than((now or timezone.now()) - idempotency_kept()).delete()
     return deleted

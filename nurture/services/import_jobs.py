@@ -27,18 +27,17 @@ import datetime as dt
 import logging
 import secrets
 from dataclasses import asdict
-from functools import partial
 from typing import Any
 
-from celery import current_app
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Q
 from django.utils import timezone
 
 from nurture.models import ImportJob
+from nurture.publishing import publish_on_commit
 from nurture.services.importing import ImportFailed, ImportResult, import_customers
 
 log = logging.getLogger(__name__)
@@ -73,10 +72,6 @@ def _now() -> dt.datetime:
     return timezone.now()
 
 
-def _queue(task_name: str, job_id: int) -> None:
-    current_app.send_task(task_name, args=[job_id])
-
-
 # --- The request's side ---------------------------------------------------------------------------
 
 
@@ -86,7 +81,7 @@ def import_job_create(*, upload: File[Any], by: Any) -> ImportJob:
     job = ImportJob(uploaded_by=by, original_name=str(upload.name or "import.csv")[:255])
     job.file.save(str(upload.name or "import.csv"), upload, save=False)
     job.save()
-    transaction.on_commit(partial(_queue, CHECK_TASK, job.pk))
+    publish_on_commit(CHECK_TASK, job.pk)
     return job
 
 
@@ -102,7 +97,7 @@ def import_job_confirm(*, job: ImportJob, by: Any) -> ImportJob:
     ).update(state=IMPORTING, confirmed_at=now, attempt="", step="", rows_done=0, updated_at=now)
     if not confirmed:
         raise ImportJobError(_why_not_confirmed(ImportJob.objects.get(pk=job.pk), by))
-    transaction.on_commit(partial(_queue, RUN_TASK, job.pk))
+    publish_on_commit(RUN_TASK, job.pk)
     job.refresh_from_db()
     return job
 

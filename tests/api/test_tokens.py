@@ -146,3 +146,50 @@ def test_the_admin_revokes_and_shows_only_ones_own_tokens(client, alice, bob, su
     bob_token.refresh_from_db()
     assert bob_token.revoked_at is not None
     assert ApiToken.objects.get(name="Alice's CRM").revoked_at is None
+
+
+ADD = "/admin/nurture/apitoken/add/"
+
+
+def test_the_admin_creates_a_token_showing_its_secret_once(client, alice, superuser):
+    client.force_login(superuser)
+    response = client.post(ADD, {"name": "Help desk", "owner": alice.pk, "scopes": ["customers:read", "events:write"]})
+
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    secret = response.context["created"].secret
+    assert f'<code id="api-token-secret">{secret}</code>' in response.content.decode()
+    token = ApiToken.objects.get()
+    assert (token.name, token.owner, token.scopes, token.expires_at) == (
+        "Help desk",
+        alice,
+        ["customers:read", "events:write"],
+        None,
+    )
+    assert token.key_hash == hash_token(secret)
+    assert client.get("/api/v1/customers", **bearer(secret)).status_code == 200
+    # The same name again for the same owner: the form says why, and nothing is shown or made.
+    again = client.post(ADD, {"name": "Help desk", "owner": alice.pk, "scopes": ["customers:read"]})
+    assert again.context["created"] is None
+    assert "alice already has a token named &#x27;Help desk&#x27;." in again.content.decode()
+    assert ApiToken.objects.count() == 1
+
+
+def test_without_a_scope_nothing_is_created(client, superuser):
+    client.force_login(superuser)
+    response = client.post(ADD, {"name": "Help desk", "owner": superuser.pk, "expires_days": "0"})
+
+    errors = response.context["form"].errors
+    assert set(errors) == {"scopes", "expires_days"}
+    assert not ApiToken.objects.exists()
+
+
+def test_someone_who_is_not_a_superuser_creates_tokens_for_themselves_only(client, alice, bob):
+    alice.user_permissions.add(*Permission.objects.filter(codename__in=["add_apitoken", "view_apitoken"]))
+    client.force_login(alice)
+
+    form = client.get(ADD).context["form"]
+    assert list(form.fields["owner"].queryset) == [alice]
+    response = client.post(ADD, {"name": "Mine", "owner": bob.pk, "scopes": ["customers:read"]})
+    assert "owner" in response.context["form"].errors and not ApiToken.objects.exists()
+    client.force_login(bob)  # no add permission
+    assert client.get(ADD).status_code == 403

@@ -35,7 +35,7 @@ def mailed_card(customer: Customer, batch: Batch, sequence: int) -> Card:
 def test_the_print_room_records_returned_cards_and_the_account_manager_sees_the_flag(
     page, live_server, account_manager
 ):
-    with_password(make_user("printer", perms=[*PRINT_ROOM_PERMISSIONS, "campaigns.print_cards"]))
+    with_password(make_user("printer", perms=PRINT_ROOM_PERMISSIONS))
     today = timezone.localdate()
     address = {"address_line1": "1 Navy Way", "city": "Arlington", "postal_code": "22202", "country": "US"}
     grace = make_customer(first_name="Grace", last_name="Hopper", account_manager=account_manager, **address)

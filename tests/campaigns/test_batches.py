@@ -180,7 +180,7 @@ def test_building_is_all_or_nothing(monkeypatch):
 
 def test_a_batch_queues_its_chunks_once_its_transaction_commits(django_capture_on_commit_callbacks, monkeypatch):
     delay = Mock()
-    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.delay", delay)
+    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.apply_async", delay)
     cards(3)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -189,7 +189,7 @@ def test_a_batch_queues_its_chunks_once_its_transaction_commits(django_capture_o
     for callback in callbacks:
         callback()
 
-    assert [call.args for call in delay.call_args_list] == [(batch.pk, 0), (batch.pk, 1)]
+    assert [call.args[0] for call in delay.call_args_list] == [(batch.pk, 0), (batch.pk, 1)]
 
 
 def test_chunks_are_whole_sheets(settings):
@@ -431,12 +431,12 @@ def test_a_stalled_batch_has_its_unrendered_chunks_queued_again(settings, monkey
     batch = build(labels="c6")
     batch_render_chunk(batch_id=batch.pk, index=1)
     delay = Mock()
-    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.delay", delay)
+    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.apply_async", delay)
 
     assert batches_resume_stalled(idle_for=dt.timedelta(minutes=10)) == 0  # progress just now
     assert batches_resume_stalled() == 3
 
-    assert [call.args for call in delay.call_args_list] == [(batch.pk, 0), (batch.pk, 2), (batch.pk, 3)]
+    assert [call.args[0] for call in delay.call_args_list] == [(batch.pk, 0), (batch.pk, 2), (batch.pk, 3)]
 
 
 # --- After rendering ----------------------------------------------------------------------------
@@ -564,7 +564,7 @@ def test_print_batch_fails_the_batch_when_rendering_fails(tmp_path, monkeypatch)
 
 
 def test_the_build_page_shows_what_qualifies_and_builds_the_batch(superuser_client, monkeypatch):
-    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.delay", Mock())
+    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.apply_async", Mock())
     cards(2)
     make_card(status="approved", fits=None, customer=make_customer(last_name="Unchecked"))
     make_card(status="draft", fits=False, fit_problem="needs 16 cm", customer=make_customer(last_name="Long"))
@@ -593,7 +593,7 @@ def test_the_build_page_says_why_nothing_was_built(superuser_client):
 
 
 def test_building_a_batch_from_selected_cards(superuser_client, monkeypatch):
-    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.delay", Mock())
+    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.apply_async", Mock())
     chosen, _other = cards(2)
     changelist = reverse("admin:campaigns_card_changelist")
 
@@ -651,7 +651,7 @@ def test_downloads_need_the_view_permission(staff_client):
 
 
 def test_the_batch_actions_mark_printed_mailed_and_render_failed_batches_again(superuser_client, monkeypatch):
-    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.delay", Mock())
+    monkeypatch.setattr("campaigns.tasks.render_batch_chunk.apply_async", Mock())
     cards(1)
     ready = render(build())
     changelist = reverse("admin:campaigns_batch_changelist")

@@ -231,13 +231,13 @@ def test_a_broken_template_in_the_database_drafts_a_flagged_card_that_cannot_be_
 
 def test_drafting_queues_the_fit_checks_when_its_transaction_commits(django_capture_on_commit_callbacks, monkeypatch):
     delay = Mock()
-    monkeypatch.setattr("campaigns.tasks.check_card_fits.delay", delay)
+    monkeypatch.setattr("campaigns.tasks.check_card_fits.apply_async", delay)
     card_touchpoint()
 
     with django_capture_on_commit_callbacks(execute=True):
         cards_draft_missing()
 
-    delay.assert_called_once_with([Card.objects.get().pk])
+    assert [call.args[0] for call in delay.call_args_list] == [([Card.objects.get().pk],)]
 
 
 # --- Templates --------------------------------------------------------------------------------
@@ -450,14 +450,14 @@ def test_the_fit_check_leaves_a_message_edited_meanwhile_alone(monkeypatch):
 
 def test_changing_a_designs_typeface_checks_its_cards_again(django_capture_on_commit_callbacks, monkeypatch):
     delay = Mock()
-    monkeypatch.setattr("campaigns.tasks.check_card_fits.delay", delay)
+    monkeypatch.setattr("campaigns.tasks.check_card_fits.apply_async", delay)
     card = make_card(status="approved", fits=True)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert cards_design_changed(design=card.design) == 1
 
     assert Card.objects.get(pk=card.pk).fits is None
-    delay.assert_called_once_with([card.pk])
+    assert [call.args[0] for call in delay.call_args_list] == [([card.pk],)]
 
 
 # --- Cancelling ---------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_entering_red_holds_celebrations_and_alerts_the_lead_once(
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     queued: list[int] = []
-    monkeypatch.setattr(tasks.send_health_alert, "delay", lambda pk: queued.append(pk))
+    monkeypatch.setattr(tasks.send_health_alert, "apply_async", lambda args, kwargs, **_: queued.append(*args))
     ada = customer_added_long_ago(first_name="Ada", last_name="Lovelace", account_manager=alice)
     call(ada, "reached", 5)
     health_score_day(as_of=DAY - dt.timedelta(days=1))

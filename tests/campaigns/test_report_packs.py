@@ -124,7 +124,7 @@ def test_the_first_working_day(settings, day, country, first):
 
 def test_the_beat_task_sends_only_on_the_first_working_day(team, django_capture_on_commit_callbacks, monkeypatch):
     queued: list[tuple[int, str]] = []
-    monkeypatch.setattr(tasks.send_report_pack, "delay", lambda user_id, month: queued.append((user_id, month)))
+    monkeypatch.setattr(tasks.send_report_pack, "apply_async", lambda args, kwargs, **_: queued.append(tuple(args)))
 
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.send_report_packs() == {"packs": 1}

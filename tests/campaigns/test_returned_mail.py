@@ -48,8 +48,8 @@ def _frozen() -> Any:
 
 @pytest.fixture
 def printer(db: None) -> Any:
-    """The print room as its role has it: campaigns.print_cards records returns."""
-    return make_user("printer", perms=[*PRINT_ROOM_PERMISSIONS, "campaigns.print_cards"])
+    """The print room as its role has it (campaigns.print_cards records returns)."""
+    return make_user("printer", perms=PRINT_ROOM_PERMISSIONS)
 
 
 def design() -> CardDesign:

@@ -447,6 +447,46 @@ def test_the_mail_by_dates_are_bounded_with_totals(alice, monkeypatch):
     assert (dates, cards) == (3, 4)
 
 
+def test_the_print_room_queue_is_counted_up_to_a_cap_with_a_limit(print_room, alice, client, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(today_module, "QUEUE_COUNT_CAP", 3)
+    for day in (11, 12, 13, 13, 14):
+        card(alice, due_on=D(2025, 3, day), status="approved", fits=None if day == 13 else True)
+
+    with CaptureQueriesContext(connection) as queries:
+        groups, dates, cards = mail_by_groups(today=D(2025, 3, 10))
+
+    # The first 4 cards by mail-by date: the 11th and 12th whole, the 13th's two as far as counted.
+    assert [(g.mail_by.day, g.cards, g.unchecked, g.partial) for g in groups] == [
+        (11, 1, 0, False),
+        (12, 1, 0, False),
+        (13, 2, 2, True),
+    ]
+    assert (dates, cards) == (3, 4)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1 and "LIMIT 4" in counts[0], counts
+    client.force_login(print_room)
+    html = " ".join(client.get(TODAY).content.decode().split())
+    assert 'id="count-to-print">more than 3<' in html
+    assert "<strong>2+</strong>" in html
+    assert "Counted up to the first 3 cards" in html
+
+
+def test_the_print_room_queue_count_has_a_limit_at_the_admin_cap(alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    card(alice, due_on=D(2025, 3, 12), status="approved")
+    with CaptureQueriesContext(connection) as queries:
+        groups, dates, cards = mail_by_groups(today=D(2025, 3, 10))
+
+    assert (dates, cards, groups[0].partial) == (1, 1, False)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all(f"LIMIT {today_module.COUNT_CAP + 1}" in sql for sql in counts), counts
+
+
 def test_the_print_room_page_has_the_queue_and_batches_but_no_calls(print_room, alice, client):
     card(alice, due_on=D(2025, 3, 12), status="approved")
     call(alice, due_on=D(2025, 3, 10))

@@ -43,7 +43,7 @@ from django.contrib.auth import get_user_model
 from campaigns.models import Touchpoint
 from campaigns.services.touchpoints import touchpoint_log_outcome
 touchpoint = Touchpoint.objects.filter(kind="call", status="pending").order_by("pk").first()
-# "voicemail" sets off no reaction (a reached call re-plans, and queueing that re-plan needs Redis).
+# "voicemail" sets off no reaction: only the webhook events (a lost re-plan: tests/faults/test_redis_at_commit.py).
 touchpoint_log_outcome(touchpoint=touchpoint, outcome="voicemail", by=get_user_model().objects.get(username="hooks"))
 print(touchpoint.pk)
 """

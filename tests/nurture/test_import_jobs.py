@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
-from nurture import tasks
+from nurture import publishing, tasks
 from nurture.models import Customer, ImportJob
 from nurture.services import import_jobs
 from nurture.services.import_jobs import (
@@ -47,7 +47,7 @@ def rows(count: int, *, manager: str = "") -> str:
 def queued(monkeypatch) -> list[tuple[str, int]]:
     """The tasks the services ask for (by name), instead of the broker."""
     sent: list[tuple[str, int]] = []
-    monkeypatch.setattr(import_jobs, "_queue", lambda name, job_id: sent.append((name, job_id)))
+    monkeypatch.setattr(publishing, "publish", lambda name, job_id: sent.append((name, job_id)))
     return sent
 
 

@@ -43,8 +43,12 @@ def purge_broker() -> None:
 
 
 class Worker:
-    def __init__(self, log_dir: Path, *, concurrency: int = 2, name: str | None = None) -> None:
+    def __init__(
+        self, log_dir: Path, *, concurrency: int = 2, name: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name or f"test-{uuid.uuid4().hex[:8]}"
+        # Variables the worker's environment overrides (a Redis of the test's own: REDIS_URL).
+        self.env = env or {}
         self.log_path = log_dir / f"{self.name}.log"
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
@@ -71,7 +75,7 @@ class Worker:
                 "--without-mingle",
             ],
             cwd=ROOT,
-            env=child_env(),
+            env=child_env(**self.env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
