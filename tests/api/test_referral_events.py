@@ -93,5 +93,5 @@ def test_a_crm_referral_is_marked_as_coming_from_the_crm(alice):
         referrer_external_id="REF-1",
     )
     [outcome] = events_apply(by=alice, events=[event], source="hubspot", referral_source=Referral.Source.CRM)
-    stored = Referral.objects.get(pk=outcome.referral_id)
+    stored = Referral.objects.get(referred__external_id=outcome.customer)
     assert (stored.source, stored.source_name) == ("crm", "hubspot")
