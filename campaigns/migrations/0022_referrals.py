@@ -5,8 +5,12 @@ A data migration runs once: what an administrator deletes or edits afterwards st
 """
 
 from django.apps.registry import Apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.contenttypes.management import create_contenttypes
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+from nurture.roles import ensure_roles
 
 CADENCES = [
     {
@@ -76,6 +80,17 @@ def create_cadences(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None
                 Rule.objects.create(cadence=cadence, **rule)
 
 
+def grant(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Account managers see, add and act on the referrals of their customers (nurture.roles)."""
+    # Permissions are normally created after all migrations ran; the roles need the referral's now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_contenttypes(app_config, verbosity=0, apps=apps)
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0021_crm_adapters"),
@@ -103,4 +118,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(create_cadences, migrations.RunPython.noop),
+        migrations.RunPython(grant, migrations.RunPython.noop),
     ]

@@ -25,6 +25,7 @@ from nurture.admin.exports import CsvExportMixin
 from nurture.admin.filters import AccountManagerFilter, CountryFilter, TierFilter, UndeliverableFilter
 from nurture.admin.imports import import_urls
 from nurture.admin.paginators import CappedCountPaginator
+from nurture.admin.referrals import ReferralInline
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
 from nurture.models.customers import CustomerQuerySet, MilestoneQuerySet
 from nurture.querysets import sees_all_customers
@@ -138,7 +139,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
         ),
         ("Record", {"fields": ["holdout", "created_at", "updated_at"]}),
     ]
-    inlines = [MilestoneInline]
+    inlines = [MilestoneInline, ReferralInline]
 
     def get_urls(self) -> list[URLPattern]:
         return [*import_urls(self), *super().get_urls()]
