@@ -74,7 +74,9 @@ class ReferralAdmin(ScopedAdmin[Referral]):
         "referrer__external_id__exact",
         "referred__external_id__exact",
     ]
-    autocomplete_fields = ["referrer", "referred"]
+    # Customer ids, with the lookup popup: a select of a million customers would not load. The
+    # form field still accepts only the customers the user sees (ScopedAdmin).
+    raw_id_fields = ["referrer", "referred"]
     show_full_result_count = False
     actions = ["qualify_now", "void"]
     readonly_fields = [
