@@ -1,6 +1,6 @@
 """Referrals in the admin: the list (status and source filters), adding one (the guards checked by
-the form, naming the field), the actions Qualify now and Void (all or nothing), and the referrals a
-customer made, inline on their page.
+the form, naming the field), the actions Qualify now and Void (all or nothing). The customer page
+lists a customer's referrals (nurture.admin.customers).
 
 Scoped like every admin: an account manager sees the referrals that touch their customers, and
 picks referrer and referred customer among their own. A referral is not edited: it moves by the
@@ -17,7 +17,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from nurture.admin.base import ReadOnlyAdminMixin, ScopedAdmin
+from nurture.admin.base import ScopedAdmin
 from nurture.admin.paginators import CappedCountPaginator
 from nurture.models import Customer, Referral
 from nurture.models.referrals import ReferralQuerySet
@@ -140,18 +140,3 @@ class ReferralAdmin(ScopedAdmin[Referral]):
             self.message_user(request, str(exc), messages.ERROR)
             return
         self.message_user(request, f"{count} referral(s) voided.", messages.SUCCESS)
-
-
-class ReferralInline(ReadOnlyAdminMixin, admin.TabularInline[Referral, Customer]):
-    """The referrals this customer made, on their page (add one from Referrals)."""
-
-    model = Referral
-    fk_name = "referrer"
-    fields = ["referred", "status", "source", "created_at", "qualified_at", "thanked_at"]
-    readonly_fields = ["referred", "status", "source", "created_at", "qualified_at", "thanked_at"]
-    show_change_link = True
-    extra = 0
-    verbose_name_plural = "referrals made"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Referral]:
-        return super().get_queryset(request).select_related("referred")
