@@ -58,6 +58,7 @@ class RuleForm(forms.ModelForm[Rule]):
             "repeat_until",
             "business_day_policy",
             "card_lead_days",
+            "hold_while_at_risk",
             "stage",
             "card_design",
             "message_template",

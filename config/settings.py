@@ -298,6 +298,9 @@ if NURTURE_LEAP_DAY not in ("feb28", "mar1"):
 # The holdout: this percentage of new customers (0 to 50; 0, the default, for none) is drawn at
 # random when created and gets no touchpoints, for the retention report (docs/reports.md).
 NURTURE_HOLDOUT_PERCENT = env_int("NURTURE_HOLDOUT_PERCENT", 0, minimum=0, maximum=50)
+# Referrals (docs/referrals.md): a new referral qualifies after this many days of review (0, the
+# default: at once); until then it is pending and can be voided before the referrer is thanked.
+NURTURE_REFERRAL_REVIEW_DAYS = env_int("NURTURE_REFERRAL_REVIEW_DAYS", 0, minimum=0, maximum=365)
 # Reports (docs/reports.md): a touchpoint done within this many business days of its due date is
 # on time; a renewal counts as kept when the customer has not churned this many days after it.
 NURTURE_REPORT_ON_TIME_BUSINESS_DAYS = env_int("NURTURE_REPORT_ON_TIME_BUSINESS_DAYS", 3, minimum=0)

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from nurture.services import api_tokens, import_jobs
+from nurture.services import api_tokens, import_jobs, referrals
 
 Summary = dict[str, Any]
 
@@ -42,3 +42,9 @@ def run_import(self: Task[Any, Any], job_id: int) -> Summary:
 def warn_expiring_api_tokens() -> Summary:
     """Daily: e-mail the owners of API tokens that expire within 14 days (once per token)."""
     return {"warned": api_tokens.api_tokens_warn_expiring()}
+
+
+@shared_task(name="nurture.tasks.qualify_referrals")
+def qualify_referrals() -> Summary:
+    """Hourly: pending referrals whose review period has ended qualify (idempotent, SKIP LOCKED)."""
+    return {"qualified": referrals.referrals_qualify_due()}

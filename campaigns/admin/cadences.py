@@ -36,6 +36,7 @@ RULE_FIELDSETS: _FieldsetSpec = [
                 ("repeat_every_months", "repeat_count", "repeat_until"),
                 "business_day_policy",
                 "card_lead_days",
+                "hold_while_at_risk",
             ],
             "description": "Counted from the milestone (or, in a seasonal cadence, from each year's date), never "
             "from the previous occurrence. Changing these cancels the pending touchpoints and plans them again.",

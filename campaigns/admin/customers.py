@@ -22,6 +22,7 @@ from django.utils.html import format_html
 
 from campaigns.forms import HealthOverrideForm
 from campaigns.models import HealthOverride, HealthScore, Touchpoint
+from campaigns.selectors.advocates import advocate_q
 from campaigns.selectors.health import health_panel
 from campaigns.selectors.journey import customer_journey
 from campaigns.services.health import HealthError, health_override_create, health_override_end
@@ -49,7 +50,25 @@ class TouchpointInline(ReadOnlyAdminMixin, admin.TabularInline[Touchpoint, Custo
         return super().get_queryset(request).select_related("rule")
 
 
+class AdvocateFilter(admin.SimpleListFilter):
+    """Advocates: latest NPS answer 9-10, or two referrals or more that count (selectors/advocates.py)."""
+
+    title = "advocate"
+    parameter_name = "advocate"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Advocates"), ("no", "Not advocates")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+        if self.value() == "yes":
+            return queryset.filter(advocate_q())
+        if self.value() == "no":
+            return queryset.exclude(advocate_q())
+        return queryset
+
+
 class CustomerJourneyAdmin(CustomerAdmin):
+    list_filter = [*CustomerAdmin.list_filter, AdvocateFilter]
     readonly_fields = ["journey", *CustomerAdmin.readonly_fields]
     fieldsets = [
         *CustomerAdmin.fieldsets[:-1],

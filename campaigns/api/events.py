@@ -63,6 +63,8 @@ class EventOut(BaseModel):
     customer_created: bool
     milestones_created: list[str]
     activity_id: int | None
+    referral_id: int | None = None
+    referral_status: str = ""
 
 
 class EventsAccepted(BaseModel):

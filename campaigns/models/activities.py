@@ -16,10 +16,18 @@ from django.db import models
 from nurture.models import Customer
 from nurture.querysets import CustomerScopedQuerySet
 
+# An NPS answer of 9 or 10 is a promoter's (the advocate flag, the "Ask for a referral" cadence).
+PROMOTER_MIN_SCORE = 9
+# The milestone kind a promoter's answer records (nurture 0020 creates it).
+PROMOTER_SCORE_KIND = "promoter_score"
+
 
 class ActivityQuerySet(CustomerScopedQuerySet["Activity"]):
     def since(self, moment: dt.datetime) -> Self:
         return self.filter(occurred_at__gte=moment)
+
+    def nps(self) -> Self:
+        return self.filter(channel=Activity.Channel.NPS, score__isnull=False)
 
 
 class Activity(models.Model):
@@ -73,6 +81,10 @@ class Activity(models.Model):
         indexes = [
             # A customer's journey and the frequency cap: a customer's activities by time.
             models.Index(fields=["customer", "occurred_at"], name="activity_customer_time"),
+            # The advocate flag: each customer's latest NPS answer (campaigns.selectors.advocates).
+            models.Index(
+                fields=["customer", "occurred_at"], condition=models.Q(channel="nps"), name="activity_nps_customer_time"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -334,6 +334,12 @@ class Rule(models.Model):
         default=True,
         help_text="For cards: a celebration (anniversary, congratulations), held back while a customer is at risk.",
     )
+    hold_while_at_risk = models.BooleanField(
+        "held while at risk",
+        default=False,
+        help_text="For calls: held back in a customer's quiet period after 'at risk', like celebratory cards "
+        "(e.g. asking for a referral).",
+    )
     auto_approve = models.BooleanField(default=False, help_text="For cards: approve drafted cards without review.")
     active = models.BooleanField(
         default=True, help_text="Inactive rules plan nothing; pending touchpoints are cancelled."

@@ -4,7 +4,9 @@ Recording activities is all or nothing: every row is checked first and a bad one
 position and field. An activity sent twice (same source and external id) is recorded once (the
 unique constraint decides, so two requests at once also record it once). Each customer's
 latest past activity is a contact: their last_contact milestone moves to that day in their time
-zone (services/reactions.record_contacts), which restarts the cadences anchored on it.
+zone (services/reactions.record_contacts), which restarts the cadences anchored on it. An NPS
+answer of 9 or 10 also records a `promoter_score` milestone on its day (one per customer and day),
+which the "Ask for a referral" cadence counts from (docs/referrals.md).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Activity
+from campaigns.models.activities import PROMOTER_MIN_SCORE, PROMOTER_SCORE_KIND
 from campaigns.services.reactions import record_contacts
 from nurture.lib import calendar
-from nurture.models import Customer
+from nurture.models import Customer, Milestone, MilestoneKind
 from nurture.services.customers import FieldProblem, InputError
+from nurture.signals import announce_customers_changed, bulk_changes
 
 BATCH = 1000
 
@@ -98,4 +102,28 @@ def activities_record(
                 if contact_days.get(row.customer.pk, dt.date.min) < day:
                     contact_days[row.customer.pk] = day
         record_contacts(days=contact_days, note="Set by an activity", now=now)
+        _record_promoters(rows, now=now)
     return activities
+
+
+def _record_promoters(rows: Sequence[ActivityInput], *, now: dt.datetime) -> None:
+    """A promoter_score milestone for each past NPS answer of 9 or 10, on its day in the customer's
+    time zone; one already there (same customer and day) is left alone."""
+    promoters = {
+        (row.customer.pk, calendar.local_today(row.occurred_at, row.customer.time_zone))
+        for row in rows
+        if row.channel == Activity.Channel.NPS
+        and row.score is not None
+        and row.score >= PROMOTER_MIN_SCORE
+        and row.occurred_at <= now
+    }
+    kind = MilestoneKind.objects.filter(slug=PROMOTER_SCORE_KIND).first()
+    if kind is None or not promoters:  # an administrator deleted the kind: nothing asks for referrals
+        return
+    with bulk_changes():
+        Milestone.objects.bulk_create(
+            [Milestone(customer_id=pk, kind=kind, date=day, note="NPS 9-10") for pk, day in sorted(promoters)],
+            batch_size=BATCH,
+            ignore_conflicts=True,
+        )
+    announce_customers_changed(sorted({pk for pk, _ in promoters}))

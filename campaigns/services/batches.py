@@ -72,6 +72,7 @@ from campaigns.printing import (
     zone_counts,
 )
 from campaigns.services.cards import cards_check_fit, listing, spec_for
+from campaigns.services.referral_thanks import referrals_thank
 from campaigns.services.webhooks import card_events, touchpoint_events
 from campaigns.statuses import BATCH_DOWNLOADABLE, BATCH_RENDERING
 
@@ -778,6 +779,8 @@ def batch_mark_mailed(*, batch: Batch, by: AbstractBaseUser) -> MailResult:
         # Webhooks, recorded in this transaction (the outbox): card.mailed, and touchpoint.completed.
         card_events(type=WebhookEventType.CARD_MAILED, card_ids=[card_id for card_id, _ in mailing_rows])
         touchpoint_events(completed)
+        # A referral-thanks card mailed thanks the referrals it was for (referral.thanked).
+        referrals_thank(touchpoint_ids=completed, now=now)
     result = MailResult(
         mailed=mailed, withdrawn=[f"{card.sequence_code} ({card.recipient_name})" for card in withdrawn]
     )

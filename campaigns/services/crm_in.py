@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from campaigns.models import CrmEventReceived
 from campaigns.services.events_in import EventInput, EventOutcome, EventType, events_apply
-from nurture.models import Customer
+from nurture.models import Customer, Referral
 from nurture.services.customers import CustomerInput
 
 HUBSPOT = "hubspot"
@@ -209,7 +209,11 @@ def crm_events_apply(
                 fields = {**crm_event.names_if_new, **event.customer.fields}
                 event = dataclasses.replace(event, customer=CustomerInput(external_id=external_id, fields=fields))
             inputs.append(event)
-        applied = events_apply(by=by, events=inputs, source=source, now=now) if inputs else []
+        applied = (
+            events_apply(by=by, events=inputs, source=source, referral_source=Referral.Source.CRM, now=now)
+            if inputs
+            else []
+        )
         CrmEventReceived.objects.bulk_create(
             [CrmEventReceived(source=source, event_key=e.key[:200], received_at=now) for e in fresh]
         )

@@ -14,13 +14,18 @@ What each type does:
 | deal.won             | a ``became_customer`` milestone on the event's date                 |
 | renewal.signed       | a ``renewal`` milestone on ``renewal_date`` (or the event's date)   |
 | job.placed           | a ``job_placement`` milestone on the event's date                   |
-| referral.converted   | the referred customer is created; the referrer, when named, gets a  |
-|                      | ``referred_customer`` milestone                                     |
+| referral.converted   | the referred customer is created and a Referral links them to the   |
+|                      | referrer (``referrer_external_id``); when it qualifies (at once, or |
+|                      | after the review period) the referrer gets a ``referred_customer``  |
+|                      | milestone (nurture.services.referrals, docs/referrals.md)           |
 | nps.responded        | an NPS activity with the score (0-10), a contact                    |
 
 The event's date is ``date`` when given, otherwise the day of ``occurred_at`` in the customer's
 time zone. Milestones already there (same customer, kind and date) are not added twice, and an
-NPS response with an ``id`` already recorded from the same source is recorded once.
+NPS response with an ``id`` already recorded from the same source is recorded once. A referral's
+guards (no self-referral, one referrer per referred customer, the referred customer new: not a
+customer before the event, no other customer with their e-mail or phone) refuse the event and
+name its field; the same referral sent again is the one already there.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from django.utils import timezone
 
 from campaigns.services.activities import ActivityInput, activities_record
 from nurture.lib import calendar
-from nurture.models import Customer
+from nurture.models import Customer, Referral
 from nurture.services.customers import (
     CustomerInput,
     FieldProblem,
@@ -43,6 +48,14 @@ from nurture.services.customers import (
     MilestoneInput,
     customers_upsert,
     milestones_add,
+)
+from nurture.services.referrals import (
+    REFERRED,
+    REFERRED_EMAIL,
+    REFERRED_PHONE,
+    REFERRER,
+    ReferralInput,
+    referrals_create,
 )
 
 # The largest batch one call applies.
@@ -66,9 +79,15 @@ MILESTONE_OF = {
     EventType.RENEWAL_SIGNED: "renewal",
     EventType.JOB_PLACED: "job_placement",
 }
-REFERRED_CUSTOMER = "referred_customer"
 # Kinds an event may need that an administrator might not have made (created when missing).
-BUILT_IN_KINDS = (*MILESTONE_OF.values(), REFERRED_CUSTOMER)
+BUILT_IN_KINDS = tuple(MILESTONE_OF.values())
+# A referral's problems, named as the event's fields.
+REFERRAL_FIELDS = {
+    REFERRER: "referrer_external_id",
+    REFERRED: "customer.external_id",
+    REFERRED_EMAIL: "customer.email",
+    REFERRED_PHONE: "customer.phone",
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,8 @@ class EventOutcome:
     customer_created: bool
     milestones_created: list[str] = field(default_factory=list)  # "became_customer 2026-03-01"
     activity_id: int | None = None
+    referral_id: int | None = None
+    referral_status: str = ""  # pending (in review) or qualified, for referral.converted
 
 
 def _day(event: EventInput, customer: Customer, now: dt.datetime) -> dt.date:
@@ -114,15 +135,25 @@ def _check(events: Sequence[EventInput], source: str) -> list[FieldProblem]:
             problems.append(FieldProblem(index, "score", "an NPS response needs a score (0-10)"))
         if not event.customer.external_id:
             problems.append(FieldProblem(index, "customer.external_id", "required"))
-        if event.type == EventType.REFERRAL_CONVERTED and event.referrer_external_id == event.customer.external_id:
+        if event.type == EventType.REFERRAL_CONVERTED and not event.referrer_external_id:
+            problems.append(FieldProblem(index, "referrer_external_id", "required: the customer who referred them"))
+        elif event.type == EventType.REFERRAL_CONVERTED and event.referrer_external_id == event.customer.external_id:
             problems.append(FieldProblem(index, "referrer_external_id", "a customer cannot refer themselves"))
     return problems
 
 
 def events_apply(
-    *, by: AbstractBaseUser, events: Sequence[EventInput], source: str = "", now: dt.datetime | None = None
+    *,
+    by: AbstractBaseUser,
+    events: Sequence[EventInput],
+    source: str = "",
+    referral_source: str = Referral.Source.API,
+    now: dt.datetime | None = None,
 ) -> list[EventOutcome]:
-    """Apply the events, all or none. Raises InputError naming every bad event and field."""
+    """Apply the events, all or none. Raises InputError naming every bad event and field.
+
+    referral_source: how referrals of these events came in (the API's events, or a CRM's).
+    """
     now = now or timezone.now()
     problems = _check(events, source)
     if problems:
@@ -135,6 +166,8 @@ def events_apply(
         milestone_of_event: list[tuple[int, str]] = []
         activity_rows: list[ActivityInput] = []
         activity_of_event: list[int] = []
+        referral_rows: list[ReferralInput] = []
+        referral_of_event: list[int] = []
         for index, event in enumerate(events):
             customer = customers[event.customer.external_id]
             kind = MILESTONE_OF.get(event.type)
@@ -144,17 +177,15 @@ def events_apply(
                     MilestoneInput(customer=customer, kind=kind, date=day or _day(event, customer, now))
                 )
                 milestone_of_event.append((index, event.customer.external_id))
-            if event.type == EventType.REFERRAL_CONVERTED and event.referrer_external_id:
-                referrer = referrers[event.referrer_external_id]
-                milestone_rows.append(
-                    MilestoneInput(
-                        customer=referrer,
-                        kind=REFERRED_CUSTOMER,
-                        date=_day(event, referrer, now),
-                        note=f"Referred {customer.external_id}"[:200],
+            if event.type == EventType.REFERRAL_CONVERTED:
+                referral_rows.append(
+                    ReferralInput(
+                        referrer=referrers[event.referrer_external_id],
+                        referred=customer,
+                        referred_is_new=event.customer.external_id in upserted.created,
                     )
                 )
-                milestone_of_event.append((index, referrer.external_id))
+                referral_of_event.append(index)
             if event.type == EventType.NPS_RESPONDED:
                 activity_rows.append(
                     ActivityInput(
@@ -176,11 +207,18 @@ def events_apply(
             activities = activities_record(rows=activity_rows, now=now)
         except InputError as exc:
             raise _renumbered(exc, activity_of_event) from None
+        try:
+            referrals = referrals_create(
+                rows=referral_rows, source=referral_source, source_name=source, names=REFERRAL_FIELDS, now=now
+            )
+        except InputError as exc:
+            raise _renumbered(exc, referral_of_event) from None
     created_milestones: dict[int, list[str]] = {}
     for (index, external_id), row, new in zip(milestone_of_event, milestone_rows, new_milestones, strict=True):
         if new:
             created_milestones.setdefault(index, []).append(f"{external_id}: {row.kind} {row.date.isoformat()}")
     activity_ids = dict(zip(activity_of_event, (a.pk for a in activities), strict=True))
+    referral_of = dict(zip(referral_of_event, referrals, strict=True))
     return [
         EventOutcome(
             type=event.type,
@@ -188,24 +226,22 @@ def events_apply(
             customer_created=event.customer.external_id in upserted.created,
             milestones_created=created_milestones.get(index, []),
             activity_id=activity_ids.get(index),
+            referral_id=referral_of[index].pk if index in referral_of else None,
+            referral_status=referral_of[index].status if index in referral_of else "",
         )
         for index, event in enumerate(events)
     ]
 
 
 def _referrers(by: AbstractBaseUser, events: Sequence[EventInput]) -> dict[str, Customer]:
-    wanted = {
-        e.referrer_external_id for e in events if e.type == EventType.REFERRAL_CONVERTED and e.referrer_external_id
-    }
+    wanted = {e.referrer_external_id for e in events if e.type == EventType.REFERRAL_CONVERTED}
     if not wanted:
         return {}
     found = {c.external_id: c for c in Customer.objects.visible_to(by).filter(external_id__in=wanted)}
     problems = [
         FieldProblem(index, "referrer_external_id", f"no customer {event.referrer_external_id!r} among yours")
         for index, event in enumerate(events)
-        if event.type == EventType.REFERRAL_CONVERTED
-        and event.referrer_external_id
-        and event.referrer_external_id not in found
+        if event.type == EventType.REFERRAL_CONVERTED and event.referrer_external_id not in found
     ]
     if problems:
         raise InputError(problems)

@@ -1,7 +1,8 @@
 """Touchpoints planned but held back, with the reason visible on each.
 
 - The quiet period: while a customer is at risk (Customer.quiet_until), celebratory cards due
-  until then are held.
+  until then are held, and so are the calls of rules held while at risk (Rule.hold_while_at_risk:
+  asking for a referral is never done within the quiet period after an "at risk" outcome).
 - The frequency cap (setting NURTURE_FREQUENCY_CAP, "N/M"): at most N touchpoints per customer in
   any M days, calls and cards together. Done touchpoints and activities (touches made in other
   channels: an e-mail sent, a meeting, ...) always count; pending ones are kept in due-date order
@@ -104,15 +105,14 @@ def _refresh_recipients(*, touchpoint_ids: list[int], now: dt.datetime) -> int:
 
 
 def apply_quiet_periods(*, now: dt.datetime, scope: CustomerScope) -> int:
-    """Hold the pending celebratory cards of customers in a quiet period. Returns how many."""
+    """Hold the pending celebratory cards, and calls held while at risk, of customers in a quiet
+    period. Returns how many."""
+    quiet = Q(kind=Touchpoint.Kind.CARD, rule__celebratory=True) | Q(
+        kind=Touchpoint.Kind.CALL, rule__hold_while_at_risk=True
+    )
     return (
         Touchpoint.objects.filter(scope.q())
-        .filter(
-            status=Touchpoint.Status.PENDING,
-            kind=Touchpoint.Kind.CARD,
-            rule__celebratory=True,
-            customer__quiet_until__gte=F("due_on"),
-        )
+        .filter(quiet, status=Touchpoint.Status.PENDING, customer__quiet_until__gte=F("due_on"))
         .update(status=Touchpoint.Status.HELD, hold_reason=QUIET_PERIOD_REASON, updated_at=now)
     )
 

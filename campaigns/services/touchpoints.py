@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from campaigns.models import Card, Touchpoint
 from campaigns.services.reactions import react_to_outcome
+from campaigns.services.referral_thanks import referrals_thank
 from campaigns.services.webhooks import touchpoint_events
 from nurture.lib import calendar
 
@@ -137,6 +138,7 @@ def touchpoint_log_outcome(
         if claimed:
             react_to_outcome(touchpoint=touchpoint, now=now)
             touchpoint_events([touchpoint.pk], outcome=True)
+            referrals_thank(touchpoint_ids=[touchpoint.pk], now=now)
     if not claimed:
         current = _fresh(touchpoint)
         raise TouchpointError(f"{describe(current)} is {_state(current)}: its outcome was not logged again.")
@@ -243,6 +245,7 @@ def touchpoint_bulk_log_outcome(
         for touchpoint in Touchpoint.objects.filter(pk__in=ids):
             react_to_outcome(touchpoint=touchpoint, now=now)
         touchpoint_events(ids, outcome=True)
+        referrals_thank(touchpoint_ids=ids, now=now)
     return count
 
 

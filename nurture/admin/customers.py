@@ -17,15 +17,15 @@ from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, ManyToManyField, QuerySet
 from django.http import HttpRequest
-from django.urls import URLPattern
-from django.utils.html import format_html
+from django.urls import URLPattern, reverse
+from django.utils.html import format_html, format_html_join
 
 from nurture.admin.base import ScopedAdmin, acting_user, staff_users
 from nurture.admin.exports import CsvExportMixin
 from nurture.admin.filters import AccountManagerFilter, CountryFilter, TierFilter, UndeliverableFilter
 from nurture.admin.imports import import_urls
 from nurture.admin.paginators import CappedCountPaginator
-from nurture.models import Customer, Milestone, MilestoneKind, Tag
+from nurture.models import Customer, Milestone, MilestoneKind, Referral, Tag
 from nurture.models.customers import CustomerQuerySet, MilestoneQuerySet
 from nurture.querysets import sees_all_customers
 from nurture.selectors import customer_export
@@ -104,7 +104,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
     csv_name = "customers"
     # "Import CSV" (nurture/admin/imports.py) and "Export all (filtered)" (nurture/admin/exports.py) buttons.
     change_list_template = "admin/nurture/import/change_list.html"
-    readonly_fields = ["deliverability", "holdout", "created_at", "updated_at"]
+    readonly_fields = ["deliverability", "referrals", "holdout", "created_at", "updated_at"]
     fieldsets = [
         (
             None,
@@ -136,6 +136,7 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
                 "'today'.",
             },
         ),
+        ("Referrals", {"fields": ["referrals"]}),
         ("Record", {"fields": ["holdout", "created_at", "updated_at"]}),
     ]
     inlines = [MilestoneInline]
@@ -219,6 +220,38 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, CsvExportMixin[Customer], ScopedA
             "came back from this address. Further cards are held until the address is changed here.",
             obj.address_undeliverable_on.isoformat(),
         )
+
+    @admin.display(description="referrals")
+    def referrals(self, obj: Customer) -> str:
+        """Who referred this customer and whom they referred, each a link to the referral. Read-only
+        text rather than an inline: the referrals move by their own admin's actions."""
+        if obj.pk is None:
+            return "-"
+        referral = Referral.objects.filter(referred=obj).select_related("referrer").first()
+        made = list(Referral.objects.filter(referrer=obj).select_related("referred").order_by("created_at", "id"))
+        if referral is None and not made:
+            return "None."
+        parts = []
+        if referral is not None:
+            parts.append(
+                format_html(
+                    'Referred by <a href="{}">{}</a> ({}).',
+                    reverse("admin:nurture_referral_change", args=[referral.pk]),
+                    referral.referrer,
+                    referral.get_status_display().lower(),
+                )
+            )
+        if made:
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{}</a> ({})',
+                (
+                    (reverse("admin:nurture_referral_change", args=[r.pk]), r.referred, r.get_status_display().lower())
+                    for r in made
+                ),
+            )
+            parts.append(format_html('<span id="referrals-made">Referred {}.</span>', links))
+        return format_html_join(" ", "{}", ((part,) for part in parts))
 
     @admin.display(description="name", ordering="last_name")
     def name(self, obj: Customer) -> str:

@@ -11,6 +11,7 @@ from nurture.models.customers import (
 )
 from nurture.models.imports import ImportJob
 from nurture.models.jobs import JobRun
+from nurture.models.referrals import Referral
 from nurture.models.staff import CalendarFeed, StaffProfile, new_feed_token
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "JobRun",
     "Milestone",
     "MilestoneKind",
+    "Referral",
     "Scope",
     "StaffProfile",
     "Tag",

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, Self
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Upper
+from django.db.models.functions import Lower, Replace, Trim, Upper
 from django.utils import timezone
 
 from nurture.lib.address import ADDRESS_FIELDS, Address
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
+from nurture.lib.contacts import PHONE_PUNCTUATION
 from nurture.lib.holdout import draw_holdout
 from nurture.querysets import CustomerScopedQuerySet
 
@@ -42,6 +43,20 @@ PLAIN_FIELDS = (
 
 def new_external_id() -> str:
     return f"N-{secrets.token_hex(6)}"
+
+
+def email_key() -> models.Func:
+    """The customer's e-mail as nurture.lib.contacts.email_key() reduces it, in SQL (an index has it)."""
+    return Lower(Trim("email"))
+
+
+def phone_key() -> models.Func:
+    """The customer's phone as nurture.lib.contacts.phone_key() reduces it, in SQL: nested REPLACEs,
+    which PostgreSQL and SQLite both have (an index has it)."""
+    expression: models.Func = Replace(models.F("phone"), models.Value(PHONE_PUNCTUATION[0]), models.Value(""))
+    for character in PHONE_PUNCTUATION[1:]:
+        expression = Replace(expression, models.Value(character), models.Value(""))
+    return expression
 
 
 def holdout_for_new_customer() -> bool:
@@ -238,6 +253,10 @@ class Customer(models.Model):
             # The holdout group, a few percent of customers: the customer list's filter and the
             # retention report's holdout side.
             models.Index(fields=["id"], condition=models.Q(holdout=True), name="customer_holdout"),
+            # "Already a customer?": a referral's guard looks the referred customer's e-mail and phone
+            # up among the others (nurture.services.referrals), as the reductions of lib/contacts.py.
+            models.Index(email_key(), condition=~models.Q(email=""), name="customer_email_key"),
+            models.Index(phone_key(), condition=~models.Q(phone=""), name="customer_phone_key"),
         ]
 
     def __str__(self) -> str:

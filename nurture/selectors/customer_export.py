@@ -22,6 +22,8 @@ OPTIONAL_COLUMNS = (
     "tags",
     "status",
     "tier",
+    # The referrer's external_id: the import creates the referral (nurture.services.referrals).
+    "referred_by",
 )
 # Customers per query with their prefetches.
 CHUNK = 500
@@ -36,7 +38,7 @@ def fields() -> list[str]:
 def rows(queryset: QuerySet[Customer], columns: Sequence[str]) -> Iterator[dict[str, object]]:
     """One row per customer; a milestone kind's column holds its latest date (the one imports move)."""
     kinds = [column for column in columns if column not in REQUIRED_COLUMNS and column not in OPTIONAL_COLUMNS]
-    customers = queryset.select_related("account_manager").prefetch_related(
+    customers = queryset.select_related("account_manager", "referral__referrer").prefetch_related(
         "tags", Prefetch("milestones", queryset=Milestone.objects.select_related("kind").order_by("date", "id"))
     )
     for customer in customers.iterator(chunk_size=CHUNK):
@@ -55,5 +57,11 @@ def rows(queryset: QuerySet[Customer], columns: Sequence[str]) -> Iterator[dict[
             "tags": ";".join(sorted(tag.slug for tag in customer.tags.all())),
             "status": customer.status,
             "tier": customer.tier,
+            "referred_by": _referrer(customer),
             **{slug: dates.get(slug, "") for slug in kinds},
         }
+
+
+def _referrer(customer: Customer) -> str:
+    referral = getattr(customer, "referral", None)  # the reverse one-to-one: absent when never referred
+    return referral.referrer.external_id if referral is not None else ""

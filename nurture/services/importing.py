@@ -31,9 +31,11 @@ from django.utils.text import slugify
 
 from nurture.lib.calendar import UnknownRegion, UnknownTimeZone, validate_country_region, validate_time_zone
 from nurture.lib.csvsafe import restore
-from nurture.models import Customer, Milestone, MilestoneKind, Tag
+from nurture.models import Customer, Milestone, MilestoneKind, Referral, Tag
 from nurture.models.customers import PLAIN_FIELDS
 from nurture.selectors.customer_export import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from nurture.services.customers import InputError
+from nurture.services.referrals import ReferralInput, referrals_create
 from nurture.signals import announce_customers_changed, bulk_changes
 
 MAX_LENGTHS: dict[str, int] = {
@@ -86,6 +88,7 @@ class ParsedRow:
     account_manager_id: int | None
     tags: frozenset[str]
     milestones: dict[int, dt.date]
+    referred_by: str = ""  # the referrer's external_id (a referral), or nothing
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class ChangedRow:
 
 
 # The counts of an ImportResult, as an ImportJob stores them.
-COUNTS = ("rows", "created", "updated", "unchanged", "milestones_created", "milestones_updated")
+COUNTS = ("rows", "created", "updated", "unchanged", "milestones_created", "milestones_updated", "referrals_created")
 
 
 @dataclass
@@ -112,6 +115,7 @@ class ImportResult:
     unchanged: int = 0
     milestones_created: int = 0
     milestones_updated: int = 0
+    referrals_created: int = 0
     tags_created: list[str] = field(default_factory=list)
     dry_run: bool = False
     changed_customer_ids: list[int] = field(default_factory=list)
@@ -147,6 +151,8 @@ class ImportResult:
             f"{self.unchanged} unchanged; {self.milestones_created} milestones created, "
             f"{self.milestones_updated} moved"
         )
+        if self.referrals_created:
+            text += f"; {self.referrals_created} referrals created"
         if self.tags_created:
             text += f"; new tags: {', '.join(self.tags_created)}"
         return text + "."
@@ -302,9 +308,12 @@ def _parse_row(
                 milestones[kind_id] = dt.date.fromisoformat(raw[slug])
             except ValueError:
                 error(slug, f"{raw[slug]!r} is not a date (YYYY-MM-DD)")
+    referred_by = raw.get("referred_by", "")
+    if referred_by and referred_by == raw.get("external_id"):
+        error("referred_by", "a customer cannot refer themselves")
     if len(errors) > before:
         return None
-    return ParsedRow(line, raw["external_id"], values, manager_id, tags, milestones)
+    return ParsedRow(line, raw["external_id"], values, manager_id, tags, milestones, referred_by)
 
 
 def _add_error(errors: list[RowError], line: int, column: str, message: str) -> None:
@@ -384,6 +393,49 @@ def _apply(rows: list[ParsedRow], result: ImportResult, *, progress: Progress, p
     result.updated = len(changed - new_ids)
     result.unchanged = len(rows) - result.created - result.updated
     result.changed_customer_ids = sorted(changed | new_ids)
+    result.referrals_created = _apply_referrals(rows, new_ids, now=now)
+
+
+# A referral's problems, named as the file's columns.
+REFERRAL_COLUMNS = {
+    "referrer": "referred_by",
+    "referred": "referred_by",
+    "referred.email": "email",
+    "referred.phone": "phone",
+}
+
+
+def _apply_referrals(rows: list[ParsedRow], new_ids: set[int], *, now: dt.datetime) -> int:
+    """The referrals of the rows with a referred_by (inside the import's transaction). The referrer
+    is a customer of the file or one stored; a row whose customer existed before the import is not
+    a new customer, so not a referral (unless it is the same referral again). Returns how many are new."""
+    referring = [row for row in rows if row.referred_by]
+    if not referring:
+        return 0
+    customers = _existing_customers(
+        sorted({row.external_id for row in referring} | {row.referred_by for row in referring})
+    )
+    errors = [
+        RowError(row.line, "referred_by", f"no customer {row.referred_by!r}, neither in the file nor stored")
+        for row in referring
+        if row.referred_by not in customers
+    ]
+    if errors:
+        raise ImportFailed(errors)
+    inputs = [
+        ReferralInput(
+            referrer=customers[row.referred_by],
+            referred=customers[row.external_id],
+            referred_is_new=customers[row.external_id].pk in new_ids,
+        )
+        for row in referring
+    ]
+    before = Referral.objects.filter(referred_id__in=[i.referred.pk for i in inputs]).count()
+    try:
+        referrals_create(rows=inputs, source=Referral.Source.IMPORT, names=REFERRAL_COLUMNS, now=now)
+    except InputError as exc:
+        raise ImportFailed([RowError(referring[p.index].line, p.field, p.message) for p in exc.problems]) from None
+    return len(inputs) - before
 
 
 def _apply_chunk(

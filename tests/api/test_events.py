@@ -68,10 +68,12 @@ def test_each_type_does_what_it_says(client, alice, auth):
         response = send(client, {"events": events}, auth, path="/api/v1/events/batch")
     assert response.status_code == 202, response.content
     assert response.json()["customers_created"] == ["CRM-1", "CRM-2"]
-    # job.placed: the day of occurred_at in the customer's zone (UTC here: 2 November).
+    # job.placed: the day of occurred_at in the customer's zone (UTC here: 2 November); an NPS
+    # answer of 9 is a promoter's (the "Ask for a referral" cadence counts from it).
     assert milestones("CRM-1") == [
         ("job_placement", "2026-11-02"),
         ("last_contact", "2026-11-02"),
+        ("promoter_score", "2026-11-02"),
         ("renewal", "2027-11-01"),
     ]
     nps = Activity.objects.get()

@@ -354,6 +354,9 @@ def test_the_default_cadences_exist_after_migrate():
         "placement-congrats": "Placement follow-through",
         "placement-six-month": "Placement follow-through",
         "check-in-after-contact": "Stay in touch",
+        "referral-thank-you-card": "Referral thanks",
+        "referral-thank-you-call": "Referral thanks",
+        "ask-for-a-referral": "Ask for a referral",
     }
     anniversary = Rule.objects.get(slug="anniversary-card")
     assert (anniversary.offset_amount, anniversary.offset_unit, anniversary.repeat_every_months) == (12, "months", 12)
