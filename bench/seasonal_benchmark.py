@@ -190,11 +190,20 @@ def pipeline() -> dict[str, Any]:
 def wait_ready(batch_id: int, timeout: float) -> Any:
     from campaigns.models import Batch
 
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    shown = started
     while True:
         batch = Batch.objects.get(pk=batch_id)
         if batch.status == "ready":
             return batch
+        if time.monotonic() - shown >= 30:  # a long render shows it is moving
+            shown = time.monotonic()
+            rate = batch.cards_done / (shown - started)
+            log(
+                f"    render: {batch.cards_done:,} of {batch.card_count:,} cards, {batch.files_done} of "
+                f"{batch.file_count} files, {rate:.0f} cards/s"
+            )
         if batch.status == "failed":
             raise SystemExit(f"batch {batch.code} failed: {batch.error}")
         if time.monotonic() > deadline:
