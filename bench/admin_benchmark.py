@@ -168,9 +168,10 @@ ORDER BY t.due_on, t.customer_id
 """
 
 BATCHES_SQL = """
-INSERT INTO campaigns_batch (status, due_by, sheet, labels, card_count, chunk_count, chunks_done, error, cards_pdf,
-    labels_pdf, manifest_csv, created_at, rendered_at, printed_at, mailed_at)
-SELECT 'mailed', d, 'card', 'l7160', 0, 1, 1, '', '', '', '', d - 2, d - 2, d - 1, d
+INSERT INTO campaigns_batch (status, due_by, sheet, labels, "order", card_count, chunk_count, chunks_done, cards_done,
+    file_size, file_count, files_done, error, cards_pdf, labels_pdf, manifest_csv, zones_csv, created_at, rendered_at,
+    printed_at, mailed_at)
+SELECT 'mailed', d, 'card', 'l7160', 'mail_by', 0, 1, 1, 0, 0, 0, 0, '', '', '', '', '', d - 2, d - 2, d - 1, d
 FROM (SELECT DISTINCT due_on AS d FROM campaigns_touchpoint WHERE kind = 'card' AND status = 'done') x
 ORDER BY d
 """
