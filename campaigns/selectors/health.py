@@ -15,15 +15,17 @@ from typing import Any
 
 from django.db import connection
 
-from campaigns.models import Card, HealthOverride, HealthScore, HealthSnapshot, Touchpoint
+from campaigns.models import Activity, Card, HealthOverride, HealthScore, HealthSnapshot, Touchpoint
 from campaigns.scoring.combine import MeasureSpec, Score, rescore, score
 from campaigns.scoring.measures import Facts
 from campaigns.scoring.roc import auc
 from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Milestone, MilestoneKind
 
-# The call outcomes measure looks this far back; cards returned count for a year.
+# The call outcomes measure looks this far back; cards returned count for a year; support tickets
+# for 90 days.
 OUTCOME_DAYS = 90
+TICKET_DAYS = 90
 RETURNED_DAYS = 365
 RENEWAL_KIND = "renewal"
 
@@ -39,6 +41,7 @@ def _tables() -> dict[str, str]:
         "card": _table(Card),
         "milestone": _table(Milestone),
         "kind": _table(MilestoneKind),
+        "activity": _table(Activity),
     }
 
 
@@ -127,6 +130,35 @@ FACT_SOURCES: list[FactSource] = [
         """,
         scope_column="t.customer_id",
         params=lambda as_of: [_start_of(as_of - dt.timedelta(days=RETURNED_DAYS))],
+    ),
+    FactSource(
+        name="activities",
+        columns=("last_activity_at", "nps_score", "nps_at", "tickets_recent", "tickets_total"),
+        # Activities in other channels before the day: the latest of any (a contact, for recency),
+        # the latest NPS answer with a score (numbered 1 by a window over the customer's answers)
+        # and the support tickets.
+        sql="""
+            SELECT a.customer_id,
+                MAX(a.occurred_at) AS last_activity_at,
+                MAX(CASE WHEN a.nps_rank = 1 THEN a.score END) AS nps_score,
+                MAX(CASE WHEN a.nps_rank = 1 THEN a.occurred_at END) AS nps_at,
+                SUM(CASE WHEN a.channel = 'support_ticket' AND a.occurred_at >= %s THEN 1 ELSE 0 END)
+                    AS tickets_recent,
+                SUM(CASE WHEN a.channel = 'support_ticket' THEN 1 ELSE 0 END) AS tickets_total
+            FROM (
+                SELECT d.customer_id, d.channel, d.occurred_at, d.score,
+                    CASE WHEN d.channel = 'nps' AND d.score IS NOT NULL THEN ROW_NUMBER() OVER (
+                        PARTITION BY d.customer_id, d.channel = 'nps' AND d.score IS NOT NULL
+                        ORDER BY d.occurred_at DESC, d.id DESC
+                    ) END AS nps_rank
+                FROM {activity} d
+                WHERE d.occurred_at < %s AND {customers}
+            ) a
+            GROUP BY a.customer_id
+        """,
+        scope_column="d.customer_id",
+        params=lambda as_of: [_start_of(as_of - dt.timedelta(days=TICKET_DAYS)), _start_of(as_of)],
+        timestamps=("last_activity_at", "nps_at"),
     ),
 ]
 
