@@ -37,6 +37,10 @@ class Facts:
     def int(self, name: str) -> int:
         return int(self.values.get(name) or 0)
 
+    def only(self, names: tuple[str, ...]) -> Facts:
+        """These facts and no others: what a measure kind is given (MeasureKind.reads)."""
+        return Facts(as_of=self.as_of, values={name: self.values.get(name) for name in names})
+
 
 @dataclass(frozen=True)
 class Points:
@@ -55,6 +59,10 @@ class MeasureKind:
     description: str
     defaults: Mapping[str, float]
     score: Callable[[Facts, Params], Points | None]
+    # The facts the function reads, and the only ones it is given (Facts.only): its points are a
+    # function of these values and the day, so scoring many customers remembers them by these values
+    # (campaigns.scoring.combine.ChunkScorer).
+    reads: tuple[str, ...] = ()
 
     def params(self, given: Mapping[str, Any] | None) -> dict[str, float]:
         """The defaults overlaid with the given parameters; an unknown or non-number parameter is an error."""
@@ -215,6 +223,7 @@ RECENCY = register(
         ),
         defaults={"rhythm_days": 90.0, "zero_after": 3.0},
         score=_recency,
+        reads=("last_touch_at", "last_activity_at", "customer_since"),
     )
 )
 CALL_OUTCOMES = register(
@@ -224,6 +233,7 @@ CALL_OUTCOMES = register(
         description="The mix of the outcomes of the calls of the last 90 days, each worth its points.",
         defaults={"reached": 100.0, "voicemail": 60.0, "no_answer": 30.0, "at_risk": 0.0},
         score=_call_outcomes,
+        reads=("calls_reached", "calls_voicemail", "calls_no_answer", "calls_at_risk", "no_answer_streak"),
     )
 )
 AT_RISK = register(
@@ -233,6 +243,7 @@ AT_RISK = register(
         description="The last call that reached the customer found them at risk.",
         defaults={"open_points": 0.0},
         score=_at_risk,
+        reads=("last_call_at", "last_at_risk_at", "last_reached_at"),
     )
 )
 RENEWAL = register(
@@ -242,6 +253,7 @@ RENEWAL = register(
         description="Days to the next renewal milestone: a renewal close by is a moment of risk.",
         defaults={"warn_days": 90.0, "floor": 40.0},
         score=_renewal,
+        reads=("next_renewal_on",),
     )
 )
 RETURNED_CARDS = register(
@@ -251,6 +263,7 @@ RETURNED_CARDS = register(
         description="Cards that came back undeliverable in the last year; an undeliverable address scores 0.",
         defaults={"points_per_card": 40.0},
         score=_returned_cards,
+        reads=("address_undeliverable_on", "cards_mailed", "cards_returned"),
     )
 )
 NPS = register(
@@ -260,6 +273,7 @@ NPS = register(
         description="The latest NPS answer: detractors (0-6) score low, passives (7-8) between, promoters (9-10) high.",
         defaults={"detractor": 0.0, "passive": 70.0, "promoter": 100.0, "max_age_days": 365.0},
         score=_nps,
+        reads=("nps_score", "nps_at"),
     )
 )
 SUPPORT_TICKETS = register(
@@ -269,5 +283,6 @@ SUPPORT_TICKETS = register(
         description="Support tickets opened in the last 90 days, each costing points; none ever: no data.",
         defaults={"points_per_ticket": 25.0},
         score=_support_tickets,
+        reads=("tickets_recent", "tickets_total"),
     )
 )

@@ -18,6 +18,9 @@ def days_ago(n: int) -> dt.datetime:
 
 def points(kind: str, params: dict[str, Any] | None = None, **values: Any) -> Points | None:
     measure = measure_kind(kind)
+    # A kind is given only the facts it declares (MeasureKind.reads): a table row naming another
+    # fact is a kind that reads more than it declares.
+    assert set(values) <= set(measure.reads), f"{kind} does not read {sorted(set(values) - set(measure.reads))}"
     return measure.score(Facts(as_of=AS_OF, values=values), measure.params(params))
 
 
