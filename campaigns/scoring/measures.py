@@ -2,8 +2,8 @@
 
 A kind is a pure function of the customer's *facts* (named aggregates such as the date of the last
 completed touch; campaigns.selectors.health reads them for a whole chunk of customers at once) and
-of the measure row's parameters (thresholds an administrator edits). A new signal (an NPS
-response, support tickets) is one more kind registered here, and one more fact source in
+of the measure row's parameters (thresholds an administrator edits). A new signal (a survey, the
+use of the product) is one more kind registered here, and one more fact source in
 campaigns.selectors.health.FACT_SOURCES that reads it.
 """
 
@@ -37,6 +37,10 @@ class Facts:
     def int(self, name: str) -> int:
         return int(self.values.get(name) or 0)
 
+    def only(self, names: tuple[str, ...]) -> Facts:
+        """These facts and no others: what a measure kind is given (MeasureKind.reads)."""
+        return Facts(as_of=self.as_of, values={name: self.values.get(name) for name in names})
+
 
 @dataclass(frozen=True)
 class Points:
@@ -55,6 +59,10 @@ class MeasureKind:
     description: str
     defaults: Mapping[str, float]
     score: Callable[[Facts, Params], Points | None]
+    # The facts the function reads, and the only ones it is given (Facts.only): its points are a
+    # function of these values and the day, so scoring many customers remembers them by these values
+    # (campaigns.scoring.combine.ChunkScorer).
+    reads: tuple[str, ...] = ()
 
     def params(self, given: Mapping[str, Any] | None) -> dict[str, float]:
         """The defaults overlaid with the given parameters; an unknown or non-number parameter is an error."""
@@ -105,7 +113,10 @@ def _recency(facts: Facts, params: Params) -> Points | None:
     none after ``zero_after`` rhythms. A customer never touched counts from the day they were added."""
     rhythm = max(1.0, params["rhythm_days"])
     zero_after = max(1.0, params["zero_after"])
-    last = facts.date("last_touch_at")
+    touch = facts.date("last_touch_at")
+    # An activity in another channel (a meeting, an e-mail, a ticket, an NPS answer) is a contact too.
+    activity = facts.date("last_activity_at")
+    last = max(touch, activity) if touch is not None and activity is not None else touch or activity
     since = last or facts.date("customer_since")
     if since is None:
         return None
@@ -113,7 +124,8 @@ def _recency(facts: Facts, params: Params) -> Points | None:
     points = 100 if days <= rhythm else clamp(100 * (1 - (days - rhythm) / (rhythm * (zero_after - 1) or 1)))
     if last is None:
         return Points(points, f"Never touched in the {_plural(days, 'day')} since they were added")
-    return Points(points, f"Last completed touch {_plural(days, 'day')} ago (rhythm {int(rhythm)} days)")
+    what = "completed touch" if last == touch else "activity"
+    return Points(points, f"Last {what} {_plural(days, 'day')} ago (rhythm {int(rhythm)} days)")
 
 
 def _call_outcomes(facts: Facts, params: Params) -> Points | None:
@@ -174,13 +186,44 @@ def _returned_cards(facts: Facts, params: Params) -> Points | None:
     return Points(points, f"{_plural(returned, 'card')} returned undeliverable in the last year")
 
 
+def _nps(facts: Facts, params: Params) -> Points | None:
+    """The latest NPS answer (0-10): detractors (0-6) score low, passives (7-8) between, promoters
+    (9-10) high. An answer older than ``max_age_days`` no longer says how the customer feels."""
+    answer = facts.values.get("nps_score")
+    answered = facts.date("nps_at")
+    if answer is None or answered is None:
+        return None
+    age = (facts.as_of - answered).days
+    if age > params["max_age_days"]:
+        return None
+    answer = int(answer)
+    group = "promoter" if answer >= 9 else "passive" if answer >= 7 else "detractor"
+    return Points(clamp(params[group]), f"NPS {answer} ({group}) on {answered.isoformat()}")
+
+
+def _support_tickets(facts: Facts, params: Params) -> Points | None:
+    """Support tickets opened in the last 90 days, each one costing points. A customer who never
+    opened a ticket has no data (their company may not send its tickets to nurture at all)."""
+    if facts.int("tickets_total") == 0:
+        return None
+    recent = facts.int("tickets_recent")
+    if recent == 0:
+        return Points(100, "No support ticket in 90 days")
+    points = clamp(100 - params["points_per_ticket"] * recent)
+    return Points(points, f"{_plural(recent, 'support ticket')} in 90 days")
+
+
 RECENCY = register(
     MeasureKind(
         key="recency",
         label="Recency of the last touch",
-        description="Days since the last completed call or card, against the rhythm of the cadences.",
+        description=(
+            "Days since the last completed call or card, or the last activity in another channel, "
+            "against the rhythm of the cadences."
+        ),
         defaults={"rhythm_days": 90.0, "zero_after": 3.0},
         score=_recency,
+        reads=("last_touch_at", "last_activity_at", "customer_since"),
     )
 )
 CALL_OUTCOMES = register(
@@ -190,6 +233,7 @@ CALL_OUTCOMES = register(
         description="The mix of the outcomes of the calls of the last 90 days, each worth its points.",
         defaults={"reached": 100.0, "voicemail": 60.0, "no_answer": 30.0, "at_risk": 0.0},
         score=_call_outcomes,
+        reads=("calls_reached", "calls_voicemail", "calls_no_answer", "calls_at_risk", "no_answer_streak"),
     )
 )
 AT_RISK = register(
@@ -199,6 +243,7 @@ AT_RISK = register(
         description="The last call that reached the customer found them at risk.",
         defaults={"open_points": 0.0},
         score=_at_risk,
+        reads=("last_call_at", "last_at_risk_at", "last_reached_at"),
     )
 )
 RENEWAL = register(
@@ -208,6 +253,7 @@ RENEWAL = register(
         description="Days to the next renewal milestone: a renewal close by is a moment of risk.",
         defaults={"warn_days": 90.0, "floor": 40.0},
         score=_renewal,
+        reads=("next_renewal_on",),
     )
 )
 RETURNED_CARDS = register(
@@ -217,5 +263,26 @@ RETURNED_CARDS = register(
         description="Cards that came back undeliverable in the last year; an undeliverable address scores 0.",
         defaults={"points_per_card": 40.0},
         score=_returned_cards,
+        reads=("address_undeliverable_on", "cards_mailed", "cards_returned"),
+    )
+)
+NPS = register(
+    MeasureKind(
+        key="nps",
+        label="NPS answer",
+        description="The latest NPS answer: detractors (0-6) score low, passives (7-8) between, promoters (9-10) high.",
+        defaults={"detractor": 0.0, "passive": 70.0, "promoter": 100.0, "max_age_days": 365.0},
+        score=_nps,
+        reads=("nps_score", "nps_at"),
+    )
+)
+SUPPORT_TICKETS = register(
+    MeasureKind(
+        key="support_tickets",
+        label="Support tickets (90 days)",
+        description="Support tickets opened in the last 90 days, each costing points; none ever: no data.",
+        defaults={"points_per_ticket": 25.0},
+        score=_support_tickets,
+        reads=("tickets_recent", "tickets_total"),
     )
 )

@@ -37,8 +37,8 @@ from campaigns.models import (
     HealthSnapshot,
 )
 from campaigns.models.health import HealthMeasure
-from campaigns.scoring.combine import RED, Scorer, effective
-from campaigns.selectors.health import customer_facts
+from campaigns.scoring.combine import RED, Line, Scorer, effective
+from campaigns.selectors.health import customer_fact_rows
 from campaigns.services.reactions import hold_celebrations
 from campaigns.services.webhooks import webhook_events_record
 from nurture.lib.customer_scope import CustomerScope
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 5000
+CHUNK_SIZE = 10_000
 
 
 class HealthError(ValueError):
@@ -128,21 +128,27 @@ _UPSERT_ROWS = 1000
 
 
 def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conflict: list[str]) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE of plain rows (JSON already as text). On PostgreSQL the rows
-    are copied (COPY) into a temporary table and upserted from it with one statement; elsewhere a
-    statement per _UPSERT_ROWS rows. Not bulk_create: on PostgreSQL it sends arrays of JSON whose
-    quoting, and the parsing of statements with thousands of parameters, took most of a chunk's time
-    (docs/benchmarks-health.md)."""
+    """INSERT ... ON CONFLICT DO UPDATE of plain rows (JSON already as text), leaving alone the rows
+    whose values are already there (a rerun of the day writes nothing; a row not written is no dead
+    row, no index entry, no WAL). On PostgreSQL the rows are copied (COPY) into a temporary table
+    and upserted from it with one statement; elsewhere a statement per _UPSERT_ROWS rows. Not
+    bulk_create: on PostgreSQL it sends arrays of JSON whose quoting, and the parsing of statements
+    with thousands of parameters, took most of a chunk's time (docs/benchmarks-health.md)."""
     if not rows:
         return
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(column) for column in columns)
+    updated = [quote(c) for c in columns if c not in conflict and c not in _NOT_COMPARED]
+    # NULL-safe row comparison: IS DISTINCT FROM on PostgreSQL, IS NOT on SQLite.
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     parts = {
         "table": table,
         "columns": names,
         "conflict": ", ".join(quote(c) for c in conflict),
         "updates": ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in conflict),
+        "changed": f"({', '.join(f'{table}.{c}' for c in updated)}) {distinct} "
+        f"({', '.join(f'EXCLUDED.{c}' for c in updated)})",
     }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -165,43 +171,68 @@ def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conf
             )
 
 
-_UPSERT_SQL = "INSERT INTO {table} ({columns}) {rows} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+# A change in these alone is no change: the time of the write.
+_NOT_COMPARED = {"updated_at"}
+_UPSERT_SQL = "INSERT INTO {table} ({columns}) {rows} ON CONFLICT ({conflict}) DO UPDATE SET {updates} WHERE {changed}"
+
+
+def _encoded(line: Line) -> tuple[str, str]:
+    """A measure's line as the two tables hold it, in JSON: in the current score's details (points,
+    reason, effect) and in the snapshot's points."""
+    return json.dumps(line.as_json()), json.dumps({"measure": line.measure_id, "points": line.points})
+
+
+def _joined(lines: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """The lines' JSON as the two lists the tables hold: what json.dumps writes for each list."""
+    return "[" + ", ".join(detail for detail, _ in lines) + "]", "[" + ", ".join(point for _, point in lines) + "]"
+
+
+def _current_scores(scope: CustomerScope) -> dict[int, tuple[dt.date, str, str]]:
+    """Each customer's current score day, band and prior band: one index range read, plain rows."""
+    where, params = scope.sql(["customer_id"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT customer_id, as_of, band, prior_band FROM {connection.ops.quote_name(HealthScore._meta.db_table)} "  # noqa: S608
+            f"WHERE {where}",
+            params,
+        )
+        return {
+            pk: (day if isinstance(day, dt.date) else dt.date.fromisoformat(day), band, prior)
+            for pk, day, band, prior in cursor.fetchall()
+        }
 
 
 def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime) -> tuple[int, int]:
     """Score the customers of a scope on a day; returns (scored, moved band). In the caller's transaction."""
-    facts = customer_facts(scope, as_of)
-    if not facts:
+    columns, rows = customer_fact_rows(scope, as_of)
+    if not rows:
         return 0, 0
-    scorer = Scorer.of(HealthMeasure.objects.specs())
+    scorer = Scorer.of(HealthMeasure.objects.specs()).for_rows(
+        as_of=as_of, columns=columns, encode=_encoded, join=_joined
+    )
     bands = HealthBands.current()
     limits = bands.limits()
     overrides = dict(HealthOverride.objects.filter(scope.q()).in_force(as_of).values_list("customer_id", "score"))
-    current = {
-        pk: (day, band, prior)
-        for pk, day, band, prior in HealthScore.objects.filter(scope.q()).values_list(
-            "customer_id", "as_of", "band", "prior_band"
-        )
-    }
+    current = _current_scores(scope)
     stamp = connection.ops.adapt_datetimefield_value(now)
     scores: list[tuple[Any, ...]] = []
     snapshots: list[tuple[Any, ...]] = []
     changes: list[HealthBandChange] = []
     history_only: set[int] = set()
-    for pk, customer_facts_ in facts:
-        result = scorer(customer_facts_)
+    for row in rows:
+        pk = row[0]
+        result, (details, points) = scorer(row)
         override = overrides.get(pk)
         value = effective(result.score, override)
         band = limits.band(value) if value is not None else ""
         common = (result.score, value, band, override is not None, result.used, result.total)
-        points = json.dumps([{"measure": line.measure_id, "points": line.points} for line in result.lines])
         snapshots.append((pk, as_of, *common, points))
         before = current.get(pk)
         if before is not None and before[0] > as_of:
             history_only.add(pk)  # a day before the current score: history only
             continue
         prior = before[2] if before is not None and before[0] == as_of else (before[1] if before else "")
-        scores.append((pk, as_of, *common, prior, json.dumps(result.details), stamp))
+        scores.append((pk, as_of, *common, prior, details, stamp))
         if prior and band and prior != band:
             changes.append(HealthBandChange(customer_id=pk, date=as_of, from_band=prior, to_band=band, score=value))
     _upsert(HealthSnapshot, ["customer_id", "date", *_COMMON, "points"], snapshots, conflict=["customer_id", "date"])
@@ -226,7 +257,7 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
     )
     _record_health_changed(customer_ids=sorted(moved), as_of=as_of)
     _react_to_red(scope=scope, as_of=as_of, now=now, quiet_days=bands.quiet_days)
-    return len(facts), len(changes)
+    return len(rows), len(changes)
 
 
 def _record_health_changed(*, customer_ids: list[int], as_of: dt.date) -> None:

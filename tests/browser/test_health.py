@@ -46,7 +46,7 @@ def test_a_lead_reads_the_why_panel_and_overrides_the_score(page, live_server, l
     page.wait_for_selector("#health")
     why = page.inner_text("#health")
     assert "No answer on the last 3 calls" in why
-    assert "3 of 5 measures" in why
+    assert "3 of 7 measures" in why
     assert page.inner_text("#health .health-score") == str(computed)
     assert "vs 7 days ago" in page.inner_text("#health-trend")
     assert page.locator("#health-sparkline polyline").count() == 1

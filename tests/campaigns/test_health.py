@@ -17,6 +17,7 @@ from django_celery_beat.models import PeriodicTask
 
 from campaigns import tasks
 from campaigns.models import (
+    Activity,
     Batch,
     Card,
     CardDesign,
@@ -117,6 +118,60 @@ def test_the_facts_of_a_chunk_come_from_one_statement(django_assert_num_queries)
     assert (facts.int("cards_mailed"), facts.int("cards_returned")) == (1, 1)
 
 
+def activity(customer: Customer, channel: str, days_before: int, score: int | None = None) -> Activity:
+    return Activity.objects.create(
+        customer=customer, channel=channel, occurred_at=at(DAY - dt.timedelta(days=days_before)), score=score
+    )
+
+
+def test_activities_feed_the_facts_nps_tickets_and_the_last_contact():
+    ada = customer_added_long_ago(first_name="Ada")
+    call(ada, "reached", 200)
+    activity(ada, "nps", 100, score=10)
+    activity(ada, "nps", 30, score=4)  # the latest answer counts
+    activity(ada, "nps", 20)  # an NPS activity without an answer is no answer
+    activity(ada, "support_ticket", 200)  # outside the 90 days: counted in the total only
+    activity(ada, "support_ticket", 60)
+    activity(ada, "support_ticket", 10)
+    activity(ada, "meeting", 7)
+    Activity.objects.create(customer=ada, channel="email", occurred_at=at(DAY))  # on the day: not yet
+    grace = customer_added_long_ago(first_name="Grace")
+    activity(grace, "nps", 1, score=9)
+
+    rows = dict(customer_facts(CustomerScope.everyone(), DAY))
+
+    facts = rows[ada.pk]
+    assert facts.date("last_touch_at") == DAY - dt.timedelta(days=200)
+    assert facts.date("last_activity_at") == DAY - dt.timedelta(days=7)
+    assert (facts.int("nps_score"), facts.date("nps_at")) == (4, DAY - dt.timedelta(days=30))
+    assert (facts.int("tickets_recent"), facts.int("tickets_total")) == (2, 3)
+    other = rows[grace.pk]
+    assert (other.int("nps_score"), other.date("nps_at")) == (9, DAY - dt.timedelta(days=1))
+    assert (other.int("tickets_recent"), other.int("tickets_total")) == (0, 0)
+    # The chunk's scope holds for the activities too.
+    only_grace = customer_facts(CustomerScope.of([grace.pk]), DAY)
+    assert [(pk, facts.int("nps_score")) for pk, facts in only_grace] == [(grace.pk, 9)]
+
+
+def test_activities_are_scored_nps_tickets_and_recency():
+    ada = customer_added_long_ago(first_name="Ada")
+    call(ada, "reached", 200)  # a touch long ago; the meeting since is the last contact
+    activity(ada, "meeting", 10)
+    activity(ada, "nps", 30, score=8)
+    activity(ada, "support_ticket", 10)
+    activity(ada, "support_ticket", 20)
+
+    health_score_day(as_of=DAY)
+
+    why = lines(ada)
+    assert (why["Recency"]["points"], why["Recency"]["reason"]) == (100, "Last activity 10 days ago (rhythm 90 days)")
+    assert (why["NPS"]["points"], why["NPS"]["reason"]) == (70, "NPS 8 (passive) on 2025-02-08")
+    assert (why["Support tickets"]["points"], why["Support tickets"]["reason"]) == (50, "2 support tickets in 90 days")
+    # Recency 2 x 100, open "at risk" 3 x 100, NPS 1 x 70, tickets 1 x 50: 620 / 7 = 88.6.
+    score = HealthScore.objects.get(customer=ada)
+    assert (score.score, score.measures_used, score.measures_total) == (89, 4, 7)
+
+
 def test_a_day_scores_everyone_once_with_each_measure_s_reason():
     ada = customer_added_long_ago(first_name="Ada")
     for days in (30, 20, 10):
@@ -129,7 +184,7 @@ def test_a_day_scores_everyone_once_with_each_measure_s_reason():
     assert result.scored == 2
     assert result.chunks >= 2
     score = HealthScore.objects.get(customer=ada)
-    assert (score.as_of, score.measures_used, score.measures_total) == (DAY, 3, 5)
+    assert (score.as_of, score.measures_used, score.measures_total) == (DAY, 3, 7)
     assert lines(ada)["Call outcomes"]["reason"] == "No answer on the last 3 calls"
     assert lines(ada)["Call outcomes"]["points"] == 30
     assert lines(ada)["Renewal"]["reason"] == "No data"
@@ -247,7 +302,7 @@ def test_measures_are_rows_weights_and_thresholds_included():
     health_score_day(as_of=DAY)
     score = HealthScore.objects.get(customer=c)
     # Recency alone: 100 days is 50 past a 50-day rhythm, half way to 0 after three rhythms.
-    assert (score.score, score.measures_used, score.measures_total) == (50, 1, 4)
+    assert (score.score, score.measures_used, score.measures_total) == (50, 1, 6)
 
 
 @time_machine.travel(NOON, tick=False)
@@ -347,7 +402,7 @@ def test_a_customer_keeps_the_day_they_churned():
 
 def test_the_default_measures_and_the_nightly_job_are_installed():
     assert sorted(HealthMeasure.objects.values_list("kind", flat=True)) == sorted(
-        ["recency", "call_outcomes", "at_risk", "renewal", "returned_cards"]
+        ["recency", "call_outcomes", "at_risk", "renewal", "returned_cards", "nps", "support_tickets"]
     )
     assert PeriodicTask.objects.filter(task="campaigns.tasks.health_sweep", enabled=True).exists()
     assert Rule.objects.exists()  # the migration left the rest alone

@@ -39,7 +39,7 @@ def test_the_customer_page_explains_the_score(alice_client, alice):
     page = alice_client.get(change_url(ada)).content.decode()
     assert 'id="health"' in page
     assert "No answer on the last 3 calls" in page
-    assert "3 of 5 measures" in page
+    assert "3 of 7 measures" in page
     assert 'id="health-sparkline"' in page
     assert 'id="journey-health"' in page  # the journey's summary shows it too
     # An account manager without the permission sees no override.

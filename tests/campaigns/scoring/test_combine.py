@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaigns.scoring.combine import Limits, MeasureSpec, combine, effective, rescore, score, weighted
-from campaigns.scoring.measures import MEASURE_KINDS, Facts, Points
+from campaigns.scoring.combine import Limits, Line, MeasureSpec, Scorer, combine, effective, rescore, score, weighted
+from campaigns.scoring.measures import MEASURE_KINDS, Facts, MeasureKind, Points
 
 
 def spec(n: int, weight: float) -> MeasureSpec:
@@ -113,6 +114,11 @@ facts = st.fixed_dictionaries(
         "cards_mailed": st.integers(0, 100),
         "cards_returned": st.integers(0, 100),
         "address_undeliverable_on": st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2030, 1, 1)),
+        "last_activity_at": st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2030, 1, 1)),
+        "nps_score": st.integers(0, 10),
+        "nps_at": st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2030, 1, 1)),
+        "tickets_recent": st.integers(0, 100),
+        "tickets_total": st.integers(0, 200),
     },
 )
 param_values = st.one_of(st.integers(0, 10_000), st.floats(0, 10_000, allow_nan=False))
@@ -139,3 +145,69 @@ def test_scores_stay_between_0_and_100(values, measures, as_of):
         assert line.points is None or 0 <= line.points <= 100
         assert -100 <= line.effect <= 0
     assert (result.score is None) == (result.used == 0)
+
+
+AS_OF = dt.date(2025, 3, 10)
+COLUMNS = sorted({name for kind in MEASURE_KINDS.values() for name in kind.reads})
+
+
+def as_row(values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(values.get(name) for name in COLUMNS)
+
+
+@given(
+    customers=st.lists(facts, min_size=1, max_size=30),
+    measures=measure_specs(),
+    as_of=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2035, 1, 1)),
+)
+def test_a_chunk_scorer_scores_every_row_as_the_scorer_does(customers, measures, as_of):
+    scorer = Scorer.of(measures)
+    chunk = scorer.for_rows(as_of=as_of, columns=COLUMNS, encode=lambda line: line.reason, join=list)
+    # Every row twice: the second time from what was remembered.
+    for values in customers + customers:
+        expected = scorer(Facts(as_of=as_of, values=values))
+        assert chunk(as_row(values)) == (expected, [line.reason for line in expected.lines])
+
+
+def counting_kind(seen: list[dict[str, Any]]) -> MeasureKind:
+    """A kind reading the call outcomes that records each call and the facts it was given."""
+    original = MEASURE_KINDS["call_outcomes"]
+
+    def counted(facts: Facts, params: Any) -> Points | None:
+        seen.append(dict(facts.values))
+        return original.score(facts, params)
+
+    return replace(original, score=counted)
+
+
+def test_a_chunk_scorer_remembers_points_by_the_facts_a_kind_reads():
+    seen: list[dict[str, Any]] = []
+    encoded: list[int | None] = []
+
+    def encode(line: Line) -> int | None:
+        encoded.append(line.points)
+        return line.points
+
+    kind = counting_kind(seen)
+    spec = MeasureSpec(id=1, kind=kind.key, name="Calls", weight=1, params={})
+    chunk = Scorer(((spec, kind, kind.params({})),)).for_rows(as_of=AS_OF, columns=COLUMNS, encode=encode, join=tuple)
+    for renewal in (AS_OF, AS_OF + dt.timedelta(days=3)):  # a fact call outcomes does not read
+        assert chunk(as_row({"calls_reached": 2, "next_renewal_on": renewal}))[1] == (100,)
+    assert chunk(as_row({"calls_no_answer": 1}))[0].score == 30
+    assert [facts["calls_reached"] for facts in seen] == [2, None]
+    assert encoded == [100, 30]
+
+
+def test_a_kind_sees_only_the_facts_it_reads():
+    seen: list[dict[str, Any]] = []
+    kind = counting_kind(seen)
+    spec = MeasureSpec(id=1, kind=kind.key, name="Calls", weight=1, params={})
+    Scorer(((spec, kind, kind.params({})),))(Facts(as_of=AS_OF, values={"calls_reached": 3, "next_renewal_on": AS_OF}))
+    assert [set(facts) for facts in seen] == [set(kind.reads)]
+    assert seen[0]["calls_reached"] == 3
+
+
+def test_a_chunk_scorer_names_a_fact_the_statement_lacks():
+    measures = [MeasureSpec(id=1, kind="nps", name="NPS", weight=1, params={})]
+    with pytest.raises(ValueError, match="the facts have no column nps_at, nps_score"):
+        Scorer.of(measures).for_rows(as_of=AS_OF, columns=["calls_reached"], encode=str, join=tuple)

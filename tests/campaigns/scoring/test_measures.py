@@ -18,6 +18,9 @@ def days_ago(n: int) -> dt.datetime:
 
 def points(kind: str, params: dict[str, Any] | None = None, **values: Any) -> Points | None:
     measure = measure_kind(kind)
+    # A kind is given only the facts it declares (MeasureKind.reads): a table row naming another
+    # fact is a kind that reads more than it declares.
+    assert set(values) <= set(measure.reads), f"{kind} does not read {sorted(set(values) - set(measure.reads))}"
     return measure.score(Facts(as_of=AS_OF, values=values), measure.params(params))
 
 
@@ -34,6 +37,28 @@ def points(kind: str, params: dict[str, Any] | None = None, **values: Any) -> Po
         ({"customer_since": days_ago(135)}, 75, "Never touched in the 135 days since they were added"),
         # SQLite returns timestamps as text.
         ({"last_touch_at": "2025-03-09 08:00:00"}, 100, "Last completed touch 1 day ago (rhythm 90 days)"),
+        # An activity in another channel is a contact too: the later of the two counts.
+        (
+            {"last_touch_at": days_ago(180), "last_activity_at": days_ago(20)},
+            100,
+            "Last activity 20 days ago (rhythm 90 days)",
+        ),
+        (
+            {"last_touch_at": days_ago(180), "last_activity_at": days_ago(200)},
+            50,
+            "Last completed touch 180 days ago (rhythm 90 days)",
+        ),
+        (
+            {"last_activity_at": days_ago(180), "customer_since": days_ago(400)},
+            50,
+            "Last activity 180 days ago (rhythm 90 days)",
+        ),
+        # The same day for both: the touch is named.
+        (
+            {"last_touch_at": days_ago(3), "last_activity_at": days_ago(3)},
+            100,
+            "Last completed touch 3 days ago (rhythm 90 days)",
+        ),
     ],
 )
 def test_recency(values, expected, reason):
@@ -128,8 +153,67 @@ def test_returned_cards(values, expected):
     assert points("returned_cards", **values) == expected
 
 
+@pytest.mark.parametrize(
+    ("answer", "answered_days_ago", "expected"),
+    [
+        (None, None, None),
+        (0, 10, Points(0, "NPS 0 (detractor) on 2025-02-28")),
+        (6, 10, Points(0, "NPS 6 (detractor) on 2025-02-28")),
+        (7, 10, Points(70, "NPS 7 (passive) on 2025-02-28")),
+        (8, 10, Points(70, "NPS 8 (passive) on 2025-02-28")),
+        (9, 10, Points(100, "NPS 9 (promoter) on 2025-02-28")),
+        (10, 365, Points(100, "NPS 10 (promoter) on 2024-03-10")),
+        # Older than a year: it no longer says how the customer feels.
+        (3, 366, None),
+    ],
+)
+def test_nps(answer, answered_days_ago, expected):
+    values: dict[str, Any] = {}
+    if answer is not None:
+        values = {"nps_score": answer, "nps_at": days_ago(answered_days_ago)}
+    assert points("nps", **values) == expected
+
+
+def test_nps_points_and_age_are_parameters():
+    assert points("nps", {"detractor": 20, "max_age_days": 30}, nps_score=4, nps_at=days_ago(30)) == Points(
+        20, "NPS 4 (detractor) on 2025-02-08"
+    )
+    assert points("nps", {"max_age_days": 30}, nps_score=4, nps_at=days_ago(31)) is None
+    # SQLite returns timestamps as text.
+    assert points("nps", nps_score=9, nps_at="2025-03-01 09:30:00") == Points(100, "NPS 9 (promoter) on 2025-03-01")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, None),
+        ({"tickets_total": 0, "tickets_recent": 0}, None),
+        ({"tickets_total": 4}, Points(100, "No support ticket in 90 days")),
+        ({"tickets_total": 4, "tickets_recent": 1}, Points(75, "1 support ticket in 90 days")),
+        ({"tickets_total": 4, "tickets_recent": 3}, Points(25, "3 support tickets in 90 days")),
+        ({"tickets_total": 9, "tickets_recent": 5}, Points(0, "5 support tickets in 90 days")),
+    ],
+)
+def test_support_tickets(values, expected):
+    assert points("support_tickets", **values) == expected
+
+
+def test_support_tickets_cost_their_parameter():
+    assert points("support_tickets", {"points_per_ticket": 10}, tickets_total=2, tickets_recent=2) == Points(
+        80, "2 support tickets in 90 days"
+    )
+
+
 def test_every_kind_has_a_label_a_description_and_defaults():
-    assert set(MEASURE_KINDS) >= {"recency", "call_outcomes", "at_risk", "renewal", "returned_cards"}
+    assert set(MEASURE_KINDS) >= {
+        "recency",
+        "call_outcomes",
+        "at_risk",
+        "renewal",
+        "returned_cards",
+        "nps",
+        "support_tickets",
+    }
     for kind in MEASURE_KINDS.values():
         assert kind.label and kind.description
         assert kind.params({}) == dict(kind.defaults)
@@ -150,8 +234,8 @@ def test_bad_parameters_are_named(params, message):
 
 
 def test_an_unknown_kind_names_the_known_ones():
-    with pytest.raises(ValueError, match="unknown measure kind 'nps'; known: at_risk, call_outcomes"):
-        measure_kind("nps")
+    with pytest.raises(ValueError, match="unknown measure kind 'sentiment'; known: at_risk, call_outcomes"):
+        measure_kind("sentiment")
 
 
 def test_points_outside_0_100_are_refused():
