@@ -27,6 +27,6 @@ def remove_measures(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None
 
 
 class Migration(migrations.Migration):
-    dependencies = [("campaigns", "0021_crm_adapters")]
+    dependencies = [("campaigns", "0023_referrals")]
 
     operations = [migrations.RunPython(add_measures, remove_measures)]
