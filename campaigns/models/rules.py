@@ -275,6 +275,8 @@ class Rule(models.Model):
         WEEKS = "weeks", "weeks"
         MONTHS = "months", "months"
         YEARS = "years", "years"
+        # Counted in the customer's calendar: weekends and their country's public holidays skipped.
+        BUSINESS_DAYS = "business_days", "business days"
 
     class BusinessDayPolicy(models.TextChoices):
         NONE = "none", "Keep the date"
@@ -291,7 +293,10 @@ class Rule(models.Model):
         default=0, help_text="How far from the milestone; negative means before it (e.g. -2 weeks before a renewal)."
     )
     offset_unit = models.CharField(
-        max_length=10, choices=OffsetUnit.choices, default=OffsetUnit.DAYS, help_text="Unit of the offset."
+        max_length=20,
+        choices=OffsetUnit.choices,
+        default=OffsetUnit.DAYS,
+        help_text="Unit of the offset; business days skip weekends and the public holidays of the customer's country.",
     )
     repeat_every_months = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Repeat every N months (12 = yearly); empty means once."
@@ -354,7 +359,8 @@ class Rule(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(action__in=["call", "card"]), name="rule_action_valid"),
             models.CheckConstraint(
-                condition=models.Q(offset_unit__in=["days", "weeks", "months", "years"]), name="rule_offset_unit_valid"
+                condition=models.Q(offset_unit__in=["days", "weeks", "months", "years", "business_days"]),
+                name="rule_offset_unit_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(business_day_policy__in=["none", "next", "previous"]),
@@ -436,7 +442,9 @@ class Rule(models.Model):
         if amount == 0:
             words = "on the day"
         else:
-            unit = self.offset_unit if abs(amount) != 1 else self.offset_unit.removesuffix("s")
+            unit = (
+                self.get_offset_unit_display() if abs(amount) != 1 else self.get_offset_unit_display().removesuffix("s")
+            )
             words = f"{abs(amount)} {unit} {'after' if amount > 0 else 'before'}"
         every = self.repeat_every_months
         if every:

@@ -64,10 +64,18 @@ def _leap_day() -> calendar.LeapDayPolicy:
 
 def _next_date(rule: Rule, anchor: calendar.DateAnchor, today: dt.date, country: str, region: str) -> RuleDate | None:
     end = today + dt.timedelta(days=LOOKAHEAD_DAYS)
+    schedule = rule.schedule()
     found = calendar.anchored_occurrences_between(
-        anchor, rule.schedule(), today, end + dt.timedelta(days=90), country, region, _leap_day()
+        anchor,
+        schedule,
+        today - dt.timedelta(days=calendar.business_days_span(schedule)),
+        end + dt.timedelta(days=90),
+        country,
+        region,
+        _leap_day(),
     )
-    for _, anchor_on, occurs_on in found:
+    for _, anchor_on, anniversary in found:
+        occurs_on = calendar.in_business_days(anniversary, schedule, country, region)
         due_on = rule.due_on(occurs_on, country, region)
         if today <= due_on <= end:
             return RuleDate(rule.name, rule.get_action_display(), anchor_on, occurs_on, due_on)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     User = AbstractBaseUser | AnonymousUser
 
 # Average lengths, for placing offsets on the axis (the planner uses exact calendar arithmetic).
-UNIT_DAYS = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
+UNIT_DAYS = {"days": 1.0, "business_days": 1.4, "weeks": 7.0, "months": 30.4375, "years": 365.25}
 # Stage colours, by the stage's place in the cadence; steps without a stage are grey.
 PALETTE = ("#417690", "#2e7d32", "#b7791f", "#6a4c93", "#c05621", "#00838f", "#ad1457", "#4a5568")
 NO_STAGE_COLOR = "#8a8a8a"

@@ -114,10 +114,12 @@ def _due_on(rule: Rule, occurs_on: dt.date, country: str, region: str) -> dt.dat
 
 
 def _slack_days(rule: Rule) -> int:
+    # An offset in business days moves each occurrence further than its number of days.
+    offset = calendar.business_days_span(rule.schedule())
     if rule.action == Rule.Action.CARD:
         # n business days span at most about 1.4n calendar days, plus holidays.
-        return 2 * rule.card_lead_days + _CALL_SLACK_DAYS
-    return _CALL_SLACK_DAYS
+        return 2 * rule.card_lead_days + _CALL_SLACK_DAYS + offset
+    return _CALL_SLACK_DAYS + offset
 
 
 def compute_slots(
@@ -165,7 +167,8 @@ def compute_slots(
             for country, region in calendars:
                 if countries and country not in countries:
                     continue  # not in the cadence's segment: no slot, no touchpoint
-                for index, occurs_on in occurrences:
+                for index, anniversary in occurrences:
+                    occurs_on = calendar.in_business_days(anniversary, schedule, country, region)
                     due_on = _due_on(rule, occurs_on, country, region)
                     if due_on > window.end:
                         continue
@@ -216,9 +219,10 @@ def _seasonal_slots(
     for country, region in calendars:
         if countries and country not in countries:
             continue
-        for season, anchor_on, occurs_on in calendar.anchored_occurrences_between(
+        for season, anchor_on, anniversary in calendar.anchored_occurrences_between(
             anchor, schedule, first, last, country, region, leap_day
         ):
+            occurs_on = calendar.in_business_days(anniversary, schedule, country, region)
             due_on = rule.due_on(occurs_on, country, region)
             if due_on > window.end:
                 continue

@@ -21,7 +21,7 @@ import holidays
 
 LeapDayPolicy = Literal["feb28", "mar1"]
 BusinessDayPolicy = Literal["none", "next", "previous"]
-OffsetUnit = Literal["days", "weeks", "months", "years"]
+OffsetUnit = Literal["days", "weeks", "months", "years", "business_days"]
 
 _LEAP_DAY_POLICIES: frozenset[str] = frozenset(get_args(LeapDayPolicy))
 _BUSINESS_DAY_POLICIES: frozenset[str] = frozenset(get_args(BusinessDayPolicy))
@@ -64,6 +64,8 @@ class Schedule:
 
     @property
     def offset_days(self) -> int:
+        """Calendar days added to each anniversary; business days are not counted here, they
+        depend on the customer's calendar (see `in_business_days`)."""
         if self.offset_unit == "weeks":
             return self.offset_amount * 7
         if self.offset_unit == "days":
@@ -335,6 +337,26 @@ def business_days_after(day: dt.date, n: int, country: str = "", region: str = "
         if _is_business_day(day, country, region):
             n -= 1
     return day
+
+
+def in_business_days(occurs_on: dt.date, schedule: Schedule, country: str = "", region: str = "") -> dt.date:
+    """An occurrence in a customer's calendar: for a schedule counted in business days ("2 business
+    days after"), the anniversary moved by that many business days of the country (and region);
+    any other schedule's occurrence is already a calendar date and comes back unchanged."""
+    if schedule.offset_unit != "business_days":
+        return occurs_on
+    amount = schedule.offset_amount
+    if amount >= 0:
+        return business_days_after(occurs_on, amount, country, region)
+    return business_days_before(occurs_on, -amount, country, region)
+
+
+def business_days_span(schedule: Schedule) -> int:
+    """How many calendar days a schedule's business days may span at most (weekends and a few
+    holidays included): how far to look around a window so that no occurrence is missed."""
+    if schedule.offset_unit != "business_days":
+        return 0
+    return 2 * abs(schedule.offset_amount) + 10
 
 
 def call_due_on(occurs_on: dt.date, policy: BusinessDayPolicy, country: str = "", region: str = "") -> dt.date:

@@ -60,7 +60,7 @@ def planned(referrer: Customer, now: dt.datetime = NOW) -> dict[str, Touchpoint]
     return thanks_of(referrer)
 
 
-def test_a_qualified_referral_plans_a_card_two_days_later_and_a_call_a_week_later():
+def test_a_qualified_referral_plans_a_card_two_business_days_later_and_a_call_a_week_later():
     _, referrer = qualified()
     friday = NOW + dt.timedelta(days=4)
     _, on_friday = qualified(now=friday)
@@ -68,10 +68,13 @@ def test_a_qualified_referral_plans_a_card_two_days_later_and_a_call_a_week_late
     card, call = touchpoints["referral-thank-you-card"], touchpoints["referral-thank-you-call"]
     assert (card.kind, card.occurs_on, card.due_on, card.status) == ("card", D(2026, 5, 6), D(2026, 5, 6), "pending")
     assert (call.kind, call.due_on, call.status) == ("call", D(2026, 5, 11), "pending")
-    # A week after a Friday is a Friday; 2 days after is Sunday, mailed with the next batch.
+    # A week after a Friday is a Friday; two business days after it is the Tuesday, not the Sunday.
     later = planned(on_friday, now=friday)
     assert later["referral-thank-you-call"].due_on == D(2026, 5, 15)
-    assert later["referral-thank-you-card"].due_on == D(2026, 5, 10)
+    assert (later["referral-thank-you-card"].occurs_on, later["referral-thank-you-card"].due_on) == (
+        D(2026, 5, 12),
+        D(2026, 5, 12),
+    )
 
 
 def test_the_quiet_period_holds_the_thank_you_card_and_the_frequency_cap_applies(settings):

@@ -941,3 +941,52 @@ def test_annual_dates_keep_day_and_month_or_clamp_only_29_february(
         assert result == (D(year, 3, 1) if policy == "mar1" else D(year, 2, 28))
     else:
         assert (result.month, result.day) == (month, day)
+
+
+# --- Offsets in business days -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("milestone", "amount", "repeat", "k", "country", "region", "expected"),
+    [
+        # Two business days after a Friday: the Tuesday (a calendar offset would give the Sunday).
+        (D(2026, 5, 8), 2, None, 0, "US", "", D(2026, 5, 12)),
+        (D(2026, 5, 4), 2, None, 0, "US", "", D(2026, 5, 6)),
+        # From a Saturday, the first business day after it counts as one.
+        (D(2026, 5, 9), 1, None, 0, "US", "", D(2026, 5, 11)),
+        # Across Independence Day, observed on Friday 3 July 2026.
+        (D(2026, 7, 1), 2, None, 0, "US", "", D(2026, 7, 6)),
+        # Across Easter Monday in England but not in Scotland.
+        (D(2026, 4, 2), 1, None, 0, "GB", "ENG", D(2026, 4, 7)),
+        (D(2026, 4, 2), 1, None, 0, "GB", "SCT", D(2026, 4, 6)),
+        # Before: 3 business days before Monday 4 May 2026 in Germany (1 May is a holiday).
+        (D(2026, 5, 4), -3, None, 0, "DE", "", D(2026, 4, 28)),
+        # Yearly: counted from each anniversary, never from the previous occurrence.
+        (D(2024, 5, 10), 2, 12, 2, "US", "", D(2026, 5, 12)),
+        # Zero business days: the anniversary itself, even on a weekend.
+        (D(2026, 5, 9), 0, None, 0, "US", "", D(2026, 5, 9)),
+    ],
+)
+def test_an_offset_in_business_days_counts_the_customers_business_days(
+    milestone: dt.date, amount: int, repeat: int | None, k: int, country: str, region: str, expected: dt.date
+) -> None:
+    schedule = Schedule(offset_amount=amount, offset_unit="business_days", repeat_every_months=repeat)
+    anniversary = cal.occurrence(milestone, schedule, k)
+    assert cal.in_business_days(anniversary, schedule, country, region) == expected
+
+
+def test_an_offset_in_calendar_units_is_not_moved_to_business_days() -> None:
+    schedule = Schedule(offset_amount=2, offset_unit="days")
+    sunday = cal.occurrence(D(2026, 5, 8), schedule, 0)
+    assert sunday == D(2026, 5, 10)
+    assert cal.in_business_days(sunday, schedule, "US") == sunday
+    assert cal.business_days_span(schedule) == 0
+
+
+@given(day=recent_dates, n=st.integers(min_value=-15, max_value=15), calendar=regions)
+@settings(deadline=None, max_examples=100)
+def test_business_days_stay_within_their_span(day: dt.date, n: int, calendar: tuple[str, str]) -> None:
+    schedule = Schedule(offset_amount=n, offset_unit="business_days")
+    moved = cal.in_business_days(day, schedule, *calendar)
+    assert abs((moved - day).days) <= cal.business_days_span(schedule)
+    assert (moved > day) == (n > 0) and (moved < day) == (n < 0)
