@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -129,11 +129,18 @@ def customers_per_stage_by_manager(*, cadence: Cadence, as_of: dt.datetime) -> d
     return {(manager or 0, stage): customers for manager, stage, customers in rows}
 
 
-def _move_rows(cadence: Cadence, done: QuerySet[Touchpoint], start: dt.datetime, end: dt.datetime) -> QuerySet:
+def _move_rows(
+    cadence: Cadence, done: QuerySet[Touchpoint], start: dt.datetime, end: dt.datetime, *group: str
+) -> QuerySet[Touchpoint, dict[str, Any]]:
+    """The done touchpoints of [start, end) with the stage before them, grouped by `group`, the
+    stage before (from_stage, has_previous) and their own stage (rule__stage_id)."""
     before = _before(cadence)
     previous_stage = Subquery(before.order_by("-completed_at", "-pk").values("rule__stage_id")[:1])
-    return done.filter(completed_at__gte=start, completed_at__lt=end).annotate(
-        from_stage=previous_stage, has_previous=Exists(before)
+    fields = (*group, "from_stage", "has_previous", "rule__stage_id")
+    return (
+        done.filter(completed_at__gte=start, completed_at__lt=end)
+        .annotate(from_stage=previous_stage, has_previous=Exists(before))
+        .values(*fields)
     )
 
 
@@ -148,7 +155,6 @@ def stage_moves(
     """The moves between stages made by touchpoints done in [start, end), most frequent first."""
     rows = (
         _move_rows(cadence, _done(cadence, user, manager_ids), start, end)
-        .values("from_stage", "has_previous", "rule__stage_id")
         .annotate(moves=Count("pk"), customers=Count("customer_id", distinct=True))
         .order_by()
     )
@@ -184,22 +190,20 @@ class ManagerMove:
 def stage_moves_by_manager(*, cadence: Cadence, start: dt.datetime, end: dt.datetime) -> list[ManagerMove]:
     """The moves made in [start, end) grouped by account manager too (0: no account manager)."""
     rows = (
-        _move_rows(cadence, _done(cadence, None, None), start, end)
-        .values("customer__account_manager_id", "from_stage", "has_previous", "rule__stage_id")
+        _move_rows(cadence, _done(cadence, None, None), start, end, "customer__account_manager_id")
         .annotate(moves=Count("pk"))
-        .values_list("customer__account_manager_id", "from_stage", "has_previous", "rule__stage_id", "moves")
         .order_by()
     )
     return [
         ManagerMove(
-            manager_id=manager or 0,
-            from_stage_id=from_stage if has_previous else None,
-            entered=not has_previous,
-            to_stage_id=to_stage,
-            moves=moves,
+            manager_id=row["customer__account_manager_id"] or 0,
+            from_stage_id=row["from_stage"] if row["has_previous"] else None,
+            entered=not row["has_previous"],
+            to_stage_id=row["rule__stage_id"],
+            moves=row["moves"],
         )
-        for manager, from_stage, has_previous, to_stage, moves in rows
-        if not has_previous or from_stage != to_stage
+        for row in rows
+        if not row["has_previous"] or row["from_stage"] != row["rule__stage_id"]
     ]
 
 

@@ -55,7 +55,7 @@ def _key_move(cadence_id: int, from_stage_id: int | None, entered: bool, to_stag
 def _kind(cadence: Cadence) -> str:
     # Stored under the cadence's milestone kind, so the Milestone kind filter narrows the figures
     # the way it narrows the cadences.
-    return cadence.anchor_kind.slug if cadence.anchor_kind_id else ""
+    return cadence.anchor_kind.slug if cadence.anchor_kind is not None else ""
 
 
 def _active_cadences() -> list[Cadence]:
