@@ -38,7 +38,6 @@ from campaigns.selectors.stages import (
     customers_per_stage_by_manager,
     stage_moves_by_manager,
 )
-from campaigns.statuses import TouchpointStatus
 
 NAME = "stages"
 ONE_DAY = dt.timedelta(days=1)
@@ -92,11 +91,12 @@ def figures_for_day(day: dt.date) -> list[Figure]:
 
 
 def first_day() -> dt.date | None:
-    """The day of the first done touchpoint of an active cadence: the days before it are empty."""
-    first = Touchpoint.objects.filter(
-        rule__cadence__active=True, status=TouchpointStatus.DONE, completed_at__isnull=False
-    ).aggregate(first=Min("completed_at"))["first"]
-    return local_date(first)
+    """The day of the first completed touchpoint: the days before it are empty. Any touchpoint's,
+    not only a done one of an active cadence: completion times are indexed (touchpoint_completed_at),
+    so it is one probe, and it is never later than the first day with figures."""
+    return local_date(
+        Touchpoint.objects.filter(completed_at__isnull=False).aggregate(first=Min("completed_at"))["first"]
+    )
 
 
 def _cadences(filters: ReportFilters) -> list[Cadence]:
