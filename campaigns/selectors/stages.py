@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -80,6 +80,19 @@ def _names(cadence: Cadence) -> tuple[list[Stage], dict[int | None, str]]:
     return stages, names
 
 
+def _latest_done(cadence: Cadence, done: QuerySet[Touchpoint], as_of: dt.datetime) -> QuerySet[Touchpoint]:
+    """Of `done`, each customer's latest done touchpoint of the cadence at `as_of`."""
+    later = Touchpoint.objects.filter(
+        customer_id=OuterRef("customer_id"),
+        rule__cadence=cadence,
+        status=Touchpoint.Status.DONE,
+        completed_at__lte=as_of,
+    ).filter(
+        Q(completed_at__gt=OuterRef("completed_at")) | Q(completed_at=OuterRef("completed_at"), pk__gt=OuterRef("pk"))
+    )
+    return done.filter(completed_at__lte=as_of).filter(~Exists(later))
+
+
 def customers_per_stage(
     *,
     cadence: Cadence,
@@ -89,17 +102,8 @@ def customers_per_stage(
 ) -> list[StageCount]:
     """Per stage (in the cadence's order, "No stage" last), the customers whose latest done touchpoint is in it."""
     as_of = as_of or timezone.now()
-    done = _done(cadence, user, manager_ids).filter(completed_at__lte=as_of)
-    later = Touchpoint.objects.filter(
-        customer_id=OuterRef("customer_id"),
-        rule__cadence=cadence,
-        status=Touchpoint.Status.DONE,
-        completed_at__lte=as_of,
-    ).filter(
-        Q(completed_at__gt=OuterRef("completed_at")) | Q(completed_at=OuterRef("completed_at"), pk__gt=OuterRef("pk"))
-    )
     rows: dict[int | None, int] = dict(
-        done.filter(~Exists(later))
+        _latest_done(cadence, _done(cadence, user, manager_ids), as_of)
         .values("rule__stage_id")
         .annotate(customers=Count("customer_id"))
         .values_list("rule__stage_id", "customers")
@@ -112,6 +116,34 @@ def customers_per_stage(
     return counts
 
 
+def customers_per_stage_by_manager(*, cadence: Cadence, as_of: dt.datetime) -> dict[tuple[int, int | None], int]:
+    """The same count grouped by account manager too (the stages report's daily figures):
+    (account manager id, 0 for none; stage id, None for "No stage") -> customers."""
+    rows = (
+        _latest_done(cadence, _done(cadence, None, None), as_of)
+        .values("customer__account_manager_id", "rule__stage_id")
+        .annotate(customers=Count("customer_id"))
+        .values_list("customer__account_manager_id", "rule__stage_id", "customers")
+        .order_by()
+    )
+    return {(manager or 0, stage): customers for manager, stage, customers in rows}
+
+
+def _move_rows(
+    cadence: Cadence, done: QuerySet[Touchpoint], start: dt.datetime, end: dt.datetime, *group: str
+) -> QuerySet[Touchpoint, dict[str, Any]]:
+    """The done touchpoints of [start, end) with the stage before them, grouped by `group`, the
+    stage before (from_stage, has_previous) and their own stage (rule__stage_id)."""
+    before = _before(cadence)
+    previous_stage = Subquery(before.order_by("-completed_at", "-pk").values("rule__stage_id")[:1])
+    fields = (*group, "from_stage", "has_previous", "rule__stage_id")
+    return (
+        done.filter(completed_at__gte=start, completed_at__lt=end)
+        .annotate(from_stage=previous_stage, has_previous=Exists(before))
+        .values(*fields)
+    )
+
+
 def stage_moves(
     *,
     cadence: Cadence,
@@ -121,13 +153,8 @@ def stage_moves(
     manager_ids: Collection[int] | None = None,
 ) -> list[StageMove]:
     """The moves between stages made by touchpoints done in [start, end), most frequent first."""
-    before = _before(cadence)
-    previous_stage = Subquery(before.order_by("-completed_at", "-pk").values("rule__stage_id")[:1])
     rows = (
-        _done(cadence, user, manager_ids)
-        .filter(completed_at__gte=start, completed_at__lt=end)
-        .annotate(from_stage=previous_stage, has_previous=Exists(before))
-        .values("from_stage", "has_previous", "rule__stage_id")
+        _move_rows(cadence, _done(cadence, user, manager_ids), start, end)
         .annotate(moves=Count("pk"), customers=Count("customer_id", distinct=True))
         .order_by()
     )
@@ -146,6 +173,38 @@ def stage_moves(
         if not row["has_previous"] or row["from_stage"] != row["rule__stage_id"]
     ]
     return sorted(moves, key=lambda move: (-move.moves, move.entered, move.from_stage, move.to_stage))
+
+
+@dataclass(frozen=True)
+class ManagerMove:
+    """Moves of one account manager's customers between two stages (the stages report's daily figures)."""
+
+    manager_id: int
+    # None with `entered`: the customer entered the journey; None otherwise: from "No stage".
+    from_stage_id: int | None
+    entered: bool
+    to_stage_id: int | None
+    moves: int
+
+
+def stage_moves_by_manager(*, cadence: Cadence, start: dt.datetime, end: dt.datetime) -> list[ManagerMove]:
+    """The moves made in [start, end) grouped by account manager too (0: no account manager)."""
+    rows = (
+        _move_rows(cadence, _done(cadence, None, None), start, end, "customer__account_manager_id")
+        .annotate(moves=Count("pk"))
+        .order_by()
+    )
+    return [
+        ManagerMove(
+            manager_id=row["customer__account_manager_id"] or 0,
+            from_stage_id=row["from_stage"] if row["has_previous"] else None,
+            entered=not row["has_previous"],
+            to_stage_id=row["rule__stage_id"],
+            moves=row["moves"],
+        )
+        for row in rows
+        if not row["has_previous"] or row["from_stage"] != row["rule__stage_id"]
+    ]
 
 
 def recent_stage_moves(*, cadence: Cadence, user: User, days: int = DEFAULT_PERIOD_DAYS) -> list[StageMove]:

@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Cadence, HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot, Rule, Stage
 from campaigns.selectors.reports import REPORTS
 from campaigns.selectors.reports.base import ReportError, resolve_filters
 from campaigns.services.health import health_score_day
+from campaigns.services.report_figures import report_figures_record
 from nurture.lib.csvsafe import restore
 from nurture.models import Customer, MilestoneKind, StaffProfile
 from tests.factories import make_account_manager, make_customer, make_touchpoint
@@ -233,7 +236,15 @@ def journey(alice: Any, bob: Any) -> Cadence:
     return cadence
 
 
-def test_the_stages_report_counts_customers_per_stage_and_moves(journey):
+@pytest.fixture
+def recorded(journey: Cadence) -> Cadence:
+    """The journey with the nightly job run today: every day up to today's start is stored."""
+    report_figures_record(today=TODAY)
+    return journey
+
+
+def test_the_stages_report_counts_customers_per_stage_and_moves(recorded):
+    journey = recorded
     report = build("stages", cadence=str(journey.pk))
 
     stages = {row["stage"]: row["customers"] for row in report.tables[0].records()}
@@ -246,7 +257,45 @@ def test_the_stages_report_counts_customers_per_stage_and_moves(journey):
     assert report.chart.series[0].values == [2.0, 1.0]
 
 
-def test_the_stages_report_is_scoped_and_filtered_by_cadence(alice, journey):
+def test_the_stages_report_reads_no_touchpoint_when_the_days_are_stored(recorded):
+    with CaptureQueriesContext(connection) as queries:
+        report = build("stages", cadence=str(recorded.pk), end=TODAY - dt.timedelta(days=1))
+
+    assert not [q["sql"] for q in queries.captured_queries if "campaigns_touchpoint" in q["sql"]]
+    # At the start of the period's last day, and the move and the entry of March 5 and 6.
+    assert {row["stage"]: row["customers"] for row in report.tables[0].records()} == {"onboarding": 2, "adoption": 1}
+    moves = {(row["from_stage"], row["to_stage"]): row["moves"] for row in report.tables[1].records()}
+    assert moves == {("onboarding", "adoption"): 1, ("(entered the journey)", "onboarding"): 1}
+
+
+def test_the_stages_report_counts_today_live_and_says_which_days_are_missing(journey, alice):
+    welcome = Rule.objects.get(slug="s-welcome")
+    make_touchpoint(
+        customer=make_customer(account_manager=alice),
+        rule=welcome,
+        due_on=TODAY,
+        assignee=alice,
+        status="done",
+        outcome="reached",
+        completed_at=NOW - dt.timedelta(hours=1),
+    )
+
+    # Without the nightly job: today live (the new customer's entry), the older days missing.
+    report = build("stages", cadence=str(journey.pk))
+
+    assert {row["stage"]: row["customers"] for row in report.tables[0].records()} == {"onboarding": 2, "adoption": 1}
+    moves = {(row["from_stage"], row["to_stage"]): row["moves"] for row in report.tables[1].records()}
+    assert moves == {("(entered the journey)", "onboarding"): 1}
+    assert any("2026-03-01 to 2026-03-14" in note for note in report.notes)
+
+    report_figures_record(today=TODAY)
+    report = build("stages", cadence=str(journey.pk))
+    moves = {(row["from_stage"], row["to_stage"]): row["moves"] for row in report.tables[1].records()}
+    assert moves == {("(entered the journey)", "onboarding"): 2, ("onboarding", "adoption"): 1}
+
+
+def test_the_stages_report_is_scoped_and_filtered_by_cadence(alice, recorded):
+    journey = recorded
     mine = build("stages", viewer=alice, cadence=journey.name)
     assert {row["stage"]: row["customers"] for row in mine.tables[0].records()} == {"onboarding": 1, "adoption": 1}
 
@@ -256,7 +305,8 @@ def test_the_stages_report_is_scoped_and_filtered_by_cadence(alice, journey):
         build("stages", cadence="nonesuch")
 
 
-def test_the_stages_page_offers_the_cadences_and_downloads_csv(alice_client, journey):
+def test_the_stages_page_offers_the_cadences_and_downloads_csv(alice_client, recorded):
+    journey = recorded
     page = alice_client.get(f"/admin/reports/stages/?cadence={journey.pk}").content.decode()
     assert f'<option value="{journey.pk}" selected>' in page
 
@@ -267,7 +317,8 @@ def test_the_stages_page_offers_the_cadences_and_downloads_csv(alice_client, jou
     assert 'id="id_cadence"' not in alice_client.get("/admin/reports/health/").content.decode()
 
 
-def test_export_report_stages_takes_a_cadence(journey):
+def test_export_report_stages_takes_a_cadence(recorded):
+    journey = recorded
     records = json.loads(export("stages", "--format", "json", "--cadence", journey.name))
 
     assert {(r["stage"], r["customers"]) for r in records} == {("onboarding", 2), ("adoption", 1)}

@@ -1,21 +1,102 @@
-"""The stages report: customers per stage of each cadence's journey at the end of the period, and
-the moves between stages in the period (campaigns/selectors/stages.py, docs/journey-map.md).
+"""The stages report: customers per stage of each cadence's journey, and the moves between stages
+in the period (campaigns/selectors/stages.py, docs/journey-map.md).
 
-Live figures, not daily ones: each cadence is two grouped statements on the partial indexes of
-done touchpoints, a handful of rows however many customers. Customers count for their account
-manager. The Cadence filter narrows it to one cadence; without it, every active cadence.
+Daily figures, like the coverage report's state and the on-time report's events at once: the
+figures of day D are, per active cadence and account manager, the customers in each stage at the
+start of D (key "<cadence>:in:<stage or 0>") and the moves made during the day before, D - 1
+(key "<cadence>:mv:<from stage, 0, or e for an entry>:<to stage or 0>"), all stored on D. So
+the night's run writes the state of the new day and the moves of the day just over; the page
+reads a handful of stored rows, never the touchpoints, except for the days the job has not
+written yet (at most LIVE_DAYS, like base.figure_totals).
 """
 
 from __future__ import annotations
 
-from django.utils import timezone
+import datetime as dt
+from collections import defaultdict
+
+from django.db.models import Min, Sum
 
 from campaigns.charts import Chart, Series
-from campaigns.models import Cadence
-from campaigns.selectors.reports.base import Cell, Report, ReportDefinition, ReportFilters, Table, day_bounds
-from campaigns.selectors.stages import customers_per_stage, stage_moves
+from campaigns.models import Cadence, DailyFigure, ReportDay, Stage, Touchpoint
+from campaigns.selectors.reports.base import (
+    LIVE_DAYS,
+    Cell,
+    Figure,
+    Report,
+    ReportDefinition,
+    ReportFilters,
+    Table,
+    day_bounds,
+    local_date,
+    missing_note,
+    snapshot,
+)
+from campaigns.selectors.stages import (
+    ENTERED,
+    NO_STAGE,
+    customers_per_stage_by_manager,
+    stage_moves_by_manager,
+)
 
 NAME = "stages"
+ONE_DAY = dt.timedelta(days=1)
+
+
+def _key_in(cadence_id: int, stage_id: int | None) -> str:
+    return f"{cadence_id}:in:{stage_id or 0}"
+
+
+def _key_move(cadence_id: int, from_stage_id: int | None, entered: bool, to_stage_id: int | None) -> str:
+    return f"{cadence_id}:mv:{'e' if entered else from_stage_id or 0}:{to_stage_id or 0}"
+
+
+def _kind(cadence: Cadence) -> str:
+    # Stored under the cadence's milestone kind, so the Milestone kind filter narrows the figures
+    # the way it narrows the cadences.
+    return cadence.anchor_kind.slug if cadence.anchor_kind is not None else ""
+
+
+def _active_cadences() -> list[Cadence]:
+    return list(Cadence.objects.filter(active=True).select_related("anchor_kind").order_by("id"))
+
+
+def _moves_of_day(cadences: list[Cadence], day: dt.date) -> list[Figure]:
+    start, end = day_bounds(day)
+    return [
+        Figure(
+            manager_id=move.manager_id,
+            kind=_kind(cadence),
+            key=_key_move(cadence.pk, move.from_stage_id, move.entered, move.to_stage_id),
+            value=move.moves,
+        )
+        for cadence in cadences
+        for move in stage_moves_by_manager(cadence=cadence, start=start, end=end)
+    ]
+
+
+def figures_for_day(day: dt.date) -> list[Figure]:
+    """Per active cadence and account manager: the customers per stage at the start of `day`, and
+    the moves made during the day before."""
+    cadences = _active_cadences()
+    as_of = day_bounds(day)[0]
+    # customers_per_stage counts touchpoints done at or before as_of; the start of the day belongs to it.
+    as_of -= dt.timedelta(microseconds=1)
+    figures = [
+        Figure(manager_id=manager, kind=_kind(cadence), key=_key_in(cadence.pk, stage), value=customers)
+        for cadence in cadences
+        for (manager, stage), customers in customers_per_stage_by_manager(cadence=cadence, as_of=as_of).items()
+    ]
+    return figures + _moves_of_day(cadences, day - ONE_DAY)
+
+
+def first_day() -> dt.date | None:
+    """The day of the first completed touchpoint: the days before it are empty. Any touchpoint's,
+    not only a done one of an active cadence: completion times are indexed (touchpoint_completed_at),
+    so it is one probe, and it is never later than the first day with figures."""
+    return local_date(
+        Touchpoint.objects.filter(completed_at__isnull=False).aggregate(first=Min("completed_at"))["first"]
+    )
 
 
 def _cadences(filters: ReportFilters) -> list[Cadence]:
@@ -27,21 +108,94 @@ def _cadences(filters: ReportFilters) -> list[Cadence]:
     return list(cadences.order_by("name", "id"))
 
 
+def _wanted(figure: Figure, filters: ReportFilters) -> bool:
+    return (filters.manager_ids is None or figure.manager_id in filters.manager_ids) and (
+        not filters.kind or figure.kind == filters.kind
+    )
+
+
+def _move_totals(filters: ReportFilters) -> tuple[dict[str, int], list[dt.date]]:
+    """The moves made in the period by key, summed over its days, and the days with none stored
+    and too old to compute live. The moves of day X are stored on day X + 1."""
+    end = min(filters.end, filters.today)
+    totals: dict[str, int] = defaultdict(int)
+    stored = (
+        DailyFigure.objects.of(NAME, filters.start + ONE_DAY, end + ONE_DAY)
+        .for_managers(filters.manager_ids)
+        .for_kind(filters.kind)
+        .filter(key__contains=":mv:")
+        .values_list("key")
+        .annotate(total=Sum("value"))
+        .order_by()
+    )
+    for key, total in stored:
+        totals[key] += int(total)
+    recorded = set(
+        ReportDay.objects.of(NAME)
+        .filter(day__gte=filters.start + ONE_DAY, day__lte=end + ONE_DAY)
+        .values_list("day", flat=True)
+    )
+    live_from = filters.today - dt.timedelta(days=LIVE_DAYS - 1)
+    missing: list[dt.date] = []
+    live: list[dt.date] = []
+    for n in range((end - filters.start).days + 1):
+        day = filters.start + dt.timedelta(days=n)
+        if day + ONE_DAY in recorded:
+            continue
+        (live if day >= live_from else missing).append(day)
+    cadences = _active_cadences() if live else []
+    for day in live:
+        for figure in _moves_of_day(cadences, day):
+            if _wanted(figure, filters):
+                totals[figure.key] += figure.value
+    return totals, missing
+
+
 def build(filters: ReportFilters) -> Report:
     cadences = _cadences(filters)
-    start = day_bounds(filters.start)[0]
-    end = min(day_bounds(filters.end)[1], timezone.now())
+    day, figures = snapshot(DEFINITION, filters)
+    in_stage: dict[str, int] = defaultdict(int)
+    for figure in figures:
+        if ":in:" in figure.key:
+            in_stage[figure.key] += figure.value
+    moves, missing = _move_totals(filters)
+    stages_of: dict[int, list[Stage]] = defaultdict(list)
+    for stage in Stage.objects.filter(cadence__in=cadences).order_by("position", "id"):
+        stages_of[stage.cadence_id].append(stage)
     stage_rows: list[tuple[Cell, ...]] = []
     move_rows: list[tuple[Cell, ...]] = []
     for cadence in cadences:
-        for count in customers_per_stage(cadence=cadence, user=None, as_of=end, manager_ids=filters.manager_ids):
-            stage_rows.append((cadence.name, count.stage, count.customers))
-        for move in stage_moves(cadence=cadence, user=None, start=start, end=end, manager_ids=filters.manager_ids):
-            move_rows.append((cadence.name, move.from_stage, move.to_stage, move.moves, move.customers))
+        names: dict[str, str] = {str(stage.pk): stage.name for stage in stages_of[cadence.pk]}
+        names["0"] = NO_STAGE
+        names["e"] = ENTERED
+        for stage in stages_of[cadence.pk]:
+            stage_rows.append((cadence.name, stage.name, in_stage.get(_key_in(cadence.pk, stage.pk), 0)))
+        if in_stage.get(_key_in(cadence.pk, None)):
+            stage_rows.append((cadence.name, NO_STAGE, in_stage[_key_in(cadence.pk, None)]))
+        prefix = f"{cadence.pk}:mv:"
+        rows = []
+        for key, count in moves.items():
+            if not key.startswith(prefix) or not count:
+                continue
+            from_key, to_key = key[len(prefix) :].split(":")
+            rows.append(
+                (
+                    count,
+                    from_key == "e",
+                    names.get(from_key, "(deleted stage)"),
+                    names.get(to_key, "(deleted stage)"),
+                )
+            )
+        for count, _, from_name, to_name in sorted(rows, key=lambda r: (-r[0], r[1], r[2], r[3])):
+            move_rows.append((cadence.name, from_name, to_name, count))
     one = len(cadences) == 1
-    notes = [f"Customers in a stage at the end of {filters.end.isoformat()}; moves made in the period."]
+    as_of = f"at the start of {day.isoformat()}" if day else "none stored for this period"
+    notes = [f"Customers in a stage {as_of}; moves made in the period."]
+    notes += missing_note(missing)
     if not cadences:
         notes.append("No cadence to report on.")
+    elif any(not cadence.active for cadence in cadences):
+        notes.append("Daily figures are kept for active cadences only: an inactive cadence shows none.")
     return Report(
         name=NAME,
         title=DEFINITION.title,
@@ -56,13 +210,7 @@ def build(filters: ReportFilters) -> Report:
             ),
             Table(
                 "Moves between stages in the period",
-                [
-                    ("cadence", "Cadence"),
-                    ("from_stage", "From stage"),
-                    ("to_stage", "To stage"),
-                    ("moves", "Moves"),
-                    ("customers", "Customers"),
-                ],
+                [("cadence", "Cadence"), ("from_stage", "From stage"), ("to_stage", "To stage"), ("moves", "Moves")],
                 move_rows,
             ),
         ],
@@ -80,8 +228,12 @@ def build(filters: ReportFilters) -> Report:
 DEFINITION = ReportDefinition(
     name=NAME,
     title="Stages",
-    description="Per cadence: the customers in each stage of its journey at the end of the period, and the moves "
-    "between stages made in the period.",
+    description="Per cadence: the customers in each stage of its journey at the start of the period's last day, "
+    "and the moves between stages made in the period.",
     build=build,
+    figures_for_day=figures_for_day,
+    # A day's figures are written at its start: the state then, and the moves of the day just over.
+    settle_days=lambda: 0,
+    first_day=first_day,
     cadence_filter=True,
 )
