@@ -28,6 +28,8 @@ def _days_to_write(definition: ReportDefinition, today: dt.date) -> list[dt.date
     last = today - dt.timedelta(days=definition.settle_days())
     # On its first run (or after a long stop) the job writes at most this many days back.
     backfill_days = int(settings.NURTURE_REPORT_BACKFILL_DAYS)
+    if definition.backfill_days is not None:
+        backfill_days = min(backfill_days, definition.backfill_days)
     first = last - dt.timedelta(days=backfill_days - 1) if definition.backfill else last
     written = set(
         ReportDay.objects.of(definition.name).filter(day__gte=first, day__lte=last).values_list("day", flat=True)

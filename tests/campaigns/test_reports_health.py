@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -14,7 +15,16 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns.models import Cadence, HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot, Rule, Stage
+from campaigns.models import (
+    Cadence,
+    HealthBandChange,
+    HealthMeasure,
+    HealthScore,
+    HealthSnapshot,
+    ReportDay,
+    Rule,
+    Stage,
+)
 from campaigns.selectors.reports import REPORTS
 from campaigns.selectors.reports.base import ReportError, resolve_filters
 from campaigns.services.health import health_score_day
@@ -292,6 +302,20 @@ def test_the_stages_report_counts_today_live_and_says_which_days_are_missing(jou
     report = build("stages", cadence=str(journey.pk))
     moves = {(row["from_stage"], row["to_stage"]): row["moves"] for row in report.tables[1].records()}
     assert moves == {("(entered the journey)", "onboarding"): 2, ("onboarding", "adoption"): 1}
+
+
+def test_the_first_run_writes_at_most_the_stages_reports_own_backfill(journey, settings, monkeypatch):
+    # A stages day is a pass over every customer: its first run stops at its own cap, not at the
+    # setting's 400 days, while the other reports go as far back as the setting says.
+    monkeypatch.setitem(REPORTS, "stages", dataclasses.replace(REPORTS["stages"], backfill_days=5))
+    settings.NURTURE_REPORT_BACKFILL_DAYS = 400
+
+    written = report_figures_record(today=TODAY)
+
+    assert written["stages"] == 5
+    assert sorted(ReportDay.objects.of("stages").values_list("day", flat=True)) == [
+        TODAY - dt.timedelta(days=n) for n in range(4, -1, -1)
+    ]
 
 
 def test_the_stages_report_is_scoped_and_filtered_by_cadence(alice, recorded):

@@ -158,6 +158,9 @@ class ReportDefinition:
     # Whether the job writes days before its first run (from the history of the live tables),
     # or only the day just closed (a report of a state, like the open workload, has no history).
     backfill: bool = True
+    # At most this many days back on the first run, when fewer than NURTURE_REPORT_BACKFILL_DAYS
+    # (a report whose day costs a pass over every customer); None: the setting alone.
+    backfill_days: int | None = None
     # Whether the page offers the Cadence filter (the stages report); the others ignore it.
     cadence_filter: bool = False
 
