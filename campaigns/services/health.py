@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from campaigns import signals
 from campaigns.models import (
+    DailyFigure,
     HealthBandChange,
     HealthBands,
     HealthChunk,
@@ -35,10 +36,12 @@ from campaigns.models import (
     HealthRun,
     HealthScore,
     HealthSnapshot,
+    ReportDay,
 )
 from campaigns.models.health import HealthMeasure
 from campaigns.scoring.combine import RED, Line, Scorer, effective
 from campaigns.selectors.health import customer_fact_rows
+from campaigns.selectors.reports import health as health_report
 from campaigns.services.reactions import hold_celebrations
 from campaigns.services.webhooks import webhook_events_record
 from nurture.lib.customer_scope import CustomerScope
@@ -100,10 +103,30 @@ def health_run_finish_if_complete(run_id: int) -> bool:
     if HealthChunk.objects.filter(run_id=run_id, finished_at__isnull=True).exists():
         return False
     totals = HealthChunk.objects.filter(run_id=run_id).aggregate(scored=Sum("scored_count"), moved=Sum("moved_count"))
-    finished = HealthRun.objects.filter(pk=run_id, finished_at__isnull=True).update(
-        finished_at=timezone.now(), scored_count=totals["scored"] or 0, moved_count=totals["moved"] or 0
-    )
+    with transaction.atomic():
+        finished = HealthRun.objects.filter(pk=run_id, finished_at__isnull=True).update(
+            finished_at=timezone.now(), scored_count=totals["scored"] or 0, moved_count=totals["moved"] or 0
+        )
+        if finished:  # only the one call that finished the run
+            _store_band_totals(HealthRun.objects.values_list("as_of", flat=True).get(pk=run_id))
     return bool(finished)
+
+
+def _store_band_totals(day: dt.date) -> None:
+    """The health report's customers per band and manager of the day, stored once the day is
+    scored so that the report reads a few rows instead of counting every customer's snapshot; a
+    day scored again replaces them."""
+    DailyFigure.objects.filter(report=health_report.NAME, day=day).delete()
+    ReportDay.objects.get_or_create(report=health_report.NAME, day=day)
+    DailyFigure.objects.bulk_create(
+        [
+            DailyFigure(
+                report=health_report.NAME, day=day, manager_id=f.manager_id, kind=f.kind, key=f.key, value=f.value
+            )
+            for f in health_report.band_figures(day)
+        ],
+        batch_size=2000,
+    )
 
 
 def health_score_day(

@@ -26,6 +26,7 @@ from campaigns.models import (
     Stage,
 )
 from campaigns.selectors.reports import REPORTS
+from campaigns.selectors.reports import health as health_report
 from campaigns.selectors.reports.base import ReportError, resolve_filters
 from campaigns.services.health import health_score_day
 from campaigns.services.report_figures import report_figures_record
@@ -167,6 +168,34 @@ def test_a_lead_sees_the_team_and_may_not_ask_for_others(alice, bob, bands):
 
 
 # --- Health: exports --------------------------------------------------------------------------------
+
+
+def test_a_scored_day_stores_its_band_totals_and_the_report_reads_them(alice, bob):
+    for manager in (alice, alice, bob, None):
+        make_customer(account_manager=manager, created_at=NOW - dt.timedelta(days=400))
+    health_score_day(as_of=TODAY)
+    # What counting the day's snapshots gives, per (manager, band).
+    counted = {(f.manager_id, f.key): f.value for f in health_report.band_figures(TODAY)}
+    assert sum(counted.values()) == HealthSnapshot.objects.filter(date=TODAY).count() == 4
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = table(build("health"))
+
+    # The snapshots are only probed for the period's last scored day (LIMIT 1), never counted.
+    snapshot_sql = [q["sql"] for q in queries.captured_queries if "campaigns_healthsnapshot" in q["sql"]]
+    assert snapshot_sql and all("COUNT(" not in sql.upper() and "LIMIT 1" in sql for sql in snapshot_sql)
+    label = {alice.pk: "alice", bob.pk: "bob", 0: "(no account manager)"}
+    assert {
+        (who, key): rows[who][key] for who in label.values() for key in ("red", "yellow", "green", "not_scored")
+    } == {
+        (who, key): counted.get((m, key), 0)
+        for m, who in label.items()
+        for key in ("red", "yellow", "green", "not_scored")
+    }
+
+    # Scored again the same day: the totals are replaced, not added to.
+    health_score_day(as_of=TODAY)
+    assert table(build("health")) == rows
 
 
 def export(*args: str) -> str:

@@ -3,8 +3,9 @@
 It reads the health score's own stored history (docs/health.md), never the live facts: the bands
 come from the daily snapshots (HealthSnapshot) of the last day of the period that has any, and the
 movement from the band changes (HealthBandChange) of the period. Both are written once per customer
-and day by the nightly scoring, so a past period's figures never move; the report keeps no daily
-figures of its own. Customers count for their account manager.
+and day by the nightly scoring, so a past period's figures never move. The counts per band come
+from the totals the scoring stores when a day's run is over (DailyFigure), not from counting the
+snapshots, except for a day still being scored. Customers count for their account manager.
 
 The exports give one record per customer scored on that day: external ID, score, band and the
 measures (name, points, reason).
@@ -19,9 +20,17 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from campaigns.charts import Chart, Series
-from campaigns.models import HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot
+from campaigns.models import DailyFigure, HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot, ReportDay
 from campaigns.scoring.combine import BANDS
-from campaigns.selectors.reports.base import Cell, Report, ReportDefinition, ReportFilters, Table, manager_labels
+from campaigns.selectors.reports.base import (
+    Cell,
+    Figure,
+    Report,
+    ReportDefinition,
+    ReportFilters,
+    Table,
+    manager_labels,
+)
 
 NAME = "health"
 NOT_SCORED = "not_scored"
@@ -49,21 +58,39 @@ def band_day(filters: ReportFilters) -> dt.date | None:
     )
 
 
+def band_figures(day: dt.date) -> list[Figure]:
+    """Everyone's customers per band and account manager on `day`, counted from the snapshots: what
+    the nightly scoring stores when its run of the day is over (services/health.py)."""
+    rows = HealthSnapshot.objects.filter(date=day).values_list(MANAGER, "band").annotate(customers=Count("id"))
+    totals: dict[tuple[int, str], int] = {}
+    for manager, band, customers in rows.order_by():
+        key = (manager or 0, band if band in MOVE_BANDS else NOT_SCORED)
+        totals[key] = totals.get(key, 0) + customers
+    return [Figure(manager_id=m, kind="", key=key, value=value) for (m, key), value in totals.items()]
+
+
 def bands_per_manager(filters: ReportFilters, day: dt.date | None) -> dict[int, dict[str, int]]:
     """{manager id (0: none): {band or "not_scored": customers}} on `day`; a customer scored with
-    no measure that had data has no band and counts as not scored."""
+    no measure that had data has no band and counts as not scored. A day whose run is over reads
+    the few totals the run stored; a day still being scored (or scored before they were stored)
+    counts its snapshots."""
     counts: dict[int, dict[str, int]] = {m.id: dict.fromkeys(dict(COLUMNS), 0) for m in filters.managers}
     if day is None:
         return counts
-    rows = (
-        _scoped(HealthSnapshot.objects.filter(date=day), filters)
-        .values_list(MANAGER, "band")
-        .annotate(customers=Count("id"))
-        .order_by()
-    )
-    for manager, band, customers in rows:
-        key = band if band in MOVE_BANDS else NOT_SCORED
-        counts.setdefault(manager or 0, dict.fromkeys(dict(COLUMNS), 0))[key] += customers
+    rows: list[tuple[int, str, int]]
+    if ReportDay.objects.of(NAME).filter(day=day).exists():
+        stored = DailyFigure.objects.filter(report=NAME, day=day).for_managers(filters.manager_ids)
+        rows = [(m, key, int(value)) for m, key, value in stored.values_list("manager_id", "key", "value")]
+    else:
+        live = (
+            _scoped(HealthSnapshot.objects.filter(date=day), filters)
+            .values_list(MANAGER, "band")
+            .annotate(customers=Count("id"))
+            .order_by()
+        )
+        rows = [(manager or 0, band if band in MOVE_BANDS else NOT_SCORED, n) for manager, band, n in live]
+    for manager, key, customers in rows:
+        counts.setdefault(manager, dict.fromkeys(dict(COLUMNS), 0))[key] += customers
     return counts
 
 
