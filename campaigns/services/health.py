@@ -332,6 +332,14 @@ def _react_to_red(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime, qui
 # --- Overrides ---------------------------------------------------------------------------------
 
 
+def _rescore_one(customer_id: int, day: dt.date, now: dt.datetime) -> None:
+    """Score one customer again (an override made or ended); a day whose totals are stored gets
+    them again, so the health report stays true to the snapshots."""
+    health_scope_score(scope=CustomerScope.of([customer_id]), as_of=day, now=now)
+    if ReportDay.objects.of(health_report.NAME).filter(day=day).exists():
+        _store_band_totals(day)
+
+
 def _pk(user: AbstractBaseUser | None) -> Any:
     return user.pk if user is not None else None
 
@@ -366,7 +374,7 @@ def health_override_create(
             customer=customer, score=score, reason=reason, starts_on=today, expires_on=expires_on, created_by_id=_pk(by)
         )
         override.save()
-        health_scope_score(scope=CustomerScope.of([customer.pk]), as_of=today, now=now)
+        _rescore_one(customer.pk, today, now)
     return override
 
 
@@ -381,5 +389,5 @@ def health_override_end(
             return False
         locked.ended_at, locked.ended_by_id = now, _pk(by)
         locked.save(update_fields=["ended_at", "ended_by"])
-        health_scope_score(scope=CustomerScope.of([locked.customer_id]), as_of=timezone.localdate(now), now=now)
+        _rescore_one(locked.customer_id, timezone.localdate(now), now)
     return True

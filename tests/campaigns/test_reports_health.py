@@ -28,7 +28,7 @@ from campaigns.models import (
 from campaigns.selectors.reports import REPORTS
 from campaigns.selectors.reports import health as health_report
 from campaigns.selectors.reports.base import ReportError, resolve_filters
-from campaigns.services.health import health_score_day
+from campaigns.services.health import health_override_create, health_score_day
 from campaigns.services.report_figures import report_figures_record
 from nurture.lib.csvsafe import restore
 from nurture.models import Customer, MilestoneKind, StaffProfile
@@ -196,6 +196,16 @@ def test_a_scored_day_stores_its_band_totals_and_the_report_reads_them(alice, bo
     # Scored again the same day: the totals are replaced, not added to.
     health_score_day(as_of=TODAY)
     assert table(build("health")) == rows
+
+    # An override made after the run: the stored totals follow the customer's new band.
+    first = Customer.objects.filter(account_manager=alice).order_by("pk").first()
+    assert first is not None
+    was_red = HealthSnapshot.objects.get(customer=first, date=TODAY).band == "red"
+    health_override_create(customer=first, score=10, reason="Leaving at the end of the month", by=alice)
+    assert HealthSnapshot.objects.get(customer=first, date=TODAY).band == "red"
+    recounted = {(f.manager_id, f.key): f.value for f in health_report.band_figures(TODAY)}
+    red = table(build("health"))["alice"]["red"]
+    assert red == recounted.get((alice.pk, "red"), 0) == rows["alice"]["red"] + (0 if was_red else 1)
 
 
 def export(*args: str) -> str:
