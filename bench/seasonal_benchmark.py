@@ -162,10 +162,13 @@ def pipeline() -> dict[str, Any]:
         watch = Stopwatch()
         result = func()
         seconds, cpu = watch.elapsed()
-        steps[name] = {"seconds": seconds, "cpu_seconds": cpu}
-        log(f"    {name}: {seconds:.1f}s ({cpu:.1f}s CPU)")
+        rss, hwm = own_rss_mb()
+        steps[name] = {"seconds": seconds, "cpu_seconds": cpu, "rss_mb": rss, "peak_rss_mb": hwm}
+        log(f"    {name}: {seconds:.1f}s ({cpu:.1f}s CPU), RSS {rss:.0f} MB, peak {hwm:.0f} MB")
         return result
 
+    rss, _ = own_rss_mb()
+    log(f"    start: RSS {rss:.0f} MB")
     timed("plan", lambda: planning.plan(now=NOW))
     drafted = timed("draft", lambda: cards_draft_missing(today=NOW.date(), check_fit_later=False))
     approver = get_user_model().objects.get(username="bench-am-0")
@@ -185,6 +188,12 @@ def pipeline() -> dict[str, Any]:
         "file_count": batch.file_count,
         "peak_rss_mb": own_peak_rss_kib() * 1024 / 1e6,
     }
+
+
+def own_rss_mb() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process in MB, from /proc: the memory now and its high-water mark."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return tuple(int(fields[key].split()[0]) * 1024 / 1e6 for key in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
 
 
 def wait_ready(batch_id: int, timeout: float) -> Any:

@@ -39,6 +39,7 @@ import datetime as dt
 import logging
 import math
 import tempfile
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -49,7 +50,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Case, F, Max, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -59,6 +60,7 @@ from campaigns.models.webhooks import WebhookEventType
 from campaigns.printing import (
     CardDoesNotFit,
     DesignSpec,
+    FitResult,
     PrintCard,
     Recipient,
     imposition,
@@ -71,7 +73,7 @@ from campaigns.printing import (
     render_zones_csv,
     zone_counts,
 )
-from campaigns.services.cards import cards_check_fit, listing, spec_for
+from campaigns.services.cards import cards_check_fit, listing, pk_pages, spec_for
 from campaigns.services.referral_thanks import referrals_thank
 from campaigns.services.webhooks import card_events, touchpoint_events
 from campaigns.statuses import BATCH_DOWNLOADABLE, BATCH_RENDERING
@@ -318,7 +320,10 @@ def batch_create(
     if selection is not None:
         candidates = candidates.filter(pk__in=selection)
     # The fit check is a layout per card: done before the transaction, so no lock waits on it.
-    cards_check_fit(card_ids=list(candidates.filter(fits__isnull=True).values_list("pk", flat=True)))
+    # A page at a time, each distinct message laid out once: no list of every unchecked id.
+    layouts: dict[tuple[str, int], FitResult] = {}
+    for page in pk_pages(candidates.filter(fits__isnull=True)):
+        cards_check_fit(card_ids=page, layouts=layouts)
     if selection is not None:
         problems = _selection_problems(selection, due_by)
         if problems:
@@ -331,14 +336,22 @@ def batch_create(
         if _on_postgresql():
             # Cards another transaction is batching right now are skipped, not waited for.
             qs = qs.select_for_update(skip_locked=True, of=("self",))
-        ids = list(qs.in_print_order(order).values_list("pk", flat=True))
+        # The ids in print order, 8 bytes each in an array, with the formats and the last due date
+        # read in the same pass: no Python int per card, and no query carrying every id.
+        ids = array("q")
+        formats: set[str] = set()
+        last_due = dt.date.min
+        rows = qs.in_print_order(order).values_list("pk", "design__format", "touchpoint__due_on")
+        for pk, card_format, due_on in rows:
+            ids.append(pk)
+            formats.add(card_format)
+            last_due = max(last_due, due_on)
         if not ids:
             raise BatchError(_nothing_to_print(due_by))
         if selection is not None and len(ids) != len(selection):
             raise BatchError("Some of the selected cards were taken into another batch meanwhile; no batch was built.")
         if due_by is None:
-            due_by = Card.objects.filter(pk__in=ids).aggregate(last=Max("touchpoint__due_on"))["last"]
-        formats = Card.objects.filter(pk__in=ids).values_list("design__format", flat=True).distinct()
+            due_by = last_due
         per_chunk, per_file = file_size(sheet=sheet, formats=sorted(formats))
         chunks = _chunks(len(ids), per_chunk, labels_chunk_size(labels))
         files = [
