@@ -432,9 +432,10 @@ def card_approve(*, card: Card, by: AbstractBaseUser) -> Card:
 # --- Many cards (admin actions) ---------------------------------------------------------------
 
 
-def pk_pages(cards: Iterable[Card] | models.QuerySet[Card], size: int = BULK_PAGE_SIZE) -> Iterator[list[int]]:
+def pk_pages(cards: Iterable[Card] | models.QuerySet[Card], size: int | None = None) -> Iterator[list[int]]:
     """The cards' ids, a page at a time in id order (a queryset is read page by page, by id,
     so no list of every id is held: each page is read when the previous one is done)."""
+    size = size or BULK_PAGE_SIZE
     if not isinstance(cards, models.QuerySet) or cards.query.is_sliced:
         ids = sorted(card.pk for card in cards)
         for start in range(0, len(ids), size):
