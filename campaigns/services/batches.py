@@ -43,6 +43,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain, islice
 from typing import Any
 
 from django.conf import settings
@@ -94,6 +95,8 @@ _MANIFEST_PAGE = 2000
 # a cards chunk, so that the last tasks of a batch end together.
 LABELS_PER_CHUNK = 100
 _ASSIGN_PAGE = 500
+# Chunk rows written per INSERT when a batch is built.
+_CHUNK_PAGE = 500
 _ERROR_MAX = 4000
 
 
@@ -353,7 +356,7 @@ def batch_create(
         if due_by is None:
             due_by = last_due
         per_chunk, per_file = file_size(sheet=sheet, formats=sorted(formats))
-        chunks = _chunks(len(ids), per_chunk, labels_chunk_size(labels))
+        labels_size = labels_chunk_size(labels)
         files = [
             BatchFile(index=index, first_sequence=first, last_sequence=min(first + per_file - 1, len(ids)))
             for index, first in enumerate(range(1, len(ids) + 1, per_file))
@@ -365,7 +368,7 @@ def batch_create(
             labels=labels,
             order=order,
             card_count=len(ids),
-            chunk_count=len(chunks),
+            chunk_count=len(range(0, len(ids), per_chunk)) + len(range(0, len(ids), labels_size)),
             file_size=per_file,
             file_count=len(files),
             created_by_id=by.pk if by is not None else None,
@@ -373,9 +376,10 @@ def batch_create(
             retry_of=retry_of,
         )
         _assign(batch, ids, now)
-        for chunk in chunks:
-            chunk.batch = batch
-        BatchChunk.objects.bulk_create(chunks)
+        # Thousands of chunks in a seasonal batch: made and written a page at a time.
+        chunks = _chunks(batch, len(ids), per_chunk, labels_size)
+        while chunk_page := list(islice(chunks, _CHUNK_PAGE)):
+            BatchChunk.objects.bulk_create(chunk_page)
         for print_file in files:
             print_file.batch = batch
         BatchFile.objects.bulk_create(files)
@@ -385,18 +389,18 @@ def batch_create(
     return batch
 
 
-def _chunks(cards: int, size: int, labels_size: int) -> list[BatchChunk]:
+def _chunks(batch: Batch, cards: int, size: int, labels_size: int) -> Iterator[BatchChunk]:
     """The cards chunks, then the labels chunks: queued in that order, the short labels runs fill
     the workers' last gaps."""
-    runs = [(BatchChunk.Kind.CARDS, first, min(first + size - 1, cards)) for first in range(1, cards + 1, size)]
-    runs += [
-        (BatchChunk.Kind.LABELS, first, min(first + labels_size - 1, cards))
-        for first in range(1, cards + 1, labels_size)
-    ]
-    return [
-        BatchChunk(index=index, kind=kind, first_sequence=first, last_sequence=last)
-        for index, (kind, first, last) in enumerate(runs)
-    ]
+    runs = chain(
+        ((BatchChunk.Kind.CARDS, first, min(first + size - 1, cards)) for first in range(1, cards + 1, size)),
+        (
+            (BatchChunk.Kind.LABELS, first, min(first + labels_size - 1, cards))
+            for first in range(1, cards + 1, labels_size)
+        ),
+    )
+    for index, (kind, first, last) in enumerate(runs):
+        yield BatchChunk(batch=batch, index=index, kind=kind, first_sequence=first, last_sequence=last)
 
 
 def enqueue_chunks(batch_id: int, indexes: Iterable[int]) -> None:
