@@ -39,9 +39,11 @@ import datetime as dt
 import logging
 import math
 import tempfile
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain, islice
 from typing import Any
 
 from django.conf import settings
@@ -49,7 +51,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Case, F, Max, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -59,6 +61,7 @@ from campaigns.models.webhooks import WebhookEventType
 from campaigns.printing import (
     CardDoesNotFit,
     DesignSpec,
+    FitResult,
     PrintCard,
     Recipient,
     imposition,
@@ -71,7 +74,7 @@ from campaigns.printing import (
     render_zones_csv,
     zone_counts,
 )
-from campaigns.services.cards import cards_check_fit, listing, spec_for
+from campaigns.services.cards import cards_check_fit, listing, pk_pages, spec_for
 from campaigns.services.referral_thanks import referrals_thank
 from campaigns.services.webhooks import card_events, touchpoint_events
 from campaigns.statuses import BATCH_DOWNLOADABLE, BATCH_RENDERING
@@ -92,6 +95,8 @@ _MANIFEST_PAGE = 2000
 # a cards chunk, so that the last tasks of a batch end together.
 LABELS_PER_CHUNK = 100
 _ASSIGN_PAGE = 500
+# Chunk rows written per INSERT when a batch is built.
+_CHUNK_PAGE = 500
 _ERROR_MAX = 4000
 
 
@@ -318,7 +323,10 @@ def batch_create(
     if selection is not None:
         candidates = candidates.filter(pk__in=selection)
     # The fit check is a layout per card: done before the transaction, so no lock waits on it.
-    cards_check_fit(card_ids=list(candidates.filter(fits__isnull=True).values_list("pk", flat=True)))
+    # A page at a time, each distinct message laid out once: no list of every unchecked id.
+    layouts: dict[tuple[str, int], FitResult] = {}
+    for page in pk_pages(candidates.filter(fits__isnull=True)):
+        cards_check_fit(card_ids=page, layouts=layouts)
     if selection is not None:
         problems = _selection_problems(selection, due_by)
         if problems:
@@ -331,16 +339,24 @@ def batch_create(
         if _on_postgresql():
             # Cards another transaction is batching right now are skipped, not waited for.
             qs = qs.select_for_update(skip_locked=True, of=("self",))
-        ids = list(qs.in_print_order(order).values_list("pk", flat=True))
+        # The ids in print order, 8 bytes each in an array, with the formats and the last due date
+        # read in the same pass: no Python int per card, and no query carrying every id.
+        ids = array("q")
+        formats: set[str] = set()
+        last_due = dt.date.min
+        rows = qs.in_print_order(order).values_list("pk", "design__format", "touchpoint__due_on")
+        for pk, card_format, due_on in rows:
+            ids.append(pk)
+            formats.add(card_format)
+            last_due = max(last_due, due_on)
         if not ids:
             raise BatchError(_nothing_to_print(due_by))
         if selection is not None and len(ids) != len(selection):
             raise BatchError("Some of the selected cards were taken into another batch meanwhile; no batch was built.")
         if due_by is None:
-            due_by = Card.objects.filter(pk__in=ids).aggregate(last=Max("touchpoint__due_on"))["last"]
-        formats = Card.objects.filter(pk__in=ids).values_list("design__format", flat=True).distinct()
+            due_by = last_due
         per_chunk, per_file = file_size(sheet=sheet, formats=sorted(formats))
-        chunks = _chunks(len(ids), per_chunk, labels_chunk_size(labels))
+        labels_size = labels_chunk_size(labels)
         files = [
             BatchFile(index=index, first_sequence=first, last_sequence=min(first + per_file - 1, len(ids)))
             for index, first in enumerate(range(1, len(ids) + 1, per_file))
@@ -352,7 +368,7 @@ def batch_create(
             labels=labels,
             order=order,
             card_count=len(ids),
-            chunk_count=len(chunks),
+            chunk_count=len(range(0, len(ids), per_chunk)) + len(range(0, len(ids), labels_size)),
             file_size=per_file,
             file_count=len(files),
             created_by_id=by.pk if by is not None else None,
@@ -360,9 +376,10 @@ def batch_create(
             retry_of=retry_of,
         )
         _assign(batch, ids, now)
-        for chunk in chunks:
-            chunk.batch = batch
-        BatchChunk.objects.bulk_create(chunks)
+        # Thousands of chunks in a seasonal batch: made and written a page at a time.
+        chunks = _chunks(batch, len(ids), per_chunk, labels_size)
+        while chunk_page := list(islice(chunks, _CHUNK_PAGE)):
+            BatchChunk.objects.bulk_create(chunk_page)
         for print_file in files:
             print_file.batch = batch
         BatchFile.objects.bulk_create(files)
@@ -372,18 +389,18 @@ def batch_create(
     return batch
 
 
-def _chunks(cards: int, size: int, labels_size: int) -> list[BatchChunk]:
+def _chunks(batch: Batch, cards: int, size: int, labels_size: int) -> Iterator[BatchChunk]:
     """The cards chunks, then the labels chunks: queued in that order, the short labels runs fill
     the workers' last gaps."""
-    runs = [(BatchChunk.Kind.CARDS, first, min(first + size - 1, cards)) for first in range(1, cards + 1, size)]
-    runs += [
-        (BatchChunk.Kind.LABELS, first, min(first + labels_size - 1, cards))
-        for first in range(1, cards + 1, labels_size)
-    ]
-    return [
-        BatchChunk(index=index, kind=kind, first_sequence=first, last_sequence=last)
-        for index, (kind, first, last) in enumerate(runs)
-    ]
+    runs = chain(
+        ((BatchChunk.Kind.CARDS, first, min(first + size - 1, cards)) for first in range(1, cards + 1, size)),
+        (
+            (BatchChunk.Kind.LABELS, first, min(first + labels_size - 1, cards))
+            for first in range(1, cards + 1, labels_size)
+        ),
+    )
+    for index, (kind, first, last) in enumerate(runs):
+        yield BatchChunk(batch=batch, index=index, kind=kind, first_sequence=first, last_sequence=last)
 
 
 def enqueue_chunks(batch_id: int, indexes: Iterable[int]) -> None:

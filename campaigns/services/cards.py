@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -62,6 +62,10 @@ DEFAULT_MESSAGE_TEMPLATE = "Dear {{ first_name }},\n\nthank you for being with u
 DRAFT_PAGE_SIZE = 500
 # Cards whose fit is recorded by one UPDATE (cards_check_fit).
 FIT_UPDATE_PAGE = 5000
+# Cards approved per page by card_bulk_approve (and fit-checked per page by batch_create): the
+# memory of a bulk action stays the same for a hundred cards or a hundred thousand, because no
+# list of every id is held and no query carries more than a page of ids.
+BULK_PAGE_SIZE = 2000
 # How many offending cards a message names before it says "and N more".
 _NAMED_IN_ERRORS = 5
 _FIT_PROBLEM_MAX = Card._meta.get_field("fit_problem").max_length or 300
@@ -318,11 +322,18 @@ def _fit_fields(fits: bool, problem: str, now: dt.datetime) -> dict[str, Any]:
     return fields
 
 
-def cards_check_fit(*, card_ids: Sequence[int], recheck: bool = False) -> int:
+def cards_check_fit(
+    *,
+    card_ids: Sequence[int],
+    recheck: bool = False,
+    layouts: dict[tuple[str, int], FitResult] | None = None,
+) -> int:
     """Check open cards' messages against their design's inside panel. Returns how many were checked.
 
     Only cards not checked yet, unless recheck. The UPDATE is conditional on the message
     checked, so an edit made meanwhile is not flagged with the old message's result.
+    `layouts` keeps the fit of each (message, design) across calls, so a caller checking page
+    after page lays out each distinct message once.
     """
     qs = Card.objects.open().filter(pk__in=list(card_ids))
     if not recheck:
@@ -335,9 +346,12 @@ def cards_check_fit(*, card_ids: Sequence[int], recheck: bool = False) -> int:
         same.setdefault((message, design_id), []).append(pk)
     designs = CardDesign.objects.in_bulk({design_id for _, design_id in same})
     specs: dict[int, DesignSpec] = {}
+    layouts = {} if layouts is None else layouts
     checked = 0
     for (message, design_id), ids in same.items():
-        result = _check_fit(message, spec_for(designs[design_id], specs))
+        if (message, design_id) not in layouts:
+            layouts[message, design_id] = _check_fit(message, spec_for(designs[design_id], specs))
+        result = layouts[message, design_id]
         for start in range(0, len(ids), FIT_UPDATE_PAGE):
             checked += Card.objects.filter(
                 pk__in=ids[start : start + FIT_UPDATE_PAGE], status__in=CARD_OPEN, message=message, design_id=design_id
@@ -418,38 +432,55 @@ def card_approve(*, card: Card, by: AbstractBaseUser) -> Card:
 # --- Many cards (admin actions) ---------------------------------------------------------------
 
 
-def _ids(cards: Iterable[Card] | models.QuerySet[Card]) -> list[int]:
-    if isinstance(cards, models.QuerySet):
-        return list(cards.order_by().values_list("pk", flat=True))
-    return [card.pk for card in cards]
+def pk_pages(cards: Iterable[Card] | models.QuerySet[Card], size: int | None = None) -> Iterator[list[int]]:
+    """The cards' ids, a page at a time in id order (a queryset is read page by page, by id,
+    so no list of every id is held: each page is read when the previous one is done)."""
+    size = size or BULK_PAGE_SIZE
+    if not isinstance(cards, models.QuerySet) or cards.query.is_sliced:
+        ids = sorted(card.pk for card in cards)
+        for start in range(0, len(ids), size):
+            yield ids[start : start + size]
+        return
+    pks = cards.order_by("pk").values_list("pk", flat=True)
+    after = 0
+    while page := list(pks.filter(pk__gt=after)[:size]):
+        yield page
+        after = page[-1]
 
 
 def card_bulk_approve(*, cards: Iterable[Card] | models.QuerySet[Card], by: AbstractBaseUser) -> ApprovalResult:
     """Approve every selected draft whose message fits; the others are reported, not approved.
 
     Unlike the touchpoint actions this is not all-or-nothing: each card's approval stands on its
-    own, and one message that does not fit should not hold back a hundred that do.
+    own, and one message that does not fit should not hold back a hundred that do. So the cards
+    are checked and approved a page at a time (BULK_PAGE_SIZE), each page in its own transaction:
+    a seasonal run of a hundred thousand drafts takes the memory of one page.
     """
-    ids = _ids(cards)
-    cards_check_fit(card_ids=ids)
-    now = timezone.now()
-    with transaction.atomic():
-        approved = Card.objects.filter(pk__in=ids, status=DRAFT, fits=True).update(
-            status=APPROVED, approved_by=by, approved_at=now, updated_at=now
-        )
-        problems = []
-        rows = (
-            Card.objects.filter(pk__in=ids)
-            .exclude(status=APPROVED, approved_at=now)
-            .select_related("touchpoint", "approved_by")
-            .order_by("touchpoint__due_on", "pk")
-        )
-        for row in rows:
-            if row.status == DRAFT and row.fits is False:
-                problems.append(f"the {describe(row)} does not fit: {row.fit_problem or 'shorten the message'}")
-            elif row.status != DRAFT:
-                problems.append(f"the {describe(row)} is {_state(row)}")
-    return ApprovalResult(approved=approved, problems=problems)
+    layouts: dict[tuple[str, int], FitResult] = {}
+    approved = 0
+    problems: list[tuple[dt.date, int, str]] = []
+    for ids in pk_pages(cards):
+        cards_check_fit(card_ids=ids, layouts=layouts)
+        now = timezone.now()
+        with transaction.atomic():
+            approved += Card.objects.filter(pk__in=ids, status=DRAFT, fits=True).update(
+                status=APPROVED, approved_by=by, approved_at=now, updated_at=now
+            )
+            rows = (
+                Card.objects.filter(pk__in=ids)
+                .exclude(status=APPROVED, approved_at=now)
+                .select_related("touchpoint", "approved_by")
+            )
+            for row in rows:
+                if row.status == DRAFT and row.fits is False:
+                    problem = f"the {describe(row)} does not fit: {row.fit_problem or 'shorten the message'}"
+                elif row.status != DRAFT:
+                    problem = f"the {describe(row)} is {_state(row)}"
+                else:
+                    continue
+                problems.append((row.touchpoint.due_on, row.pk, problem))
+    # The problems read in due order across the pages, as one list.
+    return ApprovalResult(approved=approved, problems=[text for _, _, text in sorted(problems)])
 
 
 # --- Cancelling -------------------------------------------------------------------------------

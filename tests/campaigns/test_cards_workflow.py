@@ -434,6 +434,34 @@ def test_bulk_approval_approves_what_fits_and_names_the_rest():
     assert Card.objects.get(pk=already.pk).approved_at is None
 
 
+def test_bulk_approval_goes_page_by_page_with_one_layout_per_message(monkeypatch):
+    # Pages of two: seven cards take four pages, and the problems still read in due order.
+    monkeypatch.setattr(cards_service, "BULK_PAGE_SIZE", 2)
+    layouts = Mock(wraps=cards_service._check_fit)
+    monkeypatch.setattr(cards_service, "_check_fit", layouts)
+    fitting = [make_card(status="draft", fits=None, customer=make_customer(first_name=f"F{n}")) for n in range(4)]
+    late = make_card(
+        status="draft", fits=None, message=TOO_LONG, due_on=D(2025, 4, 1), customer=make_customer(first_name="Lu")
+    )
+    early = make_card(
+        status="draft", fits=None, message=TOO_LONG, due_on=D(2025, 3, 1), customer=make_customer(first_name="Ea")
+    )
+    make_card(status="approved", due_on=D(2025, 3, 20), customer=make_customer(first_name="Al"))
+
+    result = card_bulk_approve(cards=Card.objects.all(), by=make_user())
+
+    assert result.approved == 4
+    assert {card.pk for card in fitting} <= set(Card.objects.filter(status="approved").values_list("pk", flat=True))
+    assert Card.objects.get(pk=late.pk).status == Card.objects.get(pk=early.pk).status == "draft"
+    # In due order across the pages: early (1 March), the approved one (20 March), late (1 April).
+    assert len(result.problems) == 3
+    assert result.problems[0].startswith(f"the {cards_service.describe(early)} does not fit")
+    assert "already approved" in result.problems[1]
+    assert result.problems[2].startswith(f"the {cards_service.describe(late)} does not fit")
+    # Two distinct messages (SHORT, TOO_LONG) across four pages: two layouts, not one per page.
+    assert layouts.call_count == 2
+
+
 def test_the_fit_check_leaves_a_message_edited_meanwhile_alone(monkeypatch):
     card = make_card(status="draft", fits=None)
     real = cards_service._check_fit
