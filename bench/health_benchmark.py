@@ -112,7 +112,13 @@ def bare_seconds(as_of: dt.date) -> dict[str, float]:
     from nurture.lib.customer_scope import CustomerScope
 
     statement, params = facts_sql(CustomerScope.everyone(), as_of)
-    reduced = f"SELECT count(*), sum(coalesce(calls_reached, 0)), max(last_touch_at) FROM ({statement}) facts"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({statement}) facts LIMIT 0", params)
+        names = [column[0] for column in cursor.description]
+    # Every column counted: the planner drops the columns a query does not use, and with them whole
+    # joins and windows (a count of one column computed about half of the facts, 3.6 s against
+    # 8.1 s at full size). Counting each column makes it compute every aggregate the scoring reads.
+    reduced = f"SELECT {', '.join(f'count({name})' for name in names)} FROM ({statement}) facts"
     result: dict[str, float] = {}
     for label, setting in (("server settings", ""), ("chunk settings", CHUNK_SETTINGS)):
         times = []

@@ -299,6 +299,14 @@ class Card(models.Model):
             models.Index(
                 fields=["returned_at"], condition=models.Q(returned_at__isnull=False), name="card_returned_at"
             ),
+            # The health score's facts (campaigns.selectors.health): a chunk's cards mailed or
+            # returned, looked up by touchpoint without reading the wide card rows.
+            models.Index(
+                fields=["touchpoint"],
+                include=["status", "returned_at"],
+                condition=models.Q(status__in=["mailed", "returned"]),
+                name="card_sent_by_touchpoint",
+            ),
         ]
 
     def __str__(self) -> str:
