@@ -34,6 +34,7 @@ def test_a_line_is_encoded_as_json_dumps_writes_it(line: Line) -> None:
 
 
 def test_quotes_backslashes_and_non_ascii_in_a_reason_stay_valid_json() -> None:
-    line = Line(measure_id=3, name='Calls "answered"', weight=2.5, points=40, reason='No answer \\ "é" ✓', effect=-12.34)
+    reason = 'No answer \\ "é" ✓'
+    line = Line(measure_id=3, name='Calls "answered"', weight=2.5, points=40, reason=reason, effect=-12.34)
     detail, _ = _encoded(line)
     assert json.loads(detail) == line.as_json()
