@@ -19,16 +19,12 @@ from django.utils import timezone
 
 from campaigns.models import Touchpoint
 from campaigns.models.webhooks import WebhookEventType
-from campaigns.services.webhooks import webhook_events_record
+from campaigns.services.webhooks import iso_or_none, webhook_events_record
 from nurture.models import Referral
 
 # The outcomes of a call that reached the referrer (a message left counts: they heard the thanks).
 THANKING_OUTCOMES = (Touchpoint.Outcome.REACHED, Touchpoint.Outcome.VOICEMAIL, Touchpoint.Outcome.AT_RISK)
 _CHUNK = 1000
-
-
-def _iso(value: dt.datetime | dt.date | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def referrals_thank(*, touchpoint_ids: Sequence[int], now: dt.datetime | None = None) -> int:
@@ -80,9 +76,9 @@ def referrals_thank(*, touchpoint_ids: Sequence[int], now: dt.datetime | None = 
                             "referrer": row["referrer__external_id"],
                             "referred": row["referred__external_id"],
                             "source": row["source"],
-                            "created_at": _iso(row["created_at"]),
-                            "qualified_at": _iso(row["qualified_at"]),
-                            "thanked_at": _iso(row["thanked_at"]),
+                            "created_at": iso_or_none(row["created_at"]),
+                            "qualified_at": iso_or_none(row["qualified_at"]),
+                            "thanked_at": iso_or_none(row["thanked_at"]),
                             "touchpoint": by_milestone[row["milestone_id"]],
                         },
                     )

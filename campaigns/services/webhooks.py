@@ -159,7 +159,8 @@ _TOUCHPOINT_FIELDS = (
 )
 
 
-def _iso(value: Any) -> str | None:
+def iso_or_none(value: dt.date | dt.datetime | None) -> str | None:
+    """A date or time in an event's payload: ISO 8601, or null."""
     return value.isoformat() if value is not None else None
 
 
@@ -170,8 +171,8 @@ def _touchpoint_data(row: dict[str, Any]) -> dict[str, Any]:
         "status": row["status"],
         "customer": row["customer__external_id"],
         "rule": row["rule__slug"],
-        "occurs_on": _iso(row["occurs_on"]),
-        "due_on": _iso(row["due_on"]),
+        "occurs_on": iso_or_none(row["occurs_on"]),
+        "due_on": iso_or_none(row["due_on"]),
         "assignee": row["assignee__username"],
     }
 
@@ -189,7 +190,7 @@ def touchpoint_events(touchpoint_ids: Sequence[int], *, outcome: bool = False) -
         page = touchpoint_ids[start : start + RECORD_CHUNK]
         rows = Touchpoint.objects.filter(pk__in=page, status=Touchpoint.Status.DONE).values(*_TOUCHPOINT_FIELDS)
         for row in rows:
-            data = {**_touchpoint_data(row), "completed_at": _iso(row["completed_at"])}
+            data = {**_touchpoint_data(row), "completed_at": iso_or_none(row["completed_at"])}
             completed.append((row["pk"], data))
             if outcome and row["outcome"]:
                 logged.append((row["pk"], {**data, "outcome": row["outcome"]}))
@@ -223,7 +224,7 @@ def card_events(*, type: str, card_ids: Sequence[int]) -> None:
                 "design": row["design__slug"],
                 "batch": f"B{row['batch_id']}" if row["batch_id"] else None,
                 "sequence": sequence,
-                "mail_by": _iso(row["mail_by"]),
+                "mail_by": iso_or_none(row["mail_by"]),
             }
             events.append((row["pk"], data))
     webhook_events_record(type=type, events=events)
