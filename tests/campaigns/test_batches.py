@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import re
-import threading
 from collections import Counter
 from typing import Any
 from unittest.mock import Mock
@@ -14,7 +13,6 @@ from unittest.mock import Mock
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -41,6 +39,7 @@ from campaigns.services.batches import (
 from nurture.models import Customer
 from tests.campaigns.test_cards_workflow import SHORT, TOO_LONG, make_card
 from tests.factories import make_customer, make_user
+from tests.support.concurrency import at_once
 
 D = dt.date
 DUE_BY = D(2025, 3, 31)
@@ -220,24 +219,11 @@ def test_two_people_building_batches_at_once_never_share_a_card(on_postgresql):
     if not on_postgresql:
         pytest.skip("SQLite serialises writers: two batch_create calls cannot overlap there")
     made = cards(40)
-    barrier = threading.Barrier(4)
-    results: list[object] = []
 
-    def build_one(due_by: dt.date) -> None:
-        try:
-            barrier.wait()
-            results.append(build(due_by=due_by))
-        except BatchError as exc:
-            results.append(exc)
-        finally:
-            connection.close()
+    def build_one() -> Batch:
+        return build(due_by=DUE_BY)
 
-    threads = [threading.Thread(target=build_one, args=(DUE_BY,)) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    results = at_once(*[build_one] * 4, expected=(BatchError,))
     batches = [result for result in results if isinstance(result, Batch)]
     assert batches, results
     batched = list(Card.objects.filter(batch__isnull=False).values_list("pk", flat=True))

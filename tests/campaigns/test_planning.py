@@ -1,11 +1,9 @@
 """The planner against the database (PostgreSQL or the embedded SQLite, whichever is configured)."""
 
 import datetime as dt
-import threading
 import zoneinfo
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -13,6 +11,7 @@ from campaigns.models import PlannerRun, PlanSlot, Rule, Touchpoint
 from campaigns.services import planning
 from nurture.models import Customer, Milestone, MilestoneKind, Tag
 from tests.factories import live_duplicates
+from tests.support.concurrency import at_once
 
 UTC = dt.UTC
 D = dt.date(2026, 11, 23)  # a Monday
@@ -367,26 +366,12 @@ def test_two_planners_at_once_create_every_touchpoint_exactly_once():
     for i in range(40):
         c = customer(first_name=f"C{i}")
         milestone(c, D - dt.timedelta(days=9 * i + 1))
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
 
     def sweep() -> None:
-        try:
-            barrier.wait()
-            with override_settings(NURTURE_PLAN_CHUNK_SIZE=5):
-                planning.plan(now=at(D))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with override_settings(NURTURE_PLAN_CHUNK_SIZE=5):
+            planning.plan(now=at(D))
 
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-
-    assert errors == []
+    at_once(sweep, sweep)
     assert live_duplicates() == 0
     expected = Touchpoint.objects.count()
     assert expected > 0

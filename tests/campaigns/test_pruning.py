@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from campaigns.models import CrmEventReceived, IdempotencyKey, WebhookDelivery, 
 from campaigns.services.pruning import old_records_prune
 from nurture.models import ApiToken
 from tests.factories import NOON_UTC, make_api_token, make_user
+from tests.support.concurrency import at_once
 
 NOW = NOON_UTC
 DAY = dt.timedelta(days=1)
@@ -133,26 +133,11 @@ def test_two_runs_at_once_delete_each_row_once(endpoint):
     for i in range(30):
         event(age_days=40 + i, statuses=["delivered"], endpoint=endpoint)
         receipt(age_days=40 + i)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
 
-    def run() -> None:
-        try:
-            start.wait()
-            results.append(old_records_prune(now=NOW, batch=4))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def run() -> Any:
+        return old_records_prune(now=NOW, batch=4)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
-    assert not errors, errors
+    results = at_once(run, run, timeout=60)
     assert sum(r.webhook_events for r in results) == 30
     assert sum(r.crm_receipts for r in results) == 30
     assert not WebhookEvent.objects.exists() and not CrmEventReceived.objects.exists()

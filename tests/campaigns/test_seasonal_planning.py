@@ -2,10 +2,9 @@
 (docs/calendar-rules.md, rule 7), on PostgreSQL or the embedded SQLite, whichever is configured."""
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.utils.text import slugify
 
@@ -17,6 +16,7 @@ from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Tag
 from tests.campaigns.test_planning import milestone
 from tests.factories import live_duplicates
+from tests.support.concurrency import at_once
 
 UTC = dt.UTC
 NOV_23 = dt.date(2026, 11, 23)  # a Monday, before Thanksgiving (26 Nov) and 1 December
@@ -346,26 +346,12 @@ def test_two_planners_at_once_create_every_seasonal_touchpoint_exactly_once():
     seasonal("Thanksgiving", anchor="holiday", holiday="Thanksgiving", action="call")
     for i in range(30):
         customer(first_name=f"C{i}", country=["US", "GB", "CA"][i % 3])
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
 
     def sweep() -> None:
-        try:
-            barrier.wait()
-            with override_settings(NURTURE_PLAN_CHUNK_SIZE=4):
-                planning.plan(now=at(dt.date(2026, 11, 1)))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with override_settings(NURTURE_PLAN_CHUNK_SIZE=4):
+            planning.plan(now=at(dt.date(2026, 11, 1)))
 
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-
-    assert errors == []
+    at_once(sweep, sweep)
     assert live_duplicates() == 0
     assert Touchpoint.objects.filter(season=2026).count() == 30 + 10
     assert planning.plan(now=at(dt.date(2026, 11, 1))).created == 0

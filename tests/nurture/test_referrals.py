@@ -4,12 +4,11 @@ review period, qualifying once however often or concurrently it runs, and voidin
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
 import time_machine
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from nurture.models import Milestone, Referral
 from nurture.services.customers import InputError
@@ -24,6 +23,7 @@ from nurture.services.referrals import (
 )
 from nurture.tasks import qualify_referrals
 from tests.factories import make_customer
+from tests.support.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 5, 4, 10, tzinfo=dt.UTC)  # a Monday
@@ -157,25 +157,11 @@ def test_two_runs_at_once_qualify_each_referral_once(settings, on_postgresql):
         source=Referral.Source.IMPORT,
         now=NOW,
     )
-    start = threading.Barrier(2, timeout=10)
-    counts: list[int] = []
-    errors: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            start.wait()
-            counts.append(referrals_qualify_due(now=NOW + dt.timedelta(days=1)))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+    def run() -> int:
+        return referrals_qualify_due(now=NOW + dt.timedelta(days=1))
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    counts = at_once(run, run, timeout=30)
     assert sum(counts) == 40
     assert Referral.objects.filter(status="qualified").count() == 40
     assert len(referred_milestones(referrer)) == 1
