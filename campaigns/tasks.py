@@ -35,7 +35,12 @@ from campaigns.services.batches import (
     batch_render_chunk,
     batches_resume_stalled,
 )
-from campaigns.services.cards import cards_check_fit, cards_follow_touchpoints
+from campaigns.services.cards import (
+    FIT_CHECK_OVERDUE_AFTER,
+    cards_check_fit,
+    cards_check_fit_overdue,
+    cards_follow_touchpoints,
+)
 from nurture.lib.customer_scope import CustomerScope
 from nurture.publishing import publish_on_commit
 
@@ -109,6 +114,13 @@ def send_at_risk_alert(touchpoint_id: int) -> Summary:
     return {"sent": alerts.send_at_risk_alert(touchpoint_id=touchpoint_id)}
 
 
+@shared_task(name="campaigns.tasks.send_overdue_alerts")
+def send_overdue_alerts(after_seconds: float | None = None) -> Summary:
+    """Beat, every five minutes: the leads' alerts (at risk, entered red) whose task was lost."""
+    after = alerts.ALERT_OVERDUE_AFTER if after_seconds is None else dt.timedelta(seconds=after_seconds)
+    return alerts.alerts_send_overdue(after=after).as_dict()
+
+
 # --- The health score (docs/health.md) ---------------------------------------------------------
 
 
@@ -142,7 +154,7 @@ def send_health_alert(band_change_id: int) -> Summary:
 
 
 # --- Cards and print batches -----------------------------------------------------------------
-# Rendering is long: render_batch_chunk, finish_batch and check_card_fits go to their own queue
+# Rendering is long: render_batch_chunk, finish_batch and the fit checks go to their own queue
 # ("rendering", see CELERY_TASK_ROUTES in settings) so that they never hold up planning.
 
 # A batch with no progress for this long while a worker is up has lost a message: queue it again.
@@ -179,6 +191,13 @@ def draft_cards_for_customers(customer_ids: list[int]) -> Summary:
 @shared_task(name="campaigns.tasks.check_card_fits", autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
 def check_card_fits(card_ids: list[int]) -> Summary:
     return {"checked": cards_check_fit(card_ids=card_ids)}
+
+
+@shared_task(name="campaigns.tasks.check_overdue_card_fits")
+def check_overdue_card_fits(after_seconds: float | None = None) -> Summary:
+    """Beat, every five minutes (render queue): the fit checks of open cards whose task was lost."""
+    after = FIT_CHECK_OVERDUE_AFTER if after_seconds is None else dt.timedelta(seconds=after_seconds)
+    return cards_check_fit_overdue(after=after).as_dict()
 
 
 @shared_task(
@@ -267,7 +286,8 @@ def expire_idempotency_keys() -> Summary:
 
 @shared_task(name="campaigns.tasks.prune_old_records", autoretry_for=(Exception,), retry_backoff=60, max_retries=3)
 def prune_old_records() -> Summary:
-    """Nightly: delete what is past its retention (idempotency keys, webhook events, CRM receipts), in batches."""
+    """Nightly: delete what is past its retention (idempotency keys, webhook events, CRM receipts, job
+    runs), in batches."""
     return pruning.old_records_prune().as_dict()
 
 

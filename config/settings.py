@@ -245,6 +245,7 @@ CELERY_TASK_ROUTES = {
     "campaigns.tasks.render_*": {"queue": "rendering"},
     "campaigns.tasks.finish_batch": {"queue": "rendering"},
     "campaigns.tasks.check_card_fits": {"queue": "rendering"},
+    "campaigns.tasks.check_overdue_card_fits": {"queue": "rendering"},
     # The customer import's check and import: the default queue (their progress shows in the admin).
     "nurture.tasks.*": {"queue": "celery"},
 }
@@ -261,6 +262,8 @@ NURTURE_IDEMPOTENCY_KEEP_DAYS = env_int("NURTURE_IDEMPOTENCY_KEEP_DAYS", 7, mini
 NURTURE_WEBHOOK_EVENTS_KEEP_DAYS = env_int("NURTURE_WEBHOOK_EVENTS_KEEP_DAYS", 30, minimum=14)
 NURTURE_WEBHOOK_FAILED_KEEP_DAYS = env_int("NURTURE_WEBHOOK_FAILED_KEEP_DAYS", 90, minimum=14)
 NURTURE_CRM_RECEIPTS_KEEP_DAYS = env_int("NURTURE_CRM_RECEIPTS_KEEP_DAYS", 30, minimum=7)
+# The job log (nurture_jobrun): finished runs; each task's latest run and unfinished runs always stay.
+NURTURE_JOBRUN_KEEP_DAYS = env_int("NURTURE_JOBRUN_KEEP_DAYS", 30, minimum=1)
 
 # The planner (see campaigns/services/planning.py).
 NURTURE_PLAN_HORIZON_DAYS = env_int("NURTURE_PLAN_HORIZON_DAYS", 60, minimum=1)

@@ -9,7 +9,9 @@ and a failure is logged, not raised.
 Nothing is lost for good: every kind of work queued this way has a periodic job (Beat) that finds
 it from the database. The planner's hourly sweep re-plans every customer and milestone changed
 since the last completed sweep, webhook events wait in their outbox for the periodic dispatch,
-stalled print batches are queued again (docs/operations.md, "When Redis is down").
+stalled print batches are queued again, the leads' alerts still unsent are sent, cards still
+unchecked are checked, CSV imports still waiting have their step queued again (docs/operations.md,
+"When Redis is down at a commit").
 
 Inside a worker (a task that queues its follow-up work) the failure is raised after it is logged:
 the task fails, and its own retry policy runs it again sooner than the periodic job would (every

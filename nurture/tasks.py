@@ -7,6 +7,7 @@ again later, when that worker has finished it or has been silent for STALE_AFTER
 Routed to the default queue (settings: CELERY_TASK_ROUTES).
 """
 
+import datetime as dt
 from typing import Any
 
 from celery import Task, shared_task
@@ -36,6 +37,13 @@ def run_import(self: Task[Any, Any], job_id: int) -> Summary:
     if outcome == import_jobs.OUTCOME_BUSY:
         raise self.retry(countdown=_BUSY_RETRY_SECONDS)
     return {"job": job_id, "outcome": outcome}
+
+
+@shared_task(name="nurture.tasks.resume_imports")
+def resume_imports(idle_seconds: float | None = None) -> Summary:
+    """Beat, every five minutes: queue again the check or import of jobs whose task was lost."""
+    idle = import_jobs.RESUME_AFTER if idle_seconds is None else dt.timedelta(seconds=idle_seconds)
+    return {"resumed": import_jobs.import_jobs_resume_stalled(idle_for=idle)}
 
 
 @shared_task(name="nurture.tasks.warn_expiring_api_tokens")

@@ -7,7 +7,10 @@ import pytest
 import time_machine
 from django.conf import settings
 
+from campaigns import receivers
+from nurture import publishing
 from tests.factories import NOON_UTC, PRINT_ROOM_PERMISSIONS, make_account_manager, make_card_manager, make_user
+from tests.support.broker import Outage
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -49,6 +52,16 @@ def worker_factory(transactional_db: None, broker_url: str, tmp_path: Path) -> I
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def outage(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Redis down after the commit: every task published is dropped (``outage.lost``) until
+    ``outage.end()``; from then on a publish runs the task in this process (tests/support/broker.py)."""
+    broker = Outage()
+    monkeypatch.setattr(publishing, "publish", broker.publish)
+    monkeypatch.setattr(receivers, "publish", broker.publish)
+    return broker
 
 
 @pytest.fixture

@@ -292,6 +292,14 @@ class Card(models.Model):
             # The print room's queue on Today, counted up to a cap along the mail-by dates
             # (selectors.today.mail_by_groups): only the approved cards, which are never in a batch.
             models.Index(fields=["mail_by", "id"], condition=models.Q(status="approved"), name="card_approved_mail_by"),
+            # The open cards not checked against the inside panel yet, by id: the recovery of lost fit
+            # checks (services.cards.cards_check_fit_overdue, every five minutes) and the checks queued
+            # after drafting (CardQuerySet.unchecked()). Partial: a card leaves it once checked.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(fits__isnull=True, status__in=["draft", "approved"]),
+                name="card_unchecked",
+            ),
             # The cards report's daily figures: the cards approved, and those returned, on one day.
             models.Index(
                 fields=["approved_at"], condition=models.Q(approved_at__isnull=False), name="card_approved_at"

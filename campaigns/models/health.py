@@ -302,6 +302,13 @@ class HealthBandChange(models.Model):
         indexes = [
             # The reports: movement between bands over a period.
             models.Index(fields=["date"], name="healthbandchange_date"),
+            # Entries into red reacted to whose lead is not alerted yet, by when: their recovery
+            # (services.alerts.alerts_send_overdue, every five minutes). A handful of rows.
+            models.Index(
+                fields=["reacted_at"],
+                condition=models.Q(reacted_at__isnull=False, alert_sent_at__isnull=True),
+                name="healthbandchange_alert_unsent",
+            ),
         ]
 
     def __str__(self) -> str:

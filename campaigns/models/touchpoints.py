@@ -230,6 +230,13 @@ class Touchpoint(models.Model):
             # Every planner chunk looks for held cards to release (services.holds.release_deliverable_addresses):
             # the few held touchpoints of a range of customers, without reading the others.
             models.Index(fields=["customer"], condition=models.Q(status="held"), name="touchpoint_held_customer"),
+            # The lead's alerts still unsent after an "at risk" call, by when it was logged: their
+            # recovery (services.alerts.alerts_send_overdue, every five minutes). A handful of rows.
+            models.Index(
+                fields=["completed_at"],
+                condition=models.Q(outcome="at_risk", alert_sent_at__isnull=True),
+                name="touchpoint_alert_unsent",
+            ),
             # The reports' daily figures: the touchpoints completed on one day (selectors/reports/).
             models.Index(
                 fields=["completed_at"], condition=models.Q(completed_at__isnull=False), name="touchpoint_completed_at"

@@ -10,7 +10,11 @@ Drafting does not check whether the message fits the inside panel: that is a Wea
 tens of milliseconds a card, and a planner chunk may draft thousands. It leaves ``fits`` empty
 and, once its transaction commits, queues ``check_card_fits`` tasks on the render queue. An edit
 or an approval checks the fit there and then, and a batch checks any card still unchecked before
-it takes it: a message that does not fit is flagged and never printed cut.
+it takes it: a message that does not fit is flagged and never printed cut. A check whose task was
+never queued (Redis down after the commit: nurture/publishing.py) leaves the card unchecked, which
+is its own record of the work owed: ``cards_check_fit_overdue`` (Beat, every five minutes, on the
+render queue: campaigns.tasks.check_overdue_card_fits) checks the open cards still unchecked
+FIT_CHECK_OVERDUE_AFTER after their last change.
 
 "Approved" means ready to print, so a card whose message is found not to fit goes back to draft
 (a check constraint holds this); editing an approved card's message keeps it approved when the
@@ -66,6 +70,11 @@ FIT_UPDATE_PAGE = 5000
 # memory of a bulk action stays the same for a hundred cards or a hundred thousand, because no
 # list of every id is held and no query carries more than a page of ids.
 BULK_PAGE_SIZE = 2000
+# An open card still unchecked this long after its last change lost its check's task (or never had
+# one queued): the recovery checks it. Longer than a check waits behind a print run on the queue.
+FIT_CHECK_OVERDUE_AFTER = dt.timedelta(minutes=10)
+# Cards the recovery checks per run at most (tens of milliseconds of layout per distinct message).
+FIT_CHECK_OVERDUE_PAGE = 1000
 # How many offending cards a message names before it says "and N more".
 _NAMED_IN_ERRORS = 5
 _FIT_PROBLEM_MAX = Card._meta.get_field("fit_problem").max_length or 300
@@ -353,10 +362,42 @@ def cards_check_fit(
             layouts[message, design_id] = _check_fit(message, spec_for(designs[design_id], specs))
         result = layouts[message, design_id]
         for start in range(0, len(ids), FIT_UPDATE_PAGE):
-            checked += Card.objects.filter(
+            page = Card.objects.filter(
                 pk__in=ids[start : start + FIT_UPDATE_PAGE], status__in=CARD_OPEN, message=message, design_id=design_id
-            ).update(**_fit_fields(result.fits, result.problem, timezone.now()))
+            )
+            if not recheck:
+                # Still unchecked: a second check running at once (the task and the recovery) counts each card once.
+                page = page.filter(fits__isnull=True)
+            checked += page.update(**_fit_fields(result.fits, result.problem, timezone.now()))
     return checked
+
+
+@dataclass(frozen=True)
+class OverdueFitChecks:
+    checked: int
+    more: bool  # more overdue cards than a page: the next run goes on
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checked": self.checked, "more": self.more}
+
+
+def cards_check_fit_overdue(
+    *,
+    now: dt.datetime | None = None,
+    after: dt.timedelta = FIT_CHECK_OVERDUE_AFTER,
+    limit: int = FIT_CHECK_OVERDUE_PAGE,
+) -> OverdueFitChecks:
+    """Check the open cards unchecked for longer than `after` (their check's task was lost), the
+    oldest ids first, a page at a time (index card_unchecked). The check writes only where the card
+    is still unchecked, so a run twice, or beside the late task, checks each card once."""
+    cutoff = (now or timezone.now()) - after
+    ids = list(
+        Card.objects.unchecked().filter(updated_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[: limit + 1]
+    )
+    checked = cards_check_fit(card_ids=ids[:limit])
+    if checked:
+        log.info("checked the fit of %d card(s) whose check was lost", checked)
+    return OverdueFitChecks(checked=checked, more=len(ids) > limit)
 
 
 def cards_design_changed(*, design: CardDesign) -> int:

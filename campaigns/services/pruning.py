@@ -1,4 +1,5 @@
-"""Forgetting what is past its retention: webhook events and their deliveries, CRM receipts, idempotency keys.
+"""Forgetting what is past its retention: webhook events and their deliveries, CRM receipts, idempotency
+keys, the job log.
 
 The nightly job (campaigns.tasks.prune_old_records) calls ``old_records_prune``. Each kind is
 deleted in batches of PRUNE_BATCH rows, each batch its own short transaction, so the job never holds
@@ -13,6 +14,9 @@ second finds it gone). The retentions are settings (docs/operations.md, "Retenti
   to be replayed from the delivery log; those not fanned out or with a delivery pending, always;
 - CRM receipts (CrmEventReceived): NURTURE_CRM_RECEIPTS_KEEP_DAYS (30). A CRM's redelivery of an
   event older than that would be applied again; HubSpot and Pipedrive retry for a few days at most.
+- the job log (nurture_jobrun): NURTURE_JOBRUN_KEEP_DAYS (30) for finished runs. A run still
+  running or waiting for its retry is never deleted (its worker writes its outcome on that row),
+  nor each task's latest run, which the Jobs page shows for a task that runs monthly too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from django.utils import timezone
 
 from campaigns.models import CrmEventReceived, IdempotencyKey, WebhookDelivery, WebhookEvent
 from campaigns.services.idempotency import idempotency_kept
+from nurture.models import JobRun
 
 # Rows deleted per statement (and per transaction).
 PRUNE_BATCH = 1000
@@ -38,6 +43,7 @@ class Pruned:
     webhook_events: int = 0
     webhook_deliveries: int = 0
     crm_receipts: int = 0
+    job_runs: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -75,6 +81,12 @@ def _webhook_events_past_retention(now: dt.datetime) -> models.QuerySet[WebhookE
     ).exclude(models.Exists(pending))
 
 
+def _job_runs_past_retention(now: dt.datetime) -> models.QuerySet[JobRun]:
+    # Read once: a run that starts meanwhile only keeps one more row than needed until tomorrow.
+    latest = list(JobRun.objects.latest_per_task().values_list("pk", flat=True))
+    return JobRun.objects.older_than(now - _days("NURTURE_JOBRUN_KEEP_DAYS")).exclude(pk__in=latest)
+
+
 def old_records_prune(*, now: dt.datetime | None = None, batch: int = PRUNE_BATCH) -> Pruned:
     """Delete every record past its retention, in batches. Returns how many of each."""
     now = now or timezone.now()
@@ -83,9 +95,11 @@ def old_records_prune(*, now: dt.datetime | None = None, batch: int = PRUNE_BATC
     receipts, _ = _delete_in_batches(
         CrmEventReceived.objects.filter(received_at__lt=now - _days("NURTURE_CRM_RECEIPTS_KEEP_DAYS")), batch=batch
     )
+    runs, _ = _delete_in_batches(_job_runs_past_retention(now), batch=batch)
     return Pruned(
         idempotency_keys=keys,
         webhook_events=events.get(WebhookEvent._meta.label, 0),
         webhook_deliveries=events.get(WebhookDelivery._meta.label, 0),
         crm_receipts=receipts,
+        job_runs=runs,
     )

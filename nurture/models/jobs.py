@@ -37,8 +37,9 @@ class JobRunQuerySet(models.QuerySet["JobRun"]):
         return {row["task_name"]: (int(row["runs"]), int(row["failures"])) for row in rows}
 
     def older_than(self, moment: dt.datetime) -> Self:
-        """Finished runs started before `moment` (what pruning removes)."""
-        return self.filter(started_at__lt=moment).exclude(status="running")
+        """Finished runs (succeeded or failed) started before `moment`: what pruning may remove. A
+        run still running, or waiting for its retry (whose row the retry updates), is never one."""
+        return self.filter(started_at__lt=moment, status__in=("succeeded", "failed"))
 
     def _db_vendor(self) -> str:
         return str(connections[self.db].vendor)

@@ -19,6 +19,14 @@ says "busy" and is retried later (nurture.tasks).
 
 The services ask for the tasks by their names (CHECK_TASK, RUN_TASK, which nurture.tasks defines),
 once the transaction that made the job commits: services never import the tasks.
+
+A task that was never queued (Redis down at the commit: nurture/publishing.py) or that went with
+its worker is not lost: the job's state says what is owed. ``import_jobs_resume_stalled`` (Beat,
+every five minutes: nurture.tasks.resume_imports) queues again the check of a job still queued,
+the import of a job confirmed but never taken, and the step of a job whose worker has been silent
+for STALE_AFTER, once the job has not changed for RESUME_AFTER. Queueing again is claimed by a
+conditional UPDATE of the job's updated_at, so two runs at once queue a job once, and a job is
+queued again at most once per RESUME_AFTER; the task's own claim makes a second delivery harmless.
 """
 
 from __future__ import annotations
@@ -52,6 +60,8 @@ STALE_AFTER = dt.timedelta(minutes=30)
 CONFIRM_WITHIN = dt.timedelta(hours=1)
 # Stored files of imports older than this are removed (the next upload sweeps them).
 KEEP_FILES = dt.timedelta(days=1)
+# A job that has not changed for this long while a task is owed lost it: queue it again.
+RESUME_AFTER = dt.timedelta(minutes=10)
 # The preview lists this many of the rows that change.
 PREVIEW_ROWS = 50
 
@@ -130,6 +140,31 @@ def _remove_file(job: ImportJob) -> None:
             log.warning("import job %s: could not remove %s", job.pk, name)
             return
         ImportJob.objects.filter(pk=job.pk, file=name).update(file="")
+
+
+def _owed_a_task(now: dt.datetime) -> Q:
+    """Jobs a worker should be at: queued (the check), confirmed and never taken (the import), or
+    taken by a worker silent for STALE_AFTER (it died; the task's claim takes the job over)."""
+    never_taken = Q(state=QUEUED) | Q(state=IMPORTING, attempt="")
+    abandoned = Q(state__in=(CHECKING, IMPORTING), heartbeat_at__lt=now - STALE_AFTER)
+    return never_taken | abandoned
+
+
+def import_jobs_resume_stalled(*, now: dt.datetime | None = None, idle_for: dt.timedelta = RESUME_AFTER) -> int:
+    """Queue again the task of every job owed one that has not changed for `idle_for`. Returns how
+    many were queued. In a worker a broker that fails raises (the job waits for the next run)."""
+    now = now or _now()
+    resumed = 0
+    stalled = ImportJob.objects.filter(_owed_a_task(now), updated_at__lt=now - idle_for).order_by("pk")
+    for pk, state, updated_at in stalled.values_list("pk", "state", "updated_at"):
+        # The claim: the job as it was read, unchanged since; it now waits RESUME_AFTER again.
+        if not ImportJob.objects.filter(_owed_a_task(now), pk=pk, updated_at=updated_at).update(updated_at=now):
+            continue  # a worker took it meanwhile, or another run queued it
+        task = RUN_TASK if state == IMPORTING else CHECK_TASK
+        log.warning("import job %s: %s, unchanged since %s: queued %s again", pk, state, updated_at.isoformat(), task)
+        publish_on_commit(task, pk)
+        resumed += 1
+    return resumed
 
 
 # --- The worker's side ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Redis down when a request commits: the request succeeds at once, and the planner's sweep does the lost work.
+"""Redis down when a request commits: the request succeeds at once, and a periodic job does the lost work.
 
 Logging a "reached" call moves the customer's last-contact milestone, and the commit queues a
 re-plan of the customer. Here Redis is a server of the test's own (never the machine's), killed
@@ -6,7 +6,8 @@ before the request: the task cannot be published. The change is committed all th
 answer must be the usual redirect to Today, within a couple of seconds; the publish is logged and
 dropped (nurture/publishing.py). Once Redis is back, the planner's next sweep, fanned out by a real
 worker, plans what the lost re-plan would have: its incremental pass takes every milestone changed
-since the last completed sweep.
+since the last completed sweep. Likewise an "at risk" call: the lead's alert is not queued, and
+the recovery job (Beat, every five minutes) sends it once Redis is back, once.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from django.utils import timezone
 from campaigns import tasks
 from campaigns.models import Cadence, PlannerRun, Rule, Touchpoint
 from campaigns.services import planning
-from nurture.models import Milestone, MilestoneKind
+from nurture.models import JobRun, Milestone, MilestoneKind, StaffProfile
 from nurture.publishing import publish
 from tests.conftest import require_service
-from tests.factories import make_customer, make_touchpoint
+from tests.factories import make_customer, make_touchpoint, make_user
 from tests.support.broker import celery_broker
 from tests.support.servers import RedisServer, redis_server_binary
 from tests.support.worker import Worker, wait_until
@@ -111,3 +112,45 @@ def test_a_reached_call_logged_while_redis_is_down_commits_and_the_next_sweep_re
     assert check_in.occurs_on == today + relativedelta(months=1)
     assert PlannerRun.objects.completed_sweeps().count() == sweeps + 1
     assert not PlannerRun.objects.filter(scope=PlannerRun.Scope.CUSTOMERS).exists()
+
+
+def test_an_at_risk_call_logged_while_redis_is_down_alerts_the_lead_once_redis_is_back(
+    client: Any, alice: Any, redis: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    StaffProfile.objects.create(user=alice, lead=make_user("lena", email="lena@example.com"))
+    customer = make_customer(account_manager=alice, first_name="Ada", last_name="Lovelace", time_zone="UTC")
+    call = make_touchpoint(customer=customer, due_on=timezone.localdate())
+
+    assert publish(tasks.dispatch_webhooks)  # a live pooled connection to Redis ...
+    redis.stop()  # ... which dies
+    client.force_login(alice)
+    caplog.set_level(logging.WARNING, logger="nurture.publishing")
+
+    started = time.monotonic()
+    response = client.post(reverse("today-log-outcome", args=[call.pk]), {"outcome": "at_risk"})
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 302 and elapsed < ANSWER_WITHIN, (response, elapsed)
+    call.refresh_from_db()
+    assert (call.outcome, call.alert_sent_at) == ("at_risk", None)
+    assert "campaigns.tasks.send_at_risk_alert" in caplog.text and "not queued" in caplog.text
+
+    redis.start()  # the same port, empty: the alert's task is nowhere
+    worker = Worker(tmp_path, concurrency=1, env={"REDIS_URL": redis.url(0)}).start()
+    try:
+        # What Beat sends every five minutes (here without waiting the ten minutes first), twice.
+        for _ in range(2):
+            assert publish(tasks.send_overdue_alerts, 0), caplog.text
+        wait_until(
+            lambda: (
+                JobRun.objects.filter(task_name="campaigns.tasks.send_overdue_alerts", status="succeeded").count() == 2
+            ),
+            timeout=60,
+            what=f"two recovery runs\n{worker.log()}",
+        )
+    finally:
+        worker.stop()
+    call.refresh_from_db()
+    assert call.alert_sent_at is not None
+    runs = JobRun.objects.filter(task_name="campaigns.tasks.send_overdue_alerts").order_by("started_at")
+    assert sorted(run.summary["sent"] for run in runs) == [0, 1]  # sent once
