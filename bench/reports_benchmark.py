@@ -1,4 +1,5 @@
-"""The report pages at scale: every report on 1,000,000 customers and 5,000,000 touchpoints.
+"""The report pages at scale: every report on 1,000,000 customers and 5,000,000 touchpoints, and the
+cadence page with its journey map (which read the same nightly figures).
 
     python bench/reports_benchmark.py                                  # 1,000,000 customers (about an hour to load)
     python bench/reports_benchmark.py --customers 20000 --runs 3       # a small run: a minute or two
@@ -13,9 +14,11 @@ What it does:
 2. runs the nightly job once (campaigns.services.report_figures: its first run writes
    NURTURE_REPORT_BACKFILL_DAYS days of every report) and prints how long it took;
 3. signs in with Django's test client as an account manager and as the superuser and GETs each
-   report page: once to warm up, once with the SQL captured (every statement is EXPLAINed: a COUNT
-   must be bounded, by a LIMIT or by an index range, and no plan may scan a big table
-   sequentially), then --runs times; prints the median per page and PASS/FAIL (median <= 300 ms).
+   report page, then the "Post-sale nurture" cadence's change page and its journey map as SVG
+   (journey figures, customers per stage and moves: docs/journey-map.md): once to warm up, once
+   with the SQL captured (every statement is EXPLAINed: a COUNT must be bounded, by a LIMIT or by
+   an index range, and no plan may scan a big table sequentially), then --runs times; prints the
+   median per page and PASS/FAIL (median <= 300 ms).
 
 The database URL comes from --database-url only (its name must contain "bench").
 """
@@ -38,6 +41,8 @@ from bench.common import Stopwatch, add_database_url_argument, argument_parser, 
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_reports"
 TARGET_MS = 300.0
+# The cadence whose page is measured: the bench's touchpoints are all of its rules.
+CADENCE = "Post-sale nurture"
 
 RENEWALS_SQL = """
 INSERT INTO nurture_milestone (customer_id, kind_id, date, note, created_at, updated_at)
@@ -96,15 +101,22 @@ def measure(url: str, runs: int, record_figures: bool) -> list[dict[str, Any]]:
         report_figures_record()
         log(f"nightly job, a run with nothing left to write: {watch.seconds * 1000:.0f} ms")
 
+    from campaigns.models import Cadence
+
+    cadence = Cadence.objects.get(name=CADENCE)
+    pages = [(name, reverse("report", args=[name])) for name in REPORTS]
+    pages += [
+        ("cadence", reverse("admin:campaigns_cadence_change", args=[cadence.pk])),
+        ("cadence-svg", reverse("admin:campaigns_cadence_journey_map", args=[cadence.pk])),
+    ]
     users = get_user_model().objects
     clients = {"manager": Client(), "superuser": Client()}
     clients["manager"].force_login(users.get(username="bench-am-01"))
     clients["superuser"].force_login(users.get(username="bench-admin"))
     cursor = psycopg.connect(url, autocommit=True).cursor()
     results = []
-    for name in REPORTS:
+    for name, path in pages:
         for who, client in clients.items():
-            path = reverse("report", args=[name])
             client.get(path)
             with CaptureQueriesContext(connection) as captured:
                 response = client.get(path)
@@ -127,7 +139,7 @@ def measure(url: str, runs: int, record_figures: bool) -> list[dict[str, Any]]:
                     "ok": median <= TARGET_MS and not problems,
                 }
             )
-            log(f"  {name:<10} {who:<10} median {median:7.1f} ms, {len(queries)} queries {problems}")
+            log(f"  {name:<11} {who:<10} median {median:7.1f} ms, {len(queries)} queries {problems}")
     return results
 
 
@@ -151,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(url, args.runs, record_figures=not args.skip_figures)
     failed = [r for r in results if not r["ok"]]
     print()
-    print("| report | who | median ms | queries | problems |")
+    print("| page | who | median ms | queries | problems |")
     print("|---|---|---:|---:|---|")
     for r in results:
         print(f"| {r['report']} | {r['who']} | {r['median_ms']:.1f} | {r['queries']} | {', '.join(r['problems'])} |")

@@ -23,6 +23,17 @@ def sees_all_customers(user: AbstractBaseUser | AnonymousUser) -> bool:
     return user_has_perm(user, "nurture.view_all_customers")
 
 
+def account_managers_seen_by(user: AbstractBaseUser | AnonymousUser) -> frozenset[int] | None:
+    """The account managers whose customers' rows CustomerScopedQuerySet.visible_to shows `user`
+    (for a model without sees_all_permissions), for figures stored per account manager: None for
+    everyone's (and those of customers without one), else the user's own, or none at all."""
+    if not user.is_authenticated:
+        return frozenset()
+    if sees_all_customers(user):
+        return None
+    return frozenset({int(user.pk)})
+
+
 _M = TypeVar("_M", bound=models.Model)
 
 

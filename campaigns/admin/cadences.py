@@ -1,5 +1,6 @@
 """Admin of cadences and their rules: the stages of the journey, the rules, and on the cadence's page
-its journey map (selectors.journey_map) and customers per stage (selectors.stages)."""
+its journey map (selectors.journey_map) and customers per stage (selectors.stages), with their
+figures from the nightly job's stored ones when it has written them (selectors.cadence_figures)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from django.utils.html import format_html
 
 from campaigns.forms import CadenceForm, RuleForm
 from campaigns.models import Cadence, Rule, Stage
+from campaigns.selectors.cadence_figures import cadence_stage_figures, cadence_step_figures
 from campaigns.selectors.cadence_preview import cadence_preview
 from campaigns.selectors.journey_map import cadence_journey_map
-from campaigns.selectors.stages import DEFAULT_PERIOD_DAYS, customers_per_stage, recent_stage_moves
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -151,10 +152,10 @@ class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
     ) -> HttpResponse:
         if obj is not None and obj.pk is not None:
             # Drawn above the inlines: the designed journey and how it performs, one picture.
-            context["journey_map"] = cadence_journey_map(cadence=obj, user=request.user)
-            context["stage_counts"] = customers_per_stage(cadence=obj, user=request.user)
-            context["stage_moves"] = recent_stage_moves(cadence=obj, user=request.user)
-            context["stage_moves_days"] = DEFAULT_PERIOD_DAYS
+            steps = cadence_step_figures(cadence=obj, user=request.user)
+            context["journey_map"] = cadence_journey_map(cadence=obj, user=request.user, figures=steps.figures)
+            context["step_figures"] = steps
+            context["stage_figures"] = cadence_stage_figures(cadence=obj, user=request.user)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def journey_map_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -164,8 +165,11 @@ class CadenceAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin[Cadence]):
             raise Http404("No such cadence.")
         if not self.has_view_permission(request, cadence):
             raise PermissionDenied
-        journey_map = cadence_journey_map(cadence=cadence, user=request.user)
-        svg = render_to_string("admin/campaigns/cadence/journey_map.svg", {"journey_map": journey_map})
+        steps = cadence_step_figures(cadence=cadence, user=request.user)
+        journey_map = cadence_journey_map(cadence=cadence, user=request.user, figures=steps.figures)
+        svg = render_to_string(
+            "admin/campaigns/cadence/journey_map.svg", {"journey_map": journey_map, "step_figures": steps}
+        )
         return HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
 
     @admin.display(description="rules", ordering="rule_total")

@@ -1,4 +1,4 @@
-"""A cadence's journey map: its rules on one timeline from the anchor milestone, in stages, with live figures.
+"""A cadence's journey map: its rules on one timeline from the anchor milestone, in stages, with their figures.
 
 ``cadence_journey_map()`` lays out, for a server-rendered SVG (templates/admin/campaigns/cadence/
 journey_map.svg, inline on the cadence's page and at its own URL), every rule of the cadence at
@@ -7,8 +7,11 @@ occurrence, the stages as bands over the steps they hold, and under the axis one
 with its figures: touchpoints planned (and overdue), done on time and late, skipped, call
 outcomes, cards mailed and returned. The same figures make the table beneath the map.
 
-The figures come from one grouped query per cadence (by rule, status, outcome and card status),
-scoped to the customers the user sees (``visible_to``), never a query per step.
+Live, the figures come from one grouped query per cadence (by rule, status, outcome and card
+status), scoped to the customers the user sees (``visible_to``), never a query per step. At scale
+the cadence page reads them from the nightly job's stored figures instead
+(``step_figures_by_manager()``, the same rows grouped by account manager too, stored per rule,
+manager and day; selectors/cadence_figures.py picks stored or live).
 
 The time axis is a square-root scale: the first weeks (a call at +14 days) and the first years
 (an anniversary) both stay readable on one line. Negative offsets (before a renewal) sit left of
@@ -19,10 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Cadence, Card, Rule, Stage, Touchpoint
@@ -203,15 +207,15 @@ class JourneyMap:
 
 # --- Figures: one grouped query ----------------------------------------------------------------
 
+FIGURE_NAMES = tuple(figure.name for figure in fields(StepFigures))
+CALL_OUTCOMES = ("reached", "voicemail", "no_answer", "at_risk")
 
-def step_figures(*, cadence: Cadence, user: User, today: dt.date | None = None) -> dict[int, StepFigures]:
-    """Each rule's figures, for the customers the user sees: {rule id: figures}, in one query."""
-    today = today or timezone.localdate()
-    rows = (
-        Touchpoint.objects.visible_to(user)
-        .filter(rule__cadence=cadence)
-        .exclude(status=Touchpoint.Status.CANCELLED)
-        .values("rule_id", "status", "outcome", "card__status")
+
+def _figure_rows(touchpoints: QuerySet[Touchpoint], today: dt.date, *group: str) -> Iterable[dict[str, Any]]:
+    """`touchpoints` (cancelled ones left out) counted by `group`, rule, status, outcome and card status."""
+    rows: QuerySet[Touchpoint, dict[str, Any]] = (
+        touchpoints.exclude(status=Touchpoint.Status.CANCELLED)
+        .values(*group, "rule_id", "status", "outcome", "card__status")
         .annotate(
             n=Count("pk"),
             on_time=Count("pk", filter=Q(completed_at__isnull=False, completed_at__date__lte=F("due_on"))),
@@ -219,30 +223,51 @@ def step_figures(*, cadence: Cadence, user: User, today: dt.date | None = None) 
         )
         .order_by()
     )
-    counts: dict[int, dict[str, int]] = {}
-    for row in rows:
-        figures = counts.setdefault(row["rule_id"], {})
+    return rows
 
-        def add(name: str, n: int, figures: dict[str, int] = figures) -> None:
+
+def _add_row(figures: dict[str, int], row: dict[str, Any]) -> None:
+    """Add one grouped row to a step's figures (by name, as in StepFigures)."""
+
+    def add(name: str, n: int) -> None:
+        if n:
             figures[name] = figures.get(name, 0) + n
 
-        status, n = row["status"], row["n"]
-        if status in (Touchpoint.Status.PENDING, Touchpoint.Status.HELD):
-            add("planned", n)
-            if status == Touchpoint.Status.PENDING:
-                add("overdue", row["overdue"])
-        elif status == Touchpoint.Status.SKIPPED:
-            add("skipped", n)
-        elif status == Touchpoint.Status.DONE:
-            add("on_time", row["on_time"])
-            add("late", n - row["on_time"])
-            if row["outcome"] in ("reached", "voicemail", "no_answer", "at_risk"):
-                add(row["outcome"], n)
-            if row["card__status"] in (Card.Status.MAILED, Card.Status.RETURNED):
-                add("mailed", n)
-            if row["card__status"] == Card.Status.RETURNED:
-                add("returned", n)
+    status, n = row["status"], row["n"]
+    if status in (Touchpoint.Status.PENDING, Touchpoint.Status.HELD):
+        add("planned", n)
+        if status == Touchpoint.Status.PENDING:
+            add("overdue", row["overdue"])
+    elif status == Touchpoint.Status.SKIPPED:
+        add("skipped", n)
+    elif status == Touchpoint.Status.DONE:
+        add("on_time", row["on_time"])
+        add("late", n - row["on_time"])
+        if row["outcome"] in CALL_OUTCOMES:
+            add(row["outcome"], n)
+        if row["card__status"] in (Card.Status.MAILED, Card.Status.RETURNED):
+            add("mailed", n)
+        if row["card__status"] == Card.Status.RETURNED:
+            add("returned", n)
+
+
+def step_figures(*, cadence: Cadence, user: User, today: dt.date | None = None) -> dict[int, StepFigures]:
+    """Each rule's figures, for the customers the user sees: {rule id: figures}, in one query."""
+    touchpoints = Touchpoint.objects.visible_to(user).filter(rule__cadence=cadence)
+    counts: dict[int, dict[str, int]] = {}
+    for row in _figure_rows(touchpoints, today or timezone.localdate()):
+        _add_row(counts.setdefault(row["rule_id"], {}), row)
     return {rule_id: StepFigures(**figures) for rule_id, figures in counts.items()}
+
+
+def step_figures_by_manager(*, today: dt.date) -> dict[tuple[int, int], dict[str, int]]:
+    """Every rule's figures (of every cadence) grouped by the customer's account manager too, in one
+    query over all touchpoints (the nightly job's journey-steps figures):
+    (account manager id, 0 for none; rule id) -> {figure name: count}, counts of zero left out."""
+    counts: dict[tuple[int, int], dict[str, int]] = {}
+    for row in _figure_rows(Touchpoint.objects.all(), today, "customer__account_manager_id"):
+        _add_row(counts.setdefault((row["customer__account_manager_id"] or 0, row["rule_id"]), {}), row)
+    return {group: figures for group, figures in counts.items() if figures}
 
 
 # --- Layout ------------------------------------------------------------------------------------
@@ -387,13 +412,21 @@ def _place_boxes(steps: list[Step], top: float) -> tuple[list[Step], float, int]
     return placed, box_height, math.ceil(len(steps) / per_row)
 
 
-def cadence_journey_map(*, cadence: Cadence, user: User, today: dt.date | None = None) -> JourneyMap:
-    """The cadence's rules on one timeline, in their stages, with each step's figures."""
+def cadence_journey_map(
+    *,
+    cadence: Cadence,
+    user: User,
+    today: dt.date | None = None,
+    figures: Mapping[int, StepFigures] | None = None,
+) -> JourneyMap:
+    """The cadence's rules on one timeline, in their stages, with each step's figures: `figures` when
+    given (the stored ones, selectors/cadence_figures.py), else counted live for `user`."""
     stages = list(Stage.objects.filter(cadence=cadence).order_by("position", "id"))
     colors = {stage.pk: PALETTE[index % len(PALETTE)] for index, stage in enumerate(stages)}
     names = {stage.pk: stage.name for stage in stages}
     rules = sorted(Rule.objects.filter(cadence=cadence).order_by("id"), key=lambda rule: (offset_days(rule), rule.pk))
-    figures = step_figures(cadence=cadence, user=user, today=today)
+    if figures is None:
+        figures = step_figures(cadence=cadence, user=user, today=today)
     low, high = _domain(rules)
     x_of = _XOf(low, high)
     steps = [

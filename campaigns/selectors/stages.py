@@ -13,7 +13,7 @@ a handful of rows, however many customers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 NO_STAGE = "No stage"
 ENTERED = "(entered the journey)"
+DELETED_STAGE = "(deleted stage)"
 DEFAULT_PERIOD_DAYS = 30
 
 
@@ -47,7 +48,9 @@ class StageMove:
     to_stage_id: int | None
     to_stage: str
     moves: int
-    customers: int
+    # Distinct customers who made the move; None from the stored daily figures, which cannot add
+    # distinct customers up over days.
+    customers: int | None
     # The customer's first done touchpoint of the cadence: they entered the journey here.
     entered: bool
 
@@ -109,10 +112,16 @@ def customers_per_stage(
         .values_list("rule__stage_id", "customers")
         .order_by()
     )
+    return stage_counts(cadence=cadence, customers=rows)
+
+
+def stage_counts(*, cadence: Cadence, customers: Mapping[int | None, int]) -> list[StageCount]:
+    """Customers by stage id (None: "No stage") as rows: every stage of the cadence in its order,
+    then "No stage" when it holds anyone; ids of stages deleted since are left out."""
     stages = _names(cadence)[0]
-    counts = [StageCount(stage_id=stage.pk, stage=stage.name, customers=rows.get(stage.pk, 0)) for stage in stages]
-    if rows.get(None):
-        counts.append(StageCount(stage_id=None, stage=NO_STAGE, customers=rows[None]))
+    counts = [StageCount(stage_id=stage.pk, stage=stage.name, customers=customers.get(stage.pk, 0)) for stage in stages]
+    if customers.get(None):
+        counts.append(StageCount(stage_id=None, stage=NO_STAGE, customers=customers[None]))
     return counts
 
 
@@ -172,7 +181,40 @@ def stage_moves(
         for row in rows
         if not row["has_previous"] or row["from_stage"] != row["rule__stage_id"]
     ]
+    return _in_order(moves)
+
+
+def _in_order(moves: list[StageMove]) -> list[StageMove]:
+    """Most frequent first, then moves before entries, then by name."""
     return sorted(moves, key=lambda move: (-move.moves, move.entered, move.from_stage, move.to_stage))
+
+
+def stage_moves_counted(
+    *, cadence: Cadence, moves: Mapping[tuple[int | None, bool, int | None], int]
+) -> list[StageMove]:
+    """Moves counted elsewhere (the stored daily figures), by (from stage id, entered, to stage id),
+    as rows like stage_moves() gives, without distinct customers; a stage deleted since is named
+    "(deleted stage)"."""
+    names = _names(cadence)[1]
+
+    def name(stage_id: int | None) -> str:
+        return names.get(stage_id, DELETED_STAGE)
+
+    return _in_order(
+        [
+            StageMove(
+                from_stage_id=from_id,
+                from_stage=ENTERED if entered else name(from_id),
+                to_stage_id=to_id,
+                to_stage=name(to_id),
+                moves=count,
+                customers=None,
+                entered=entered,
+            )
+            for (from_id, entered, to_id), count in moves.items()
+            if count
+        ]
+    )
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,18 @@ A new report is one module with a `DEFINITION` (see base.py) and one line in REP
 pages, the CSV download, `export_report`, the nightly figures and the monthly pack follow.
 """
 
-from campaigns.selectors.reports import cards, coverage, health, on_time, outcomes, retention, stages, workload
-from campaigns.selectors.reports.base import ReportDefinition
+from campaigns.selectors.reports import (
+    cards,
+    coverage,
+    health,
+    journey_steps,
+    on_time,
+    outcomes,
+    retention,
+    stages,
+    workload,
+)
+from campaigns.selectors.reports.base import DailyFigures, FigureSet, ReportDefinition
 
 REPORTS: dict[str, ReportDefinition] = {
     definition.name: definition
@@ -20,3 +30,12 @@ REPORTS: dict[str, ReportDefinition] = {
         stages.DEFINITION,
     )
 }
+
+# Daily figures kept for pages other than the reports (the cadence page's journey map): the nightly
+# job writes them like a report's; they are no report.
+FIGURE_SETS: dict[str, FigureSet] = {journey_steps.NAME: journey_steps.DEFINITION}
+
+
+def daily_figures() -> dict[str, DailyFigures]:
+    """Everything the nightly job writes: the reports' figures, then the figure sets."""
+    return {**REPORTS, **FIGURE_SETS}

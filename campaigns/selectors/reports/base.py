@@ -165,6 +165,27 @@ class ReportDefinition:
     cadence_filter: bool = False
 
 
+@dataclass(frozen=True)
+class FigureSet:
+    """Daily figures the nightly job keeps for a page that is not a report (the cadence page's
+    journey map): written like a report's (one claimed ReportDay per day, DailyFigure rows under
+    `name`), listed on no Reports page, in no pack and no export."""
+
+    name: str
+    figures_for_day: Callable[[dt.date], list[Figure]]
+    settle_days: Callable[[], int] = lambda: 1
+    first_day: Callable[[], dt.date | None] | None = None
+    backfill: bool = True
+    backfill_days: int | None = None
+    # The job deletes the days older than this many days back (None: keeps them all): a page that
+    # reads only the latest day needs no history.
+    keep_days: int | None = None
+
+
+# What the nightly job writes: a report's figures, or a figure set's.
+DailyFigures = ReportDefinition | FigureSet
+
+
 # --- Who sees what -------------------------------------------------------------------------------
 
 

@@ -8,6 +8,11 @@ start of D (key "<cadence>:in:<stage or 0>") and the moves made during the day b
 the night's run writes the state of the new day and the moves of the day just over; the page
 reads a handful of stored rows, never the touchpoints, except for the days the job has not
 written yet (at most LIVE_DAYS, like base.figure_totals).
+
+Each active cadence also gets the figure "<cadence>:counted" = 1 (account manager 0) on each day:
+the day holds that cadence's figures, even when they are all zero. The cadence page
+(selectors/cadence_figures.py) reads a day for a cadence only when it says so: a cadence that was
+inactive when the day was written has none there, and must be counted live.
 """
 
 from __future__ import annotations
@@ -45,12 +50,36 @@ BACKFILL_DAYS = 90
 ONE_DAY = dt.timedelta(days=1)
 
 
-def _key_in(cadence_id: int, stage_id: int | None) -> str:
-    return f"{cadence_id}:in:{stage_id or 0}"
+def prefix_in(cadence_id: int) -> str:
+    return f"{cadence_id}:in:"
 
 
-def _key_move(cadence_id: int, from_stage_id: int | None, entered: bool, to_stage_id: int | None) -> str:
-    return f"{cadence_id}:mv:{'e' if entered else from_stage_id or 0}:{to_stage_id or 0}"
+def prefix_move(cadence_id: int) -> str:
+    return f"{cadence_id}:mv:"
+
+
+def key_in(cadence_id: int, stage_id: int | None) -> str:
+    return f"{prefix_in(cadence_id)}{stage_id or 0}"
+
+
+def key_move(cadence_id: int, from_stage_id: int | None, entered: bool, to_stage_id: int | None) -> str:
+    return f"{prefix_move(cadence_id)}{'e' if entered else from_stage_id or 0}:{to_stage_id or 0}"
+
+
+def key_counted(cadence_id: int) -> str:
+    return f"{cadence_id}:counted"
+
+
+def stage_of_key_in(cadence_id: int, key: str) -> int | None:
+    """The stage id of a key_in() of this cadence (None: "No stage")."""
+    return int(key.removeprefix(prefix_in(cadence_id))) or None
+
+
+def move_of_key(cadence_id: int, key: str) -> tuple[int | None, bool, int | None]:
+    """(from stage id, entered, to stage id) of a key_move() of this cadence."""
+    from_key, to_key = key.removeprefix(prefix_move(cadence_id)).split(":")
+    entered = from_key == "e"
+    return (None if entered else int(from_key) or None), entered, int(to_key) or None
 
 
 def _kind(cadence: Cadence) -> str:
@@ -69,7 +98,7 @@ def _moves_of_day(cadences: list[Cadence], day: dt.date) -> list[Figure]:
         Figure(
             manager_id=move.manager_id,
             kind=_kind(cadence),
-            key=_key_move(cadence.pk, move.from_stage_id, move.entered, move.to_stage_id),
+            key=key_move(cadence.pk, move.from_stage_id, move.entered, move.to_stage_id),
             value=move.moves,
         )
         for cadence in cadences
@@ -85,11 +114,13 @@ def figures_for_day(day: dt.date) -> list[Figure]:
     # customers_per_stage counts touchpoints done at or before as_of; the start of the day belongs to it.
     as_of -= dt.timedelta(microseconds=1)
     figures = [
-        Figure(manager_id=manager, kind=_kind(cadence), key=_key_in(cadence.pk, stage), value=customers)
+        Figure(manager_id=manager, kind=_kind(cadence), key=key_in(cadence.pk, stage), value=customers)
         for cadence in cadences
         for (manager, stage), customers in customers_per_stage_by_manager(cadence=cadence, as_of=as_of).items()
     ]
-    return figures + _moves_of_day(cadences, day - ONE_DAY)
+    # Which cadences the day holds (see the module's docstring).
+    counted = [Figure(manager_id=0, kind=_kind(cadence), key=key_counted(cadence.pk), value=1) for cadence in cadences]
+    return figures + _moves_of_day(cadences, day - ONE_DAY) + counted
 
 
 def first_day() -> dt.date | None:
@@ -171,10 +202,10 @@ def build(filters: ReportFilters) -> Report:
         names["0"] = NO_STAGE
         names["e"] = ENTERED
         for stage in stages_of[cadence.pk]:
-            stage_rows.append((cadence.name, stage.name, in_stage.get(_key_in(cadence.pk, stage.pk), 0)))
-        if in_stage.get(_key_in(cadence.pk, None)):
-            stage_rows.append((cadence.name, NO_STAGE, in_stage[_key_in(cadence.pk, None)]))
-        prefix = f"{cadence.pk}:mv:"
+            stage_rows.append((cadence.name, stage.name, in_stage.get(key_in(cadence.pk, stage.pk), 0)))
+        if in_stage.get(key_in(cadence.pk, None)):
+            stage_rows.append((cadence.name, NO_STAGE, in_stage[key_in(cadence.pk, None)]))
+        prefix = prefix_move(cadence.pk)
         rows = []
         for key, count in moves.items():
             if not key.startswith(prefix) or not count:
