@@ -38,7 +38,7 @@ def forget_the_cadences(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0025_business_day_offsets"),
+        ("campaigns", "0027_recover_lost_tasks"),
     ]
 
     operations = [
