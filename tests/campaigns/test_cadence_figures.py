@@ -328,7 +328,7 @@ def test_the_migration_names_the_active_cadences_on_the_days_stored_before_it(jo
     DailyFigure.objects.filter(report=stages_report.NAME, key__endswith=":counted").delete()  # as before it
     assert not cadence_stage_figures(cadence=cadence, user=people["root"]).moves_stored
 
-    migration = importlib.import_module("campaigns.migrations.0026_stages_days_name_their_cadences")
+    migration = importlib.import_module("campaigns.migrations.0028_stages_days_name_their_cadences")
     migration.name_the_cadences(apps, None)
     migration.name_the_cadences(apps, None)  # twice: nothing written twice
 
