@@ -74,7 +74,9 @@ from bench.common import (
 )
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_health"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
+# A Redis database of its own: a benchmark purges its queue, and two at once would take each
+# other's tasks.
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 TARGET_RATIO = 3.0
 FLAT_GROWTH = 1.2
 START, END = "<!-- health-benchmark:start -->", "<!-- health-benchmark:end -->"

@@ -62,7 +62,9 @@ from bench.common import (
 from bench.common import log as _log
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/nurture_bench_seasonal"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
+# A Redis database of its own: a benchmark purges its queue, and two at once would take each
+# other's tasks.
+DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 RESULTS_START = "<!-- bench:seasonal:start -->"
 RESULTS_END = "<!-- bench:seasonal:end -->"
 RSS_LIMIT_MB = 350
