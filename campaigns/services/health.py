@@ -116,20 +116,22 @@ def health_run_finish_if_complete(run_id: int) -> bool:
 
 
 def _store_band_totals(day: dt.date) -> None:
-    """The health report's customers per band and manager of the day, stored once the day is
-    scored so that the report reads a few rows instead of counting every customer's snapshot; a
-    day scored again replaces them."""
-    DailyFigure.objects.filter(report=health_report.NAME, day=day).delete()
-    ReportDay.objects.get_or_create(report=health_report.NAME, day=day)
-    DailyFigure.objects.bulk_create(
-        [
-            DailyFigure(
-                report=health_report.NAME, day=day, manager_id=f.manager_id, kind=f.kind, key=f.key, value=f.value
-            )
-            for f in health_report.band_figures(day)
-        ],
-        batch_size=2000,
-    )
+    """The health report's customers per band and manager of the day, and the day's band changes,
+    stored once the day is scored so that the report reads a few rows instead of counting every
+    customer's snapshot and change; a day scored again replaces them."""
+    for report, figures in (
+        (health_report.NAME, health_report.band_figures(day)),
+        (health_report.MOVES, health_report.move_figures(day)),
+    ):
+        DailyFigure.objects.filter(report=report, day=day).delete()
+        ReportDay.objects.get_or_create(report=report, day=day)
+        DailyFigure.objects.bulk_create(
+            [
+                DailyFigure(report=report, day=day, manager_id=f.manager_id, kind=f.kind, key=f.key, value=f.value)
+                for f in figures
+            ],
+            batch_size=2000,
+        )
 
 
 def health_score_day(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import importlib
 import io
 import json
 from typing import Any
@@ -17,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import (
     Cadence,
+    DailyFigure,
     HealthBandChange,
     HealthMeasure,
     HealthScore,
@@ -28,7 +30,7 @@ from campaigns.models import (
 from campaigns.selectors.reports import REPORTS
 from campaigns.selectors.reports import health as health_report
 from campaigns.selectors.reports.base import ReportError, resolve_filters
-from campaigns.services.health import health_override_create, health_score_day
+from campaigns.services.health import _store_band_totals, health_override_create, health_score_day
 from campaigns.services.report_figures import report_figures_record
 from nurture.lib.csvsafe import restore
 from nurture.models import Customer, MilestoneKind, StaffProfile
@@ -206,6 +208,30 @@ def test_a_scored_day_stores_its_band_totals_and_the_report_reads_them(alice, bo
     recounted = {(f.manager_id, f.key): f.value for f in health_report.band_figures(TODAY)}
     red = table(build("health"))["alice"]["red"]
     assert red == recounted.get((alice.pk, "red"), 0) == rows["alice"]["red"] + (0 if was_red else 1)
+
+
+def test_movement_reads_the_stored_totals_of_a_scored_day_and_counts_the_others(alice, bands):
+    live = build("health").tables[1].records()
+    live_alice = build("health", viewer=alice).tables[1].records()
+    _store_band_totals(dt.date(2026, 3, 10))  # what the run does when the day is over
+    moved(bands["a-green"], dt.date(2026, 3, 12), "yellow", "green")  # a day still being scored
+
+    with CaptureQueriesContext(connection) as queries:
+        stored = {(r["from_band"], r["to_band"]): r["changes"] for r in build("health").tables[1].records()}
+    expected = {(r["from_band"], r["to_band"]): r["changes"] for r in live}
+    expected[("yellow", "green")] += 1
+    assert stored == expected
+    # The band changes are counted for the unstored day only.
+    counts = [q["sql"] for q in queries.captured_queries if "campaigns_healthbandchange" in q["sql"]]
+    assert counts and all("NOT" in sql.upper() and "2026-03-10" in sql for sql in counts)
+    mine = {(r["from_band"], r["to_band"]): r["changes"] for r in build("health", viewer=alice).tables[1].records()}
+    expected_alice = {(r["from_band"], r["to_band"]): r["changes"] for r in live_alice}
+    expected_alice[("yellow", "green")] += 1
+    assert mine == expected_alice and mine[("green", "yellow")] == 0  # bob's customer's move is not alice's
+
+    # Stored again (an override after the run): replaced, not added to.
+    _store_band_totals(dt.date(2026, 3, 10))
+    assert {(r["from_band"], r["to_band"]): r["changes"] for r in build("health").tables[1].records()} == stored
 
 
 def export(*args: str) -> str:
@@ -392,3 +418,17 @@ def test_health_says_the_milestone_kind_filter_does_not_apply(bands):
 
     assert table(report)["alice"]["red"] == 2
     assert any("milestone kind filter does not apply" in note for note in report.notes)
+
+
+def test_the_migration_stores_the_movement_of_the_days_stored_before_it(bands):
+    from django.apps import apps as django_apps
+
+    migration = importlib.import_module("campaigns.migrations.0029_health_moves_stored")
+    ReportDay.objects.create(report=health_report.NAME, day=dt.date(2026, 3, 10))
+    migration.store_moves(django_apps, connection.schema_editor())
+    migration.store_moves(django_apps, connection.schema_editor())  # twice: nothing twice
+
+    assert ReportDay.objects.filter(report=health_report.MOVES).count() == 1
+    stored = {(f.manager_id, f.key): f.value for f in DailyFigure.objects.filter(report=health_report.MOVES)}
+    assert stored == {(f.manager_id, f.key): f.value for f in health_report.move_figures(dt.date(2026, 3, 10))}
+    assert sum(stored.values()) == 3

@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from campaigns.charts import Chart, Series
 from campaigns.models import DailyFigure, HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot, ReportDay
@@ -33,6 +33,9 @@ from campaigns.selectors.reports.base import (
 )
 
 NAME = "health"
+# The day's band changes per account manager ("red>yellow": changes), stored with the band totals
+# when a day's run is over; not a report of its own.
+MOVES = "health-moves"
 NOT_SCORED = "not_scored"
 # The columns of the first table, worst band first.
 BAND_ORDER = ("red", "yellow", "green")
@@ -94,15 +97,49 @@ def bands_per_manager(filters: ReportFilters, day: dt.date | None) -> dict[int, 
     return counts
 
 
-def movement(filters: ReportFilters) -> dict[tuple[str, str], int]:
-    """{(from band, to band): changes} over the period, from the band change rows."""
+def move_figures(day: dt.date) -> list[Figure]:
+    """Everyone's band changes of `day` per account manager and (from, to): what the nightly
+    scoring stores with the band totals, so that the report sums a few rows a day."""
     rows = (
+        HealthBandChange.objects.filter(date=day)
+        .values_list(MANAGER, "from_band", "to_band")
+        .annotate(changes=Count("id"))
+        .order_by()
+    )
+    totals: dict[tuple[int, str], int] = {}
+    for manager, from_band, to_band, changes in rows:
+        key = (manager or 0, f"{from_band}>{to_band}")
+        totals[key] = totals.get(key, 0) + changes
+    return [Figure(manager_id=m, kind="", key=key, value=value) for (m, key), value in totals.items()]
+
+
+def movement(filters: ReportFilters) -> dict[tuple[str, str], int]:
+    """{(from band, to band): changes} over the period: the stored totals of the days whose run is
+    over, and the band change rows of the others (a day still being scored)."""
+    stored_days = list(
+        ReportDay.objects.of(MOVES).filter(day__gte=filters.start, day__lte=filters.end).values_list("day", flat=True)
+    )
+    totals: dict[tuple[str, str], int] = {}
+    stored = (
+        DailyFigure.objects.of(MOVES, filters.start, filters.end)
+        .for_managers(filters.manager_ids)
+        .values_list("key")
+        .annotate(total=Sum("value"))
+        .order_by()
+    )
+    for key, total in stored:
+        from_band, _, to_band = key.partition(">")
+        totals[(from_band, to_band)] = totals.get((from_band, to_band), 0) + int(total)
+    live = (
         _scoped(HealthBandChange.objects.filter(date__gte=filters.start, date__lte=filters.end), filters)
+        .exclude(date__in=stored_days)
         .values_list("from_band", "to_band")
         .annotate(changes=Count("id"))
         .order_by()
     )
-    return {(from_band, to_band): changes for from_band, to_band, changes in rows}
+    for from_band, to_band, changes in live:
+        totals[(from_band, to_band)] = totals.get((from_band, to_band), 0) + changes
+    return totals
 
 
 def customer_records(filters: ReportFilters, day: dt.date | None) -> list[dict[str, Any]]:
