@@ -116,9 +116,15 @@ def move_figures(day: dt.date) -> list[Figure]:
 def movement(filters: ReportFilters) -> dict[tuple[str, str], int]:
     """{(from band, to band): changes} over the period: the stored totals of the days whose run is
     over, and the band change rows of the others (a day still being scored)."""
-    stored_days = list(
+    stored_days = set(
         ReportDay.objects.of(MOVES).filter(day__gte=filters.start, day__lte=filters.end).values_list("day", flat=True)
     )
+    # The days not stored, named one by one: the band changes are read through the index on date
+    # for those days only (usually today's, while it is being scored, or none).
+    days = (filters.end - filters.start).days + 1
+    unstored = [
+        day for day in (filters.start + dt.timedelta(days=n) for n in range(max(days, 0))) if day not in stored_days
+    ]
     totals: dict[tuple[str, str], int] = {}
     stored = (
         DailyFigure.objects.of(MOVES, filters.start, filters.end)
@@ -130,9 +136,10 @@ def movement(filters: ReportFilters) -> dict[tuple[str, str], int]:
     for key, total in stored:
         from_band, _, to_band = key.partition(">")
         totals[(from_band, to_band)] = totals.get((from_band, to_band), 0) + int(total)
+    if not unstored:
+        return totals
     live = (
-        _scoped(HealthBandChange.objects.filter(date__gte=filters.start, date__lte=filters.end), filters)
-        .exclude(date__in=stored_days)
+        _scoped(HealthBandChange.objects.filter(date__in=unstored), filters)
         .values_list("from_band", "to_band")
         .annotate(changes=Count("id"))
         .order_by()
