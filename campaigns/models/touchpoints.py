@@ -77,10 +77,7 @@ class Touchpoint(models.Model):
         NO_ANSWER = "no_answer", "No answer"
         AT_RISK = "at_risk", "Reached: at risk"
 
-    # Indexed by touchpoint_customer_facts below (customer first), not by a plain index of its own.
-    customer = models.ForeignKey(
-        "nurture.Customer", on_delete=models.CASCADE, related_name="touchpoints", db_index=False
-    )
+    customer = models.ForeignKey("nurture.Customer", on_delete=models.CASCADE, related_name="touchpoints")
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="touchpoints")
     # SET_NULL: deleting a milestone keeps the history; the planner cancels what was pending.
     milestone = models.ForeignKey(
@@ -199,14 +196,6 @@ class Touchpoint(models.Model):
         indexes = [
             # The account manager's queue: TouchpointQuerySet.assigned_to().due_as_of().
             models.Index(fields=["assignee", "status", "due_on"], name="touchpoint_queue"),
-            # A customer's touchpoints (the foreign key's index), carrying what the health score's facts
-            # read (campaigns.selectors.health): a chunk's touchpoints come from the index alone, in
-            # customer order, without visiting the table (docs/benchmarks-health.md).
-            models.Index(
-                fields=["customer"],
-                include=["id", "kind", "outcome", "status", "completed_at"],
-                name="touchpoint_customer_facts",
-            ),
             # The reconciler walks the pending touchpoints of a range of customers: planning.reconcile().
             models.Index(
                 fields=["customer", "due_on"], condition=models.Q(status="pending"), name="touchpoint_pending_customer"
@@ -224,8 +213,14 @@ class Touchpoint(models.Model):
             models.Index(
                 fields=["rule", "completed_at"], condition=models.Q(status="done"), name="touchpoint_done_rule"
             ),
+            # A customer's done touchpoints by completion, carrying what the health score's facts read
+            # (campaigns.selectors.health): a chunk's touches come from the index alone, in customer
+            # order, without visiting the table (docs/benchmarks-health.md).
             models.Index(
-                fields=["customer", "completed_at"], condition=models.Q(status="done"), name="touchpoint_done_customer"
+                fields=["customer", "completed_at"],
+                include=["id", "kind", "outcome"],
+                condition=models.Q(status="done"),
+                name="touchpoint_done_customer",
             ),
             # Every planner chunk looks for held cards to release (services.holds.release_deliverable_addresses):
             # the few held touchpoints of a range of customers, without reading the others.

@@ -81,8 +81,10 @@ FACT_SOURCES: list[FactSource] = [
             "cards_mailed",
             "cards_returned",
         ),
-        # One pass over the chunk's touchpoints, with their cards mailed or returned: the touches
-        # are the ones done before the day (done_at is empty for the others). The streak: the calls
+        # One pass over the chunk's done touchpoints (through the index touchpoint_done_customer,
+        # which carries what is read here), with their cards mailed or returned: a card is mailed
+        # only with its touchpoint done, and done is final. The touches are the ones done before
+        # the day (done_at is empty for those done later). The streak: the calls
         # without an answer since the last call with one (a window over the customer's touchpoints
         # gives that call's time). Reading the touchpoints once for the touches and the cards halves
         # what a chunk reads (docs/benchmarks-health.md).
@@ -106,10 +108,10 @@ FACT_SOURCES: list[FactSource] = [
                         OVER (PARTITION BY d.customer_id) AS answered
                 FROM (
                     SELECT p.customer_id, p.kind, p.outcome, cd.status AS card_status, cd.returned_at,
-                        CASE WHEN p.status = 'done' AND p.completed_at < %s THEN p.completed_at END AS done_at
+                        CASE WHEN p.completed_at < %s THEN p.completed_at END AS done_at
                     FROM {touchpoint} p
                     LEFT JOIN {card} cd ON cd.touchpoint_id = p.id AND cd.status IN ('mailed', 'returned')
-                    WHERE {customers}
+                    WHERE p.status = 'done' AND {customers}
                 ) d
             ) t
             GROUP BY t.customer_id
