@@ -110,6 +110,35 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total / ticks
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU time of the local PostgreSQL server so far: every server process's own,
+    and what the postmaster's children that have exited used (their backends and parallel workers),
+    so that a statement's whole cost counts however many processes ran it. Other databases' work
+    on the same server counts too: read it with the machine's idle share."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if name != "postgres":
+            continue
+        fields = rest.split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        parent = Path(f"/proc/{fields[1]}/comm")
+        try:
+            is_postmaster = parent.read_text().strip() != "postgres"
+        except OSError:
+            is_postmaster = True
+        if is_postmaster:
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime: the children that have exited
+    return total / ticks
+
+
 def machine_cpu_times() -> tuple[int, int]:
     """(idle, total) jiffies of the whole machine, from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
