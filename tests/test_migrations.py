@@ -172,3 +172,21 @@ def test_an_invalid_index_left_by_a_failed_concurrent_build_is_built_again(postg
     with connection.schema_editor(atomic=False) as editor:  # run again: the valid index is kept
         operation.database_forwards("nurture", editor, ProjectState(), state)
     assert validity() is True
+
+
+@pytest.mark.django_db
+def test_the_planner_has_statistics_of_a_cards_status_and_batch_together(postgresql):
+    """Draft and approved cards are never in a batch: without these statistics the planner takes
+    the two columns for independent and misjudges the print room's queue (campaigns 0031)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.stxkind::text[], array_agg(a.attname::text ORDER BY a.attname) "
+            "FROM pg_statistic_ext s JOIN pg_attribute a ON a.attrelid = s.stxrelid AND a.attnum = ANY (s.stxkeys) "
+            "WHERE s.stxname = 'card_status_batch_stats' AND s.stxrelid = 'campaigns_card'::regclass "
+            "GROUP BY s.stxkind"
+        )
+        rows = cursor.fetchall()
+    assert len(rows) == 1
+    kinds, columns = rows[0]
+    assert set(kinds) >= {"m", "f"}  # most common combinations, functional dependencies
+    assert columns == ["batch_id", "status"]
