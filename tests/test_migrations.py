@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -190,3 +191,58 @@ def test_the_planner_has_statistics_of_a_cards_status_and_batch_together(postgre
     kinds, columns = rows[0]
     assert set(kinds) >= {"m", "f"}  # most common combinations, functional dependencies
     assert columns == ["batch_id", "status"]
+
+
+@pytest.mark.django_db
+def test_stored_scores_are_rewritten_in_the_compact_form_and_back():
+    """campaigns 0032: a current score's lines lose the name and effect they repeated; back again,
+    the names come from the measure rows and the effects from the weights."""
+    import importlib
+
+    from django.apps import apps
+
+    from campaigns.models import HealthMeasure, HealthScore
+
+    step = importlib.import_module("campaigns.migrations.0032_healthscore_compact_details")
+    recency = HealthMeasure.objects.create(name="Touch recency", kind="recency", weight=3.0)
+    calls = HealthMeasure.objects.create(name="Call mix", kind="call_outcomes", weight=1.0)
+    old = [
+        {
+            "measure": recency.pk,
+            "name": "Touch recency",
+            "weight": 3.0,
+            "points": 40,
+            "reason": "Last touch",
+            "effect": -45.0,
+        },
+        {"measure": calls.pk, "name": "Call mix", "weight": 1.0, "points": 100, "reason": "2 calls", "effect": 0.0},
+        {"measure": 999, "name": "Gone", "weight": 2.0, "points": None, "reason": "No data", "effect": 0.0},
+    ]
+    customer = make_customer()
+    HealthScore.objects.create(customer=customer, as_of="2026-01-01", score=55, band="yellow", details=old)
+
+    # The migration's steps, run in the test's transaction (a schema editor cannot be opened in it on SQLite).
+    editor: Any = SimpleNamespace(connection=connection, execute=lambda sql: connection.cursor().execute(sql))
+    step.to_compact(apps, editor)
+    compact = HealthScore.objects.get(customer=customer).details
+    assert compact == [
+        [recency.pk, 3.0, 40, "Last touch"],
+        [calls.pk, 1.0, 100, "2 calls"],
+        [999, 2.0, None, "No data"],
+    ]
+    assert HealthScore.objects.get(customer=customer).lines()[0]["effect"] == -45.0
+
+    step.to_objects(apps, editor)
+    back = HealthScore.objects.get(customer=customer).details
+    assert back[:2] == old[:2]
+    assert back[2] == {**old[2], "name": "(deleted measure 999)"}
+
+
+@pytest.mark.django_db
+def test_the_current_scores_leave_room_on_their_pages_for_the_nightly_update(postgresql):
+    """campaigns 0032: half of each page free, so that a score's nightly update stays on its page
+    (a heap-only update: no new index entries)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'campaigns_healthscore'")
+        [options] = cursor.fetchone()
+    assert "fillfactor=50" in (options or [])

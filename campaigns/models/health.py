@@ -5,14 +5,14 @@ nightly runs that compute them in chunks."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self
+from typing import Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from campaigns.scoring.combine import BANDS, Limits, MeasureSpec
+from campaigns.scoring.combine import BANDS, Limits, MeasureSpec, stored_lines
 from campaigns.scoring.measures import MEASURE_KINDS, measure_kind
 from nurture.lib.customer_scope import CustomerScope
 from nurture.querysets import CustomerScopedQuerySet
@@ -155,7 +155,9 @@ class HealthScore(models.Model):
     overridden = models.BooleanField(default=False)
     measures_used = models.PositiveSmallIntegerField(default=0)
     measures_total = models.PositiveSmallIntegerField(default=0)
-    details = models.JSONField(default=list, help_text="Each measure's points, reason and effect.")
+    # Each measure's line as [measure id, weight, points, reason] (campaigns.scoring.combine.Line.stored):
+    # the names come from the measure rows and the effects from the weights when shown (lines()).
+    details = models.JSONField(default=list, help_text="Each measure's weight, points and reason.")
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = HealthScoreQuerySet.as_manager()
@@ -185,6 +187,11 @@ class HealthScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.score} ({self.band}) on {self.as_of.isoformat()}"
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The "why": each measure's name, weight, points, reason and effect, in the panel's order."""
+        names = dict(HealthMeasure.objects.values_list("id", "name"))
+        return [line.as_json() for line in stored_lines(self.details, names)]
 
 
 class HealthSnapshotQuerySet(CustomerScopedQuerySet["HealthSnapshot"]):

@@ -74,6 +74,32 @@ class Line:
             "effect": round(self.effect, 1),
         }
 
+    def stored(self) -> list[Any]:
+        """The line as the current score keeps it: ``[measure, weight, points, reason]``. The name
+        comes from the measure row when shown, the effect from the weights (``stored_lines``): a
+        score row stays small, and the nightly run writes a row per customer."""
+        return [self.measure_id, self.weight, self.points, self.reason]
+
+
+def stored_lines(stored: Iterable[Sequence[Any]], names: Mapping[int, str]) -> tuple[Line, ...]:
+    """The lines of a stored score (``Line.stored``), named by ``names`` (measure id -> name), each
+    effect computed as when it was scored: the stored weights are the ones it was scored with."""
+    rows = [(int(measure), float(weight), points, str(reason)) for measure, weight, points, reason in stored]
+    total_weight = sum(weight for _, weight, points, _ in rows if points is not None and weight > 0)
+    return tuple(
+        Line(
+            measure_id=measure,
+            name=names.get(measure, f"(deleted measure {measure})"),
+            weight=weight,
+            points=points,
+            reason=reason,
+            effect=weight / total_weight * (points - 100)
+            if points is not None and weight > 0 and total_weight
+            else 0.0,
+        )
+        for measure, weight, points, reason in rows
+    )
+
 
 @dataclass(frozen=True)
 class Score:

@@ -89,7 +89,7 @@ def send_health_alert(*, band_change_id: int) -> bool:
     if lead is None:
         return False
     health = getattr(customer, "health", None)
-    reasons = [line for line in (health.details if health else []) if line.get("effect", 0) < 0]
+    reasons = [line for line in (health.lines() if health else []) if line["effect"] < 0]
     context = {"change": change, "customer": customer, "manager": manager, "lead": lead, "reasons": reasons}
     return _mail_once(
         claim=HealthBandChange.objects.filter(pk=change.pk, alert_sent_at__isnull=True),

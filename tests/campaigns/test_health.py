@@ -70,7 +70,7 @@ def customer_added_long_ago(**fields: Any) -> Customer:
 
 
 def lines(customer: Customer) -> dict[str, dict[str, Any]]:
-    return {line["name"]: line for line in HealthScore.objects.get(customer=customer).details}
+    return {line["name"]: line for line in HealthScore.objects.get(customer=customer).lines()}
 
 
 def test_the_facts_of_a_chunk_come_from_one_statement(django_assert_num_queries):

@@ -252,7 +252,7 @@ def test_export_report_health_gives_one_record_per_customer_with_the_measures(al
     assert set(record) == {"customer", "score", "band", "measures"}
     assert (record["score"], record["band"]) == (current.score, current.band)
     assert record["measures"] == [
-        {"name": line["name"], "points": line["points"], "reason": line["reason"]} for line in current.details
+        {"name": line["name"], "points": line["points"], "reason": line["reason"]} for line in current.lines()
     ]
     assert record["measures"] and all(m["reason"] for m in record["measures"])
 

@@ -102,8 +102,10 @@ def test_a_reached_call_logged_while_redis_is_down_commits_and_the_next_sweep_re
         assert publish(tasks.plan_sweep), caplog.text  # what Beat sends every hour
         # The chunk that plans the check-in commits before the sweep is marked finished: wait for both.
         wait_until(
-            lambda: Touchpoint.objects.filter(customer=customer, rule=stay_in_touch, status="pending").exists()
-            and PlannerRun.objects.completed_sweeps().count() > sweeps,
+            lambda: (
+                Touchpoint.objects.filter(customer=customer, rule=stay_in_touch, status="pending").exists()
+                and PlannerRun.objects.completed_sweeps().count() > sweeps
+            ),
             timeout=60,
             what=f"the sweep to plan the check-in and finish\n{worker.log()}",
         )

@@ -165,7 +165,7 @@ def customer_records(filters: ReportFilters, day: dt.date | None) -> list[dict[s
     )
     records: list[dict[str, Any]] = []
     for customer_id, external_id, score, band, points in snapshots.iterator(chunk_size=2000):
-        reasons = {line.get("measure"): line.get("reason", "") for line in current.get(customer_id) or []}
+        reasons = {measure: reason for measure, _, _, reason in current.get(customer_id) or []}
         measures = [
             {
                 "name": names.get(line.get("measure"), f"(deleted measure {line.get('measure')})"),

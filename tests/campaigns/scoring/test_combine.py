@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -10,7 +11,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaigns.scoring.combine import Limits, Line, MeasureSpec, Scorer, combine, effective, rescore, score, weighted
+from campaigns.scoring.combine import (
+    Limits,
+    Line,
+    MeasureSpec,
+    Scorer,
+    combine,
+    effective,
+    rescore,
+    score,
+    stored_lines,
+    weighted,
+)
 from campaigns.scoring.measures import MEASURE_KINDS, Facts, MeasureKind, Points
 
 
@@ -145,6 +157,21 @@ def test_scores_stay_between_0_and_100(values, measures, as_of):
         assert line.points is None or 0 <= line.points <= 100
         assert -100 <= line.effect <= 0
     assert (result.score is None) == (result.used == 0)
+
+
+@given(
+    values=facts, measures=measure_specs(), as_of=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2035, 1, 1))
+)
+def test_a_stored_score_gives_back_its_lines_names_and_effects_included(values, measures, as_of):
+    result = score(Facts(as_of=as_of, values=values), measures)
+    stored = json.loads(json.dumps([line.stored() for line in result.lines]))  # as the database keeps it
+    names = {spec.id: spec.name for spec in measures}
+    assert stored_lines(stored, names) == result.lines
+
+
+def test_a_stored_line_of_a_deleted_measure_is_named_as_such():
+    [line] = stored_lines([[7, 1.0, 40, "Renewal in 3 days"]], {})
+    assert (line.name, line.points, line.effect) == ("(deleted measure 7)", 40, -60.0)
 
 
 AS_OF = dt.date(2025, 3, 10)
