@@ -216,14 +216,28 @@ class ChunkScorer(Generic[T, U]):
         key = tuple(map(id, results))
         scored = self._scores.get(key)
         if scored is None:
-            pairs = list(zip(self.specs, results, strict=True))
-            total_weight = counted_weight(pairs)
-            lines = [self._line(n, spec, p, total_weight) for n, (spec, p) in enumerate(pairs)]
-            counted = [(spec, p) for spec, p in pairs if p is not None and spec.weight > 0]
-            value = weighted((spec.weight, p.points) for spec, p in counted)
-            result = Score(score=value, used=len(counted), total=len(pairs), lines=tuple(done for done, _ in lines))
-            scored = self._scores[key] = (result, self._join(tuple(encoded for _, encoded in lines)))
+            scored = self._scores[key] = self._combined(results)
         return scored
+
+    def _combined(self, results: list[Points | None]) -> tuple[Score, U]:
+        """combine() for one set of points, in one pass: the same sums in the same order (so the
+        same floats) as counted_weight and weighted, without their intermediate lists."""
+        total_weight: float = 0
+        weighted_sum: float = 0
+        used = 0
+        for spec, p in zip(self.specs, results, strict=True):
+            if p is not None and spec.weight > 0:
+                total_weight += spec.weight
+                weighted_sum += spec.weight * p.points
+                used += 1
+        value = max(0, min(100, int(weighted_sum / total_weight + 0.5))) if used and total_weight > 0 else None
+        done: list[Line] = []
+        encoded: list[T] = []
+        for n, (spec, p) in enumerate(zip(self.specs, results, strict=True)):
+            made, code = self._line(n, spec, p, total_weight)
+            done.append(made)
+            encoded.append(code)
+        return Score(score=value, used=used, total=len(results), lines=tuple(done)), self._join(tuple(encoded))
 
     def _line(self, n: int, spec: MeasureSpec, p: Points | None, total_weight: float) -> tuple[Line, T]:
         key = (n, id(p), total_weight)
