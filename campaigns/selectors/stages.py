@@ -64,15 +64,18 @@ def _done(cadence: Cadence, user: User | None, manager_ids: Collection[int] | No
     return done.filter(rule__cadence=cadence, status=Touchpoint.Status.DONE, completed_at__isnull=False)
 
 
-def _before(cadence: Cadence) -> QuerySet[Touchpoint]:
-    """The same customer's done touchpoints of the cadence before the outer one (by time, then id)."""
+def _next_to(cadence: Cadence, *, before: bool) -> QuerySet[Touchpoint]:
+    """The same customer's done touchpoints of the cadence before (or after) the outer one, in the
+    order of their completion, then of their id."""
+    op = "lt" if before else "gt"
     return Touchpoint.objects.filter(
         customer_id=OuterRef("customer_id"),
         rule__cadence=cadence,
         status=Touchpoint.Status.DONE,
         completed_at__isnull=False,
     ).filter(
-        Q(completed_at__lt=OuterRef("completed_at")) | Q(completed_at=OuterRef("completed_at"), pk__lt=OuterRef("pk"))
+        Q(**{f"completed_at__{op}": OuterRef("completed_at")})
+        | Q(completed_at=OuterRef("completed_at"), **{f"pk__{op}": OuterRef("pk")})
     )
 
 
@@ -85,14 +88,7 @@ def _names(cadence: Cadence) -> tuple[list[Stage], dict[int | None, str]]:
 
 def _latest_done(cadence: Cadence, done: QuerySet[Touchpoint], as_of: dt.datetime) -> QuerySet[Touchpoint]:
     """Of `done`, each customer's latest done touchpoint of the cadence at `as_of`."""
-    later = Touchpoint.objects.filter(
-        customer_id=OuterRef("customer_id"),
-        rule__cadence=cadence,
-        status=Touchpoint.Status.DONE,
-        completed_at__lte=as_of,
-    ).filter(
-        Q(completed_at__gt=OuterRef("completed_at")) | Q(completed_at=OuterRef("completed_at"), pk__gt=OuterRef("pk"))
-    )
+    later = _next_to(cadence, before=False).filter(completed_at__lte=as_of)
     return done.filter(completed_at__lte=as_of).filter(~Exists(later))
 
 
@@ -143,7 +139,7 @@ def _move_rows(
 ) -> QuerySet[Touchpoint, dict[str, Any]]:
     """The done touchpoints of [start, end) with the stage before them, grouped by `group`, the
     stage before (from_stage, has_previous) and their own stage (rule__stage_id)."""
-    before = _before(cadence)
+    before = _next_to(cadence, before=True)
     previous_stage = Subquery(before.order_by("-completed_at", "-pk").values("rule__stage_id")[:1])
     fields = (*group, "from_stage", "has_previous", "rule__stage_id")
     return (
