@@ -213,7 +213,9 @@ class HealthSnapshot(models.Model):
     overridden = models.BooleanField(default=False)
     measures_used = models.PositiveSmallIntegerField(default=0)
     measures_total = models.PositiveSmallIntegerField(default=0)
-    # Each measure's points (not the reasons): the backtest recomputes other weightings from them.
+    # Each measure's points as [measure id, points] pairs, not the reasons (read through
+    # campaigns.scoring.combine.snapshot_points, which reads the older objects too): the backtest
+    # recomputes other weightings from them.
     points = models.JSONField(default=list)
 
     objects = HealthSnapshotQuerySet.as_manager()

@@ -279,10 +279,20 @@ def combine(results: Iterable[tuple[MeasureSpec, Points | None]]) -> Score:
     return Score(score=value, used=len(counted), total=len(results), lines=lines)
 
 
-def rescore(details: Iterable[Mapping[str, Any]], weights: Mapping[int, float]) -> int | None:
-    """A stored score's measure points under other weights (the backtest's second weighting).
-    A measure missing from ``weights`` keeps no weight."""
-    return weighted((weights.get(int(line["measure"]), 0.0), line.get("points")) for line in details)
+def snapshot_points(stored: Iterable[Any]) -> list[tuple[int, int | None]]:
+    """A snapshot's points as (measure id, points) pairs. Stored as ``[measure, points]`` pairs;
+    snapshots written before the pairs (December 2026) hold ``{"measure": m, "points": p}`` objects
+    instead: history is not rewritten, a year of it is hundreds of millions of rows."""
+    return [
+        (int(item["measure"]), item.get("points")) if isinstance(item, Mapping) else (int(item[0]), item[1])
+        for item in stored
+    ]
+
+
+def rescore(points: Iterable[Any], weights: Mapping[int, float]) -> int | None:
+    """A snapshot's measure points (as stored: see snapshot_points) under other weights (the
+    backtest's second weighting). A measure missing from ``weights`` keeps no weight."""
+    return weighted((weights.get(measure, 0.0), value) for measure, value in snapshot_points(points))
 
 
 def effective(computed: int | None, override: int | None) -> int | None:

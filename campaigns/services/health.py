@@ -205,13 +205,14 @@ _UPSERT_SQL = "INSERT INTO {table} ({columns}) {rows} ON CONFLICT ({conflict}) D
 
 def _encoded(line: Line) -> tuple[str, str]:
     """A measure's line as the two tables hold it, in JSON: in the current score's details
-    (``Line.stored``: measure, weight, points, reason) and in the snapshot's points. Written out by
+    (``Line.stored``: measure, weight, points, reason) and in the snapshot's points (``[measure,
+    points]``, campaigns.scoring.combine.snapshot_points). Written out by
     hand: what json.dumps writes, character for character (tests/campaigns/test_health_encoding.py),
     in a fifth of the time; a chunk encodes about one line per customer."""
     points = "null" if line.points is None else str(int(line.points))
     measure = int(line.measure_id)
     detail = f"[{measure}, {_json_number(line.weight)}, {points}, {encode_basestring_ascii(line.reason)}]"
-    return detail, f'{{"measure": {measure}, "points": {points}}}'
+    return detail, f"[{measure}, {points}]"
 
 
 def _json_number(value: float) -> str:

@@ -29,7 +29,7 @@ lines = st.builds(
 def test_a_line_is_encoded_as_json_dumps_writes_it(line: Line) -> None:
     detail, points = _encoded(line)
     assert detail == json.dumps(line.stored())
-    assert points == json.dumps({"measure": line.measure_id, "points": line.points})
+    assert points == json.dumps([line.measure_id, line.points])
     assert json.loads(detail)[3] == line.reason
 
 

@@ -21,7 +21,7 @@ from django.db.models import Count, QuerySet, Sum
 
 from campaigns.charts import Chart, Series
 from campaigns.models import DailyFigure, HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot, ReportDay
-from campaigns.scoring.combine import BANDS
+from campaigns.scoring.combine import BANDS, snapshot_points
 from campaigns.selectors.reports.base import (
     Cell,
     Figure,
@@ -168,11 +168,11 @@ def customer_records(filters: ReportFilters, day: dt.date | None) -> list[dict[s
         reasons = {measure: reason for measure, _, _, reason in current.get(customer_id) or []}
         measures = [
             {
-                "name": names.get(line.get("measure"), f"(deleted measure {line.get('measure')})"),
-                "points": line.get("points"),
-                "reason": reasons.get(line.get("measure"), ""),
+                "name": names.get(measure, f"(deleted measure {measure})"),
+                "points": value,
+                "reason": reasons.get(measure, ""),
             }
-            for line in points or []
+            for measure, value in snapshot_points(points or [])
         ]
         records.append({"customer": external_id, "score": score, "band": band, "measures": measures})
     return records

@@ -20,6 +20,7 @@ from campaigns.scoring.combine import (
     effective,
     rescore,
     score,
+    snapshot_points,
     stored_lines,
     weighted,
 )
@@ -97,16 +98,20 @@ def test_an_override_replaces_the_computed_score(computed, override, expected):
     assert effective(computed, override) == expected
 
 
-def test_rescore_with_other_weights_from_stored_points():
-    details: list[dict[str, Any]] = [
-        {"measure": 1, "points": 100},
-        {"measure": 2, "points": 0},
-        {"measure": 3, "points": None},
-    ]
-    assert rescore(details, {1: 1, 2: 1, 3: 5}) == 50
-    assert rescore(details, {1: 3, 2: 1}) == 75
-    assert rescore(details, {2: 1}) == 0
-    assert rescore(details, {}) is None
+@pytest.mark.parametrize(
+    "stored",
+    [
+        [[1, 100], [2, 0], [3, None]],
+        # As snapshots held them before the pairs: they are read as they are, never rewritten.
+        [{"measure": 1, "points": 100}, {"measure": 2, "points": 0}, {"measure": 3, "points": None}],
+    ],
+)
+def test_rescore_with_other_weights_from_stored_points(stored: list[Any]):
+    assert snapshot_points(stored) == [(1, 100), (2, 0), (3, None)]
+    assert rescore(stored, {1: 1, 2: 1, 3: 5}) == 50
+    assert rescore(stored, {1: 3, 2: 1}) == 75
+    assert rescore(stored, {2: 1}) == 0
+    assert rescore(stored, {}) is None
 
 
 facts = st.fixed_dictionaries(
