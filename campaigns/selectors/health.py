@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from campaigns.models import Activity, Card, HealthOverride, HealthScore, HealthSnapshot, Touchpoint
-from campaigns.scoring.combine import MeasureSpec, Score, rescore, score
+from campaigns.scoring.combine import MeasureSpec, Score, rescore, score, snapshot_points
 from campaigns.scoring.measures import Facts
 from campaigns.scoring.roc import auc
 from nurture.lib.customer_scope import CustomerScope
@@ -244,10 +244,25 @@ SPARK_HEIGHT = 36
 
 
 @dataclass(frozen=True)
+class MeasureMove:
+    """A measure whose points differ from those of a day before: what moved the score."""
+
+    name: str
+    then: int | None
+    now: int | None
+
+    @property
+    def change(self) -> int | None:
+        return self.now - self.then if self.now is not None and self.then is not None else None
+
+
+@dataclass(frozen=True)
 class Trend:
     days: int
     score: int | None
     change: int | None
+    # The measures whose points moved since then, in the panel's order.
+    moves: tuple[MeasureMove, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -289,15 +304,20 @@ def health_panel(*, customer: Customer, today: dt.date) -> HealthPanel:
     score = HealthScore.objects.filter(customer=customer).first()
     override = HealthOverride.objects.filter(customer=customer).in_force(today).select_related("created_by").first()
     start = today - dt.timedelta(weeks=SPARK_WEEKS)
-    history = dict(
-        HealthSnapshot.objects.filter(customer=customer, date__gt=start, date__lte=today).values_list("date", "score")
-    )
+    snapshots = HealthSnapshot.objects.filter(customer=customer, date__gt=start, date__lte=today)
+    history: dict[dt.date, int | None] = {}
+    points_on: dict[dt.date, Any] = {}
+    for day, value, points in snapshots.values_list("date", "score", "points"):
+        history[day], points_on[day] = value, points
     current = score.score if score is not None else None
+    lines = score.lines() if score is not None else []
     trends = []
     for days in (7, 30):
-        then = history.get(today - dt.timedelta(days=days))
+        day = today - dt.timedelta(days=days)
+        then = history.get(day)
         change = current - then if current is not None and then is not None else None
-        trends.append(Trend(days=days, score=then, change=change))
+        moves = _measure_moves(lines, points_on[day]) if day in points_on else ()
+        trends.append(Trend(days=days, score=then, change=change, moves=moves))
     # A week's value is its last day's score: the weeks end on today, today - 7, ...
     weekly: list[int | None] = []
     for week in range(SPARK_WEEKS - 1, -1, -1):
@@ -305,6 +325,17 @@ def health_panel(*, customer: Customer, today: dt.date) -> HealthPanel:
         week_days = [end - dt.timedelta(days=d) for d in range(7)]
         weekly.append(next((history[d] for d in week_days if history.get(d) is not None), None))
     return HealthPanel(score=score, override=override, trends=tuple(trends), sparkline=sparkline(weekly))
+
+
+def _measure_moves(lines: Sequence[dict[str, Any]], points_then: Any) -> tuple[MeasureMove, ...]:
+    """The current score's measures whose points differ from a snapshot's (a measure the snapshot
+    lacks had no points then)."""
+    then = dict(snapshot_points(points_then or []))
+    return tuple(
+        MeasureMove(name=line["name"], then=then.get(line["measure"]), now=line["points"])
+        for line in lines
+        if then.get(line["measure"]) != line["points"]
+    )
 
 
 def health_preview(*, customer_id: int, measures: Sequence[MeasureSpec], as_of: dt.date) -> Score | None:

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import HealthOverride, HealthScore, HealthSnapshot
+from campaigns.models import HealthMeasure, HealthOverride, HealthScore, HealthSnapshot
 from campaigns.services.health import health_score_day
 from nurture.models import Customer
 from tests.browser.conftest import log_in, with_password
@@ -36,8 +36,12 @@ def test_a_lead_reads_the_why_panel_and_overrides_the_score(page, live_server, l
     for days in (3, 2, 1):
         when = timezone.now() - dt.timedelta(days=days)
         make_touchpoint(customer=ada, status="done", outcome="no_answer", completed_at=when, due_on=when.date())
+    calls = HealthMeasure.objects.get(kind="call_outcomes")
     for weeks in range(1, 10):
-        HealthSnapshot.objects.create(customer=ada, date=today - dt.timedelta(weeks=weeks), score=90, band="green")
+        points = [[calls.pk, 100]]  # the calls were all answered then
+        HealthSnapshot.objects.create(
+            customer=ada, date=today - dt.timedelta(weeks=weeks), score=90, band="green", points=points
+        )
     health_score_day(as_of=today)
     computed = HealthScore.objects.get(customer=ada).computed
     watch = PolicyWatch(page)
@@ -48,7 +52,10 @@ def test_a_lead_reads_the_why_panel_and_overrides_the_score(page, live_server, l
     assert "No answer on the last 3 calls" in why
     assert "3 of 7 measures" in why
     assert page.inner_text("#health .health-score") == str(computed)
-    assert "vs 7 days ago" in page.inner_text("#health-trend")
+    trend = page.inner_text("#health-trend")
+    assert "vs 7 days ago" in trend
+    now = next(line["points"] for line in HealthScore.objects.get(customer=ada).lines() if line["measure"] == calls.pk)
+    assert f"{calls.name}: 100 → {now}" in trend  # what moved the score since
     assert page.locator("#health-sparkline polyline").count() == 1
     watch.assert_none("the customer page")
 

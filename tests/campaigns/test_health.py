@@ -372,6 +372,36 @@ def test_the_panel_shows_the_trend_and_an_18_week_sparkline():
     assert len(panel.sparkline.points.split()) == 3
 
 
+@time_machine.travel(NOON, tick=False)
+def test_the_trend_names_the_measures_that_moved_the_score():
+    """Why the score moved: the measures whose points differ from those of 7 and 30 days before."""
+    c = customer_added_long_ago()
+    measures = {m.kind: m for m in HealthMeasure.objects.all()}
+    recency, calls, renewal = measures["recency"], measures["call_outcomes"], measures["renewal"]
+    HealthSnapshot.objects.create(
+        customer=c, date=DAY - dt.timedelta(days=30), score=90, band="green", points=[[recency.pk, 100]]
+    )
+    # Before the pairs: objects, read the same.
+    HealthSnapshot.objects.create(
+        customer=c,
+        date=DAY - dt.timedelta(days=7),
+        score=70,
+        band="yellow",
+        points=[{"measure": recency.pk, "points": 100}, {"measure": calls.pk, "points": 60}],
+    )
+    details = [
+        [recency.pk, 1.0, 100, "Last completed touch 3 days ago"],
+        [calls.pk, 1.0, 30, "No answer on the last 3 calls"],
+    ]
+    details.append([renewal.pk, 1.0, None, "No data"])
+    HealthScore.objects.create(customer=c, as_of=DAY, score=65, computed=65, band="yellow", details=details)
+
+    week, month = health_panel(customer=c, today=DAY).trends
+
+    assert [(m.name, m.then, m.now, m.change) for m in week.moves] == [(calls.name, 60, 30, -30)]
+    assert [(m.name, m.then, m.now, m.change) for m in month.moves] == [(calls.name, None, 30, None)]
+
+
 def test_score_health_prints_who_moved_band(capsys):
     c = customer_added_long_ago()
     call(c, "reached", 2)
