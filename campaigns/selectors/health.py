@@ -251,10 +251,6 @@ class MeasureMove:
     then: int | None
     now: int | None
 
-    @property
-    def change(self) -> int | None:
-        return self.now - self.then if self.now is not None and self.then is not None else None
-
 
 @dataclass(frozen=True)
 class Trend:
@@ -281,6 +277,8 @@ class Sparkline:
 @dataclass(frozen=True)
 class HealthPanel:
     score: HealthScore | None
+    # The current score's "why" (HealthScore.lines): each measure's name, points, reason and effect.
+    lines: list[dict[str, Any]]
     override: HealthOverride | None
     trends: tuple[Trend, ...]
     sparkline: Sparkline | None
@@ -324,7 +322,7 @@ def health_panel(*, customer: Customer, today: dt.date) -> HealthPanel:
         end = today - dt.timedelta(weeks=week)
         week_days = [end - dt.timedelta(days=d) for d in range(7)]
         weekly.append(next((history[d] for d in week_days if history.get(d) is not None), None))
-    return HealthPanel(score=score, override=override, trends=tuple(trends), sparkline=sparkline(weekly))
+    return HealthPanel(score=score, lines=lines, override=override, trends=tuple(trends), sparkline=sparkline(weekly))
 
 
 def _measure_moves(lines: Sequence[dict[str, Any]], points_then: Any) -> tuple[MeasureMove, ...]:
