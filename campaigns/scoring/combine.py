@@ -81,6 +81,11 @@ class Line:
         return [self.measure_id, self.weight, self.points, self.reason]
 
 
+def measure_name(names: Mapping[int, str], measure: int) -> str:
+    """A measure's name for a stored score, or what it was when the measure has been deleted since."""
+    return names.get(measure, f"(deleted measure {measure})")
+
+
 def stored_lines(stored: Iterable[Sequence[Any]], names: Mapping[int, str]) -> tuple[Line, ...]:
     """The lines of a stored score (``Line.stored``), named by ``names`` (measure id -> name), each
     effect computed as when it was scored: the stored weights are the ones it was scored with."""
@@ -89,7 +94,7 @@ def stored_lines(stored: Iterable[Sequence[Any]], names: Mapping[int, str]) -> t
     return tuple(
         Line(
             measure_id=measure,
-            name=names.get(measure, f"(deleted measure {measure})"),
+            name=measure_name(names, measure),
             weight=weight,
             points=points,
             reason=reason,

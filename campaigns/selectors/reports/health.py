@@ -21,7 +21,7 @@ from django.db.models import Count, QuerySet, Sum
 
 from campaigns.charts import Chart, Series
 from campaigns.models import DailyFigure, HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot, ReportDay
-from campaigns.scoring.combine import BANDS, snapshot_points
+from campaigns.scoring.combine import BANDS, measure_name, snapshot_points
 from campaigns.selectors.reports.base import (
     Cell,
     Figure,
@@ -168,7 +168,7 @@ def customer_records(filters: ReportFilters, day: dt.date | None) -> list[dict[s
         reasons = {measure: reason for measure, _, _, reason in current.get(customer_id) or []}
         measures = [
             {
-                "name": names.get(measure, f"(deleted measure {measure})"),
+                "name": measure_name(names, measure),
                 "points": value,
                 "reason": reasons.get(measure, ""),
             }
