@@ -3,8 +3,10 @@
 A kind is a pure function of the customer's *facts* (named aggregates such as the date of the last
 completed touch; campaigns.selectors.health reads them for a whole chunk of customers at once) and
 of the measure row's parameters (thresholds an administrator edits). A new signal (a survey, the
-use of the product) is one more kind registered here, and one more fact source in
-campaigns.selectors.health.FACT_SOURCES that reads it.
+use of the product) is one more kind registered here, one more fact source in
+campaigns.selectors.health.FACT_SOURCES that reads it, and its SQL form in
+campaigns/scoring/in_sql.py (the nightly run on PostgreSQL scores in the database; a kind without a
+form is scored here).
 """
 
 from __future__ import annotations

@@ -225,6 +225,7 @@ def customer_fact_rows(scope: CustomerScope, as_of: dt.date) -> tuple[list[str],
     with transaction.atomic() if chunk else nullcontext(), connection.cursor() as cursor:
         if chunk:
             cursor.execute("SET LOCAL random_page_cost = 1.1")
+            cursor.execute("SET LOCAL jit = off")  # compiling the statement costs more than running it
         cursor.execute(statement, params)
         names = [column[0] for column in cursor.description]
         return names, cursor.fetchall()

@@ -3,11 +3,12 @@
 A run for a day has the planner's shape (campaigns/services/planning.py):
 
 1. ``health_run_start`` cuts the customers into chunks of ids; any worker may take any chunk.
-2. ``health_chunk_run`` reads the chunk's facts with one statement
-   (campaigns.selectors.health.customer_facts), scores them with the pure arithmetic of
-   campaigns.scoring, and writes with one bulk upsert per table: the current score per customer,
-   the day's snapshot (unique per customer and day) and the band changes (unique per customer and
-   day). Doing a chunk twice, or two runs of a day at once, writes the same rows.
+2. ``health_chunk_run`` scores the chunk's customers and writes, with one upsert per table, the
+   current score per customer, the day's snapshot (unique per customer and day) and the band
+   changes (unique per customer and day). On PostgreSQL one statement reads the facts, scores and
+   upserts (campaigns/services/health_in_sql.py); elsewhere the facts are read into Python
+   (campaigns.selectors.health.customer_fact_rows) and scored with the pure arithmetic of
+   campaigns.scoring. Doing a chunk twice, or two runs of a day at once, writes the same rows.
 3. Customers entering red are reacted to like an "at risk" call, once: the band change row is
    claimed (reacted_at) in the chunk's transaction, the celebratory cards are held for the quiet
    period and the lead is alerted after the commit.
@@ -40,9 +41,10 @@ from campaigns.models import (
     ReportDay,
 )
 from campaigns.models.health import HealthMeasure
-from campaigns.scoring.combine import RED, Line, Scorer, effective
+from campaigns.scoring.combine import RED, Limits, Line, Scorer, effective
 from campaigns.selectors.health import customer_fact_rows
 from campaigns.selectors.reports import health as health_report
+from campaigns.services.health_in_sql import Scored, score_scope_in_database, scores_in_database
 from campaigns.services.reactions import hold_celebrations
 from campaigns.services.webhooks import webhook_events_record
 from nurture.lib.customer_scope import CustomerScope
@@ -241,51 +243,27 @@ def _current_scores(scope: CustomerScope) -> dict[int, tuple[dt.date, str, str]]
 
 
 def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime) -> tuple[int, int]:
-    """Score the customers of a scope on a day; returns (scored, moved band). In the caller's transaction."""
-    columns, rows = customer_fact_rows(scope, as_of)
-    if not rows:
-        return 0, 0
-    scorer = Scorer.of(HealthMeasure.objects.specs()).for_rows(
-        as_of=as_of, columns=columns, encode=_encoded, join=_joined
-    )
+    """Score the customers of a scope on a day; returns (scored, moved band). In the caller's transaction.
+
+    In the database (campaigns/services/health_in_sql.py) on PostgreSQL when every measure kind has
+    an SQL form; in Python otherwise. The two write the same rows."""
+    scorer = Scorer.of(HealthMeasure.objects.specs())
     bands = HealthBands.current()
-    limits = bands.limits()
-    overrides = dict(HealthOverride.objects.filter(scope.q()).in_force(as_of).values_list("customer_id", "score"))
-    current = _current_scores(scope)
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    scores: list[tuple[Any, ...]] = []
-    snapshots: list[tuple[Any, ...]] = []
-    changes: list[HealthBandChange] = []
-    history_only: set[int] = set()
-    with gc_paused():  # the loop's tuples and strings: see nurture.lib.gcpause
-        for row in rows:
-            pk = row[0]
-            result, (details, points) = scorer(row)
-            override = overrides.get(pk)
-            value = effective(result.score, override)
-            band = limits.band(value) if value is not None else ""
-            common = (result.score, value, band, override is not None, result.used, result.total)
-            snapshots.append((pk, as_of, *common, points))
-            before = current.get(pk)
-            if before is not None and before[0] > as_of:
-                history_only.add(pk)  # a day before the current score: history only
-                continue
-            prior = before[2] if before is not None and before[0] == as_of else (before[1] if before else "")
-            scores.append((pk, as_of, *common, prior, details, stamp))
-            if prior and band and prior != band:
-                changes.append(HealthBandChange(customer_id=pk, date=as_of, from_band=prior, to_band=band, score=value))
-    _upsert(HealthSnapshot, ["customer_id", "date", *_COMMON, "points"], snapshots, conflict=["customer_id", "date"])
-    _upsert(
-        HealthScore,
-        ["customer_id", "as_of", *_COMMON, "prior_band", "details", "updated_at"],
-        scores,
-        conflict=["customer_id"],
-    )
+    if scores_in_database(scorer):
+        scored = score_scope_in_database(scope=scope, as_of=as_of, now=now, scorer=scorer, limits=bands.limits())
+    else:
+        scored = _score_scope_in_python(scope=scope, as_of=as_of, now=now, scorer=scorer, limits=bands.limits())
+    if not scored.count:
+        return 0, 0
+    changes = [
+        HealthBandChange(customer_id=pk, date=as_of, from_band=prior, to_band=band, score=value)
+        for pk, prior, band, value in scored.moves
+    ]
     # A rerun of the day that no longer moves a customer takes the change back (not one reacted to,
     # and not for a customer only given history here).
     moved = {change.customer_id for change in changes}
     recorded = set(HealthBandChange.objects.filter(scope.q(), date=as_of).values_list("customer_id", flat=True))
-    taken_back = sorted(recorded - moved - history_only)
+    taken_back = sorted(recorded - moved - scored.history_only)
     if taken_back:
         HealthBandChange.objects.filter(date=as_of, customer_id__in=taken_back, reacted_at__isnull=True).delete()
     HealthBandChange.objects.bulk_create(
@@ -296,7 +274,51 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
     )
     _record_health_changed(customer_ids=sorted(moved), as_of=as_of)
     _react_to_red(scope=scope, as_of=as_of, now=now, quiet_days=bands.quiet_days)
-    return len(rows), len(changes)
+    return scored.count, len(changes)
+
+
+def _score_scope_in_python(
+    *, scope: CustomerScope, as_of: dt.date, now: dt.datetime, scorer: Scorer, limits: Limits
+) -> Scored:
+    """The customers' facts read into Python, scored there (campaigns.scoring.combine.ChunkScorer)
+    and their snapshots and current scores upserted."""
+    columns, rows = customer_fact_rows(scope, as_of)
+    if not rows:
+        return Scored()
+    chunk = scorer.for_rows(as_of=as_of, columns=columns, encode=_encoded, join=_joined)
+    overrides = dict(
+        HealthOverride.objects.filter(scope.q()).in_force(as_of).order_by("id").values_list("customer_id", "score")
+    )
+    current = _current_scores(scope)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    scores: list[tuple[Any, ...]] = []
+    snapshots: list[tuple[Any, ...]] = []
+    result = Scored(count=len(rows))
+    with gc_paused():  # the loop's tuples and strings: see nurture.lib.gcpause
+        for row in rows:
+            pk = row[0]
+            score, (details, points) = chunk(row)
+            override = overrides.get(pk)
+            value = effective(score.score, override)
+            band = limits.band(value) if value is not None else ""
+            common = (score.score, value, band, override is not None, score.used, score.total)
+            snapshots.append((pk, as_of, *common, points))
+            before = current.get(pk)
+            if before is not None and before[0] > as_of:
+                result.history_only.add(pk)  # a day before the current score: history only
+                continue
+            prior = before[2] if before is not None and before[0] == as_of else (before[1] if before else "")
+            scores.append((pk, as_of, *common, prior, details, stamp))
+            if prior and band and prior != band:
+                result.moves.append((pk, prior, band, value))
+    _upsert(HealthSnapshot, ["customer_id", "date", *_COMMON, "points"], snapshots, conflict=["customer_id", "date"])
+    _upsert(
+        HealthScore,
+        ["customer_id", "as_of", *_COMMON, "prior_band", "details", "updated_at"],
+        scores,
+        conflict=["customer_id"],
+    )
+    return result
 
 
 def _record_health_changed(*, customer_ids: list[int], as_of: dt.date) -> None:
