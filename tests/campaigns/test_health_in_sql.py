@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from campaigns.models import HealthMeasure, HealthScore, HealthSnapshot
 from campaigns.scoring.combine import MeasureSpec, Scorer
 from campaigns.scoring.in_sql import SQL_FORMS, has_sql, scored_sql
-from campaigns.scoring.measures import MEASURE_KINDS
+from campaigns.scoring.measures import MEASURE_KINDS, MeasureKind, Points
 from campaigns.selectors.health import FACT_SOURCES
 from campaigns.services import health_in_sql
 from campaigns.services.health import _encoded, _joined, health_score_day
@@ -68,15 +68,31 @@ def test_every_built_in_kind_has_an_sql_form_and_the_facts_are_the_statement_s()
     assert read <= given_facts == set(COLUMNS)
 
 
-dates = st.one_of(st.none(), st.integers(min_value=-1200, max_value=400).map(lambda d: AS_OF + dt.timedelta(days=d)))
-counts = st.one_of(st.none(), st.integers(min_value=0, max_value=12))
-facts_rows = st.fixed_dictionaries(
-    {
-        **dict.fromkeys(DATE_FACTS, dates),
-        **dict.fromkeys(COUNT_FACTS, counts),
-        "nps_score": st.one_of(st.none(), st.integers(min_value=0, max_value=10)),
-    }
+# Days from the day scored: anywhere, or near the kinds' edges (the same day as another fact, a
+# rhythm, 90 days, a year) so that ties and boundaries come up.
+offsets = st.one_of(
+    st.integers(min_value=-1200, max_value=400),
+    st.sampled_from([-366, -365, -364, -271, -270, -180, -91, -90, -89, -3, -2, -1, 0, 1, 2, 89, 90, 91]),
 )
+counts = st.one_of(st.none(), st.integers(min_value=0, max_value=12))
+
+
+@st.composite
+def fact_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A few customers' facts. Their dates come from a small pool, so that facts fall on the same
+    day as each other (a call reached on the day it found the customer at risk) as well as apart."""
+    pool = draw(st.lists(offsets.map(lambda d: AS_OF + dt.timedelta(days=d)), min_size=1, max_size=4))
+    dates = st.one_of(st.none(), st.sampled_from(pool))
+    row = st.fixed_dictionaries(
+        {
+            **dict.fromkeys(DATE_FACTS, dates),
+            **dict.fromkeys(COUNT_FACTS, counts),
+            "nps_score": st.one_of(st.none(), st.integers(min_value=0, max_value=10)),
+        }
+    )
+    return draw(st.lists(row, min_size=1, max_size=6))
+
+
 # Thresholds: whole numbers, awkward fractions, zero and the edges the kinds guard against.
 param_values = st.one_of(
     st.integers(min_value=0, max_value=400).map(float),
@@ -88,7 +104,11 @@ weights = st.one_of(st.sampled_from([0.0, 1.0, 2.0, 0.1, 0.3, 1 / 3]), st.floats
 
 @st.composite
 def measure_sets(draw: st.DrawFn) -> list[MeasureSpec]:
-    keys = draw(st.lists(st.sampled_from(sorted(MEASURE_KINDS)), min_size=0, max_size=9))
+    # Mostly every kind (in any order), some left out, some twice: each kind in most examples.
+    every = draw(st.permutations(sorted(MEASURE_KINDS)))
+    left_out = draw(st.sets(st.sampled_from(every), max_size=2))
+    twice = draw(st.lists(st.sampled_from(every), max_size=2))
+    keys = [key for key in every if key not in left_out] + twice
     specs = []
     for n, key in enumerate(keys):
         kind = MEASURE_KINDS[key]
@@ -116,7 +136,7 @@ def scored_in_database(scorer: Scorer, rows: list[dict[str, Any]], as_of: dt.dat
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(specs=measure_sets(), rows=st.lists(facts_rows, min_size=1, max_size=6))
+@given(specs=measure_sets(), rows=fact_rows())
 def test_the_database_scores_as_the_python_measures_do(specs: list[MeasureSpec], rows: list[dict[str, Any]]):
     scorer = Scorer.of(specs)
     assert has_sql(scorer)
@@ -202,3 +222,25 @@ def test_a_day_scored_one_way_and_again_the_other_writes_no_row(monkeypatch, fir
     assert len(before[0]) == len(before[1]) == 12
     score(not first_in_database)
     assert _written() == before
+
+
+def test_a_kind_without_an_sql_form_is_scored_in_python_with_the_others(monkeypatch):
+    """An integrator's kind with no SQL form yet: the nightly run on PostgreSQL scores in Python."""
+    kind = MeasureKind(
+        key="always_forty",
+        label="Always forty",
+        description="A kind registered without an SQL form.",
+        defaults={},
+        score=lambda facts, params: Points(40, "Forty, always"),
+    )
+    monkeypatch.setitem(MEASURE_KINDS, kind.key, kind)
+    HealthMeasure.objects.create(name="Forty", kind=kind.key, weight=1.0, position=99)
+    customer = make_customer()
+    Customer.objects.filter(pk=customer.pk).update(created_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    assert not has_sql(Scorer.of(HealthMeasure.objects.specs()))
+
+    assert health_score_day(as_of=AS_OF).scored == 1
+
+    lines = {line["name"]: line for line in HealthScore.objects.get(customer=customer).lines()}
+    assert (lines["Forty"]["points"], lines["Forty"]["reason"]) == (40, "Forty, always")
+    assert lines["Recency"]["points"] is not None
