@@ -44,7 +44,12 @@ from campaigns.models.health import HealthMeasure
 from campaigns.scoring.combine import RED, Limits, Line, Scorer, effective
 from campaigns.selectors.health import customer_fact_rows
 from campaigns.selectors.reports import health as health_report
-from campaigns.services.health_in_sql import Scored, score_scope_in_database, scores_in_database
+from campaigns.services.health_in_sql import (
+    COMMON_COLUMNS,
+    Scored,
+    score_scope_in_database,
+    scores_in_database,
+)
 from campaigns.services.reactions import hold_celebrations
 from campaigns.services.webhooks import webhook_events_record
 from nurture.lib.customer_scope import CustomerScope
@@ -151,7 +156,6 @@ def health_score_day(
     return result
 
 
-_COMMON = ["computed", "score", "band", "overridden", "measures_used", "measures_total"]
 # Rows per INSERT statement of an upsert: well within SQLite's limit on parameters.
 _UPSERT_ROWS = 1000
 
@@ -311,10 +315,12 @@ def _score_scope_in_python(
             scores.append((pk, as_of, *common, prior, details, stamp))
             if prior and band and prior != band:
                 result.moves.append((pk, prior, band, value))
-    _upsert(HealthSnapshot, ["customer_id", "date", *_COMMON, "points"], snapshots, conflict=["customer_id", "date"])
+    _upsert(
+        HealthSnapshot, ["customer_id", "date", *COMMON_COLUMNS, "points"], snapshots, conflict=["customer_id", "date"]
+    )
     _upsert(
         HealthScore,
-        ["customer_id", "as_of", *_COMMON, "prior_band", "details", "updated_at"],
+        ["customer_id", "as_of", *COMMON_COLUMNS, "prior_band", "details", "updated_at"],
         scores,
         conflict=["customer_id"],
     )

@@ -38,7 +38,8 @@ def scores_in_database(scorer: Scorer) -> bool:
     return connection.vendor == "postgresql" and has_sql(scorer)
 
 
-_COMMON = ("computed", "score", "band", "overridden", "measures_used", "measures_total")
+# The columns a day's snapshot and the current score have in common.
+COMMON_COLUMNS = ("computed", "score", "band", "overridden", "measures_used", "measures_total")
 
 _STATEMENT = """
 WITH scored AS (
@@ -110,7 +111,7 @@ def score_scope_in_database(
     )
     quote = connection.ops.quote_name
     snapshot_table, score_table = quote(HealthSnapshot._meta.db_table), quote(HealthScore._meta.db_table)
-    common = ", ".join(_COMMON)
+    common = ", ".join(COMMON_COLUMNS)
     statement = _STATEMENT.format(
         scored=scored_sql(scorer, facts, "%(as_of)s::date"),
         overrides=overrides,
@@ -124,12 +125,12 @@ def score_scope_in_database(
             f"COALESCE(array_agg({column}) FILTER (WHERE {_MOVED}), '{{}}')"
             for column in ("id", "prior_band", "band", "score")
         ),
-        snapshot_updates=", ".join(f"{c} = EXCLUDED.{c}" for c in (*_COMMON, "points")),
-        snapshot_old=", ".join(f"{snapshot_table}.{c}" for c in _COMMON),
-        snapshot_new=", ".join(f"EXCLUDED.{c}" for c in _COMMON),
-        score_updates=", ".join(f"{c} = EXCLUDED.{c}" for c in ("as_of", *_COMMON)),
-        score_old=", ".join(f"{score_table}.{c}" for c in ("as_of", *_COMMON)),
-        score_new=", ".join(f"EXCLUDED.{c}" for c in ("as_of", *_COMMON)),
+        snapshot_updates=", ".join(f"{c} = EXCLUDED.{c}" for c in (*COMMON_COLUMNS, "points")),
+        snapshot_old=", ".join(f"{snapshot_table}.{c}" for c in COMMON_COLUMNS),
+        snapshot_new=", ".join(f"EXCLUDED.{c}" for c in COMMON_COLUMNS),
+        score_updates=", ".join(f"{c} = EXCLUDED.{c}" for c in ("as_of", *COMMON_COLUMNS)),
+        score_old=", ".join(f"{score_table}.{c}" for c in ("as_of", *COMMON_COLUMNS)),
+        score_new=", ".join(f"EXCLUDED.{c}" for c in ("as_of", *COMMON_COLUMNS)),
     )
     params: dict[str, Any] = {
         **fact_params,
