@@ -12,6 +12,7 @@ form is scored here).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,9 @@ class MeasureKind:
                 raise ValueError(f"{self.label}: unknown parameter {name!r} (known: {known})")
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{self.label}: parameter {name!r} must be a number, not {value!r}")
+            if not math.isfinite(value):
+                # JSON allows Infinity and NaN; no threshold means them (and "rhythm inf days" is no sentence).
+                raise ValueError(f"{self.label}: parameter {name!r} must be a finite number, not {value!r}")
             if value < 0:
                 raise ValueError(f"{self.label}: parameter {name!r} must not be negative")
             merged[name] = float(value)

@@ -226,6 +226,8 @@ def test_every_kind_has_a_label_a_description_and_defaults():
         ({"rhythm_days": "thirty"}, "parameter 'rhythm_days' must be a number"),
         ({"rhythm_days": True}, "parameter 'rhythm_days' must be a number"),
         ({"rhythm_days": -1}, "parameter 'rhythm_days' must not be negative"),
+        ({"rhythm_days": float("inf")}, "parameter 'rhythm_days' must be a finite number, not inf"),
+        ({"zero_after": float("nan")}, "parameter 'zero_after' must be a finite number, not nan"),
     ],
 )
 def test_bad_parameters_are_named(params, message):
