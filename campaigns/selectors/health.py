@@ -213,7 +213,8 @@ def facts_sql(scope: CustomerScope, as_of: dt.date) -> tuple[str, list[Any]]:
 
 def customer_fact_rows(scope: CustomerScope, as_of: dt.date) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Every scored customer of the scope on as_of as plain rows, in id order: the column names
-    (the customer's id first, then the facts) and the rows. The nightly scoring reads these."""
+    (the customer's id first, then the facts) and the rows: what the scoring in Python reads (the
+    scoring in the database runs facts_sql inside its own statement)."""
     if scope.is_empty:
         return [], []
     statement, params = facts_sql(scope, as_of)
