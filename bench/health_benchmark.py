@@ -12,11 +12,12 @@ What it does (docs/health.md has the method):
    (NPS answers, support tickets, meetings: about 0.8 per customer), unless --skip-load;
 2. the bare statement: the facts statement of campaigns.selectors.health for every customer at
    once, reduced to one row by the database (no rows to Python, no scoring, no writes), with the
-   server's planner settings and with the chunks' (random_page_cost 1.1); the faster of the two,
+   server's planner settings and with the chunks' (random_page_cost 1.1, no JIT:
+   campaigns.selectors.health.chunk_planner_settings); the faster of the two,
    each the median of 2;
 3. the real run as production runs it: one Celery worker with the Procfile's concurrency
    (--workers, 2) is sent campaigns.tasks.health_sweep, which fans the day's chunks out to its
-   processes (facts statement, the pure scoring, one upsert per table, per chunk); the time from
+   processes (one statement a chunk on PostgreSQL: facts, scoring, both upserts); the time from
    sending the sweep to the run's finished_at, the workers' CPU time, and their peak resident
    memory after the first tenth of the chunks and at the end. --workers 0 runs the chunks in this
    process instead (campaigns.services.health.health_score_day, as the score_health command does);
@@ -81,8 +82,6 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 TARGET_RATIO = 3.0
 FLAT_GROWTH = 1.2
 START, END = "<!-- health-benchmark:start -->", "<!-- health-benchmark:end -->"
-# The chunks' planner setting (campaigns.selectors.health.customer_fact_rows).
-CHUNK_SETTINGS = "SET LOCAL random_page_cost = 1.1"
 
 
 # The activities of other channels that feed the NPS and support ticket measures and count as a
@@ -112,7 +111,8 @@ def bare_seconds(as_of: dt.date, cpu: dict[str, float] | None = None) -> dict[st
     ``cpu`` gets the database server's CPU seconds of each (the mean of the 2)."""
     from django.db import connection, transaction
 
-    from campaigns.selectors.health import facts_sql
+    from campaigns.selectors.health import chunk_planner_settings, facts_sql
+    from campaigns.services.health import CHUNK_SIZE
     from nurture.lib.customer_scope import CustomerScope
 
     statement, params = facts_sql(CustomerScope.everyone(), as_of)
@@ -124,15 +124,16 @@ def bare_seconds(as_of: dt.date, cpu: dict[str, float] | None = None) -> dict[st
     # 8.1 s at full size). Counting each column makes it compute every aggregate the scoring reads.
     reduced = f"SELECT {', '.join(f'count({name})' for name in names)} FROM ({statement}) facts"
     result: dict[str, float] = {}
-    for label, setting in (("server settings", ""), ("chunk settings", CHUNK_SETTINGS)):
+    a_chunk = CustomerScope.id_range(1, CHUNK_SIZE)  # what a chunk's statement runs with
+    for label, chunk_settings in (("server settings", False), ("chunk settings", True)):
         times = []
         server_cpu = []
         for _ in range(2):
             watch = Stopwatch()
             before = postgres_cpu_seconds()
             with transaction.atomic(), connection.cursor() as cursor:
-                if setting:
-                    cursor.execute(setting)
+                if chunk_settings:
+                    chunk_planner_settings(cursor, a_chunk)
                 cursor.execute(reduced, params)
                 cursor.fetchall()
             times.append(watch.seconds)

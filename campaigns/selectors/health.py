@@ -211,6 +211,19 @@ def facts_sql(scope: CustomerScope, as_of: dt.date) -> tuple[str, list[Any]]:
     return statement, [*params, _start_of(as_of + dt.timedelta(days=1)), *where_params]
 
 
+def chunk_planner_settings(cursor: Any, scope: CustomerScope) -> None:
+    """The planner's settings for a statement reading a chunk's facts, for its transaction only
+    (SET LOCAL; PostgreSQL). A chunk's few thousand customers are read through the indexes on
+    customer_id (and their cards by touchpoint): with the default cost of a random page (4, for
+    spinning disks) the planner reads the whole card table instead, every chunk. The pages of a
+    chunk are mostly in memory; 1.1 is the usual setting for that and for SSDs. And no JIT: the
+    server compiled the statement's expressions for every chunk, a third of a second each, more
+    than running them."""
+    if scope != CustomerScope.everyone():
+        cursor.execute("SET LOCAL random_page_cost = 1.1")
+    cursor.execute("SET LOCAL jit = off")
+
+
 def customer_fact_rows(scope: CustomerScope, as_of: dt.date) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Every scored customer of the scope on as_of as plain rows, in id order: the column names
     (the customer's id first, then the facts) and the rows: what the scoring in Python reads (the
@@ -218,15 +231,10 @@ def customer_fact_rows(scope: CustomerScope, as_of: dt.date) -> tuple[list[str],
     if scope.is_empty:
         return [], []
     statement, params = facts_sql(scope, as_of)
-    # A chunk's few thousand customers are read through the indexes on customer_id (and their cards
-    # by touchpoint): with the default cost of a random page (4, for spinning disks) the planner
-    # reads the whole card table instead, every chunk. The pages of a chunk are mostly in memory;
-    # 1.1 is the usual setting for that and for SSDs. SET LOCAL: for this transaction only.
     chunk = connection.vendor == "postgresql" and scope != CustomerScope.everyone()
     with transaction.atomic() if chunk else nullcontext(), connection.cursor() as cursor:
         if chunk:
-            cursor.execute("SET LOCAL random_page_cost = 1.1")
-            cursor.execute("SET LOCAL jit = off")  # compiling the statement costs more than running it
+            chunk_planner_settings(cursor, scope)
         cursor.execute(statement, params)
         names = [column[0] for column in cursor.description]
         return names, cursor.fetchall()

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from campaigns.models import HealthOverride, HealthScore, HealthSnapshot
 from campaigns.scoring.combine import GREEN, RED, YELLOW, Limits, Scorer
 from campaigns.scoring.in_sql import has_sql, scored_sql
-from campaigns.selectors.health import facts_sql
+from campaigns.selectors.health import chunk_planner_settings, facts_sql
 from nurture.lib.customer_scope import CustomerScope
 
 
@@ -141,12 +141,7 @@ def score_scope_in_database(
         "green_from": limits.green_from,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        if scope != CustomerScope.everyone():
-            # As for the facts read alone (campaigns.selectors.health.customer_fact_rows).
-            cursor.execute("SET LOCAL random_page_cost = 1.1")
-        # The statement's many expressions were compiled (JIT) for every chunk the planner thought
-        # costly: a third of a second each, more than computing them.
-        cursor.execute("SET LOCAL jit = off")
+        chunk_planner_settings(cursor, scope)
         cursor.execute(statement, params)
         count, ids, priors, bands, scores, history_only = cursor.fetchone()
     return Scored(
