@@ -87,7 +87,7 @@ ON CONFLICT DO NOTHING
 """
 # The report's own big tables: with rows in them, the planner shows whether a page reads them
 # through an index range (an empty table is always scanned whole).
-REPORT_BIG_TABLES = (*BIG_TABLES, "campaigns_healthbandchange", "campaigns_healthsnapshot", "campaigns_healthscore")
+REPORT_BIG_TABLES = (*BIG_TABLES, "campaigns_healthbandchange", "campaigns_healthsnapshot")
 
 
 def load_report_data(url: str, today: dt.date) -> None:

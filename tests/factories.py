@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Count
 
-from campaigns.models import Cadence, Rule, Touchpoint
+from campaigns.models import Cadence, HealthSnapshot, Rule, Touchpoint
 from nurture.models import Customer, Milestone, MilestoneKind
 from nurture.roles import PRINT_ROOM, ROLE_PERMISSIONS
 from nurture.services.api_tokens import api_token_create
@@ -85,6 +85,13 @@ def make_customer(**fields: Any) -> Customer:
     }
     defaults.update(fields)
     return Customer.objects.create(**defaults)
+
+
+def current_score(customer: Customer) -> HealthSnapshot:
+    """The customer's current health score (their latest snapshot); the test expects one."""
+    score = HealthSnapshot.objects.latest_of(customer)
+    assert score is not None, f"{customer} has no health score"
+    return score
 
 
 def make_rule(*, action: str = "call", **fields: Any) -> Rule:

@@ -9,6 +9,7 @@ non-atomic migration (nurture/lib/migrations.py; docs/operations.md, "Upgrading"
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -194,57 +195,43 @@ def test_the_planner_has_statistics_of_a_cards_status_and_batch_together(postgre
 
 
 @pytest.mark.django_db
-def test_stored_scores_are_rewritten_in_the_compact_form_and_back():
-    """campaigns 0032: a current score's lines lose the name and effect they repeated; back again,
-    the names come from the measure rows and the effects from the weights."""
+def test_the_current_scores_become_the_snapshots_of_their_day():
+    """campaigns 0033: each current score's lines are copied into the snapshot of its day (which
+    kept points only), or make that snapshot when there is none; other days keep their points."""
     import importlib
 
-    from django.apps import apps
+    from campaigns.models import HealthSnapshot
 
-    from campaigns.models import HealthMeasure, HealthScore
-
-    step = importlib.import_module("campaigns.migrations.0032_healthscore_compact_details")
-    recency = HealthMeasure.objects.create(name="Touch recency", kind="recency", weight=3.0)
-    calls = HealthMeasure.objects.create(name="Call mix", kind="call_outcomes", weight=1.0)
-    old = [
-        {
-            "measure": recency.pk,
-            "name": "Touch recency",
-            "weight": 3.0,
-            "points": 40,
-            "reason": "Last touch",
-            "effect": -45.0,
-        },
-        {"measure": calls.pk, "name": "Call mix", "weight": 1.0, "points": 100, "reason": "2 calls", "effect": 0.0},
-        {"measure": 999, "name": "Gone", "weight": 2.0, "points": None, "reason": "No data", "effect": 0.0},
-    ]
-    customer = make_customer()
-    HealthScore.objects.create(customer=customer, as_of="2026-01-01", score=55, band="yellow", details=old)
-
-    # The migration's steps, run in the test's transaction (a schema editor cannot be opened in it on SQLite).
-    editor: Any = SimpleNamespace(connection=connection, execute=lambda sql: connection.cursor().execute(sql))
-    step.to_compact(apps, editor)
-    compact = HealthScore.objects.get(customer=customer).details
-    assert compact == [
-        [recency.pk, 3.0, 40, "Last touch"],
-        [calls.pk, 1.0, 100, "2 calls"],
-        [999, 2.0, None, "No data"],
-    ]
-    assert HealthScore.objects.get(customer=customer).lines()[0]["effect"] == -45.0
-
-    step.to_objects(apps, editor)
-    back = HealthScore.objects.get(customer=customer).details
-    assert back[:2] == old[:2]
-    assert back[2] == {**old[2], "name": "(deleted measure 999)"}
-
-
-@pytest.mark.django_db
-def test_the_current_scores_leave_room_on_their_pages_for_the_nightly_update(on_postgresql):
-    """campaigns 0032: half of each page free, so that a score's nightly update stays on its page
-    (a heap-only update: no new index entries)."""
-    if not on_postgresql:
-        pytest.skip("a table's fillfactor is PostgreSQL's")
+    step = importlib.import_module("campaigns.migrations.0033_snapshot_is_the_score")
+    kept, copied, made = make_customer(), make_customer(), make_customer()
+    lines = [[7, 2.0, 40, "Last touch 100 days ago"], [8, 1.0, None, "No data"]]
+    HealthSnapshot.objects.create(customer=kept, date="2026-01-01", score=50, band="yellow", details=[[7, 50]])
+    HealthSnapshot.objects.create(customer=copied, date="2026-01-01", score=70, band="yellow", details=[[7, 60]])
+    HealthSnapshot.objects.create(customer=copied, date="2026-01-02", score=40, band="red", details=[[7, 40]])
+    # The table the migration reads, as it was (it is gone from the test database).
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'campaigns_healthscore'")
-        [options] = cursor.fetchone()
-    assert "fillfactor=50" in (options or [])
+        cursor.execute(
+            "CREATE TABLE campaigns_healthscore (customer_id bigint PRIMARY KEY, as_of date, computed smallint, "
+            "score smallint, band varchar(10), overridden boolean, measures_used smallint, measures_total smallint, "
+            "details jsonb)"
+        )
+        for customer in (copied, made):
+            cursor.execute(
+                "INSERT INTO campaigns_healthscore VALUES (%s, '2026-01-02', 40, 40, 'red', false, 1, 2, %s)",
+                [customer.pk, json.dumps(lines)],
+            )
+    editor: Any = SimpleNamespace(connection=connection, execute=lambda sql: connection.cursor().execute(sql))
+
+    step.copy_current_scores(None, editor)
+
+    def stored(customer: Any) -> list[tuple[str, Any]]:
+        rows = HealthSnapshot.objects.filter(customer=customer).order_by("date")
+        return [(row.date.isoformat(), row.details) for row in rows]
+
+    assert stored(kept) == [("2026-01-01", [[7, 50]])]
+    assert stored(copied) == [("2026-01-01", [[7, 60]]), ("2026-01-02", lines)]
+    assert stored(made) == [("2026-01-02", lines)]
+    latest = HealthSnapshot.objects.latest_of(made)
+    assert latest is not None
+    assert (latest.score, latest.band, latest.measures_used, latest.measures_total) == (40, "red", 1, 2)
+    assert [line["reason"] for line in latest.lines()] == ["Last touch 100 days ago", "No data"]

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from campaigns.forms import HealthOverrideForm
-from campaigns.models import HealthOverride, HealthScore, Touchpoint
+from campaigns.models import HealthOverride, HealthSnapshot, Touchpoint
 from campaigns.selectors.advocates import advocate_q
 from campaigns.selectors.health import health_panel
 from campaigns.selectors.journey import customer_journey
@@ -140,7 +140,7 @@ class CustomerJourneyAdmin(CustomerAdmin):
             "media": self.media + form.media,
             "customer": customer,
             "customer_url": customer_url,
-            "health": HealthScore.objects.filter(customer=customer).first(),
+            "health": HealthSnapshot.objects.latest_of(customer),
             "changelist_url": reverse("admin:nurture_customer_changelist"),
         }
         return TemplateResponse(request, "admin/nurture/customer/health_override.html", context)

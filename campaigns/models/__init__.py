@@ -10,7 +10,6 @@ from campaigns.models.health import (
     HealthMeasure,
     HealthOverride,
     HealthRun,
-    HealthScore,
     HealthSnapshot,
 )
 from campaigns.models.planner import PlannerChunk, PlannerRun, PlanSlot
@@ -38,7 +37,6 @@ __all__ = [
     "HealthMeasure",
     "HealthOverride",
     "HealthRun",
-    "HealthScore",
     "HealthSnapshot",
     "IdempotencyKey",
     "PlanSlot",

@@ -1,5 +1,5 @@
 """The relationship health score (docs/health.md): measures and band limits an administrator
-edits, each customer's current score, the daily snapshots, overrides, band changes, and the
+edits, each customer's daily snapshots (the latest is the current score), overrides, band changes, and the
 nightly runs that compute them in chunks."""
 
 from __future__ import annotations
@@ -135,88 +135,41 @@ class HealthBands(models.Model):
         return bands
 
 
-class HealthScoreQuerySet(CustomerScopedQuerySet["HealthScore"]):
-    pass
+class HealthSnapshotQuerySet(CustomerScopedQuerySet["HealthSnapshot"]):
+    def latest_of(self, customer: Any) -> HealthSnapshot | None:
+        """The customer's current score: the snapshot of the latest day scored."""
+        return self.filter(customer=customer).order_by("-date").first()
 
 
-class HealthScore(models.Model):
-    """A customer's current score: the latest day scored, each measure's points and reason."""
+class HealthSnapshot(models.Model):
+    """A customer's score on one day, with each measure's points and reason: the latest day's is
+    the current score (the customer page's "why"), the others the history (trend, sparkline), the
+    backtest and the reports. One row per customer and night, and the only row the nightly scoring
+    writes per customer (docs/health.md)."""
 
-    customer = models.OneToOneField(
-        "nurture.Customer", on_delete=models.CASCADE, primary_key=True, related_name="health"
+    # Indexed by the unique (customer, date) below, which starts with it: no index of its own.
+    # No foreign key constraint in the database: checking it locked each customer's row for every
+    # snapshot written, a third of the nightly run (docs/benchmarks-health.md). Deleting a customer
+    # deletes their snapshots all the same (Django's on_delete).
+    customer = models.ForeignKey(
+        "nurture.Customer",
+        on_delete=models.CASCADE,
+        related_name="health_snapshots",
+        db_index=False,
+        db_constraint=False,
     )
-    as_of = models.DateField(help_text="The day this score is for.")
+    date = models.DateField()
     computed = models.PositiveSmallIntegerField(null=True, help_text="The weighted mean of the measures.")
     score = models.PositiveSmallIntegerField(null=True, help_text="The score in force: the override's, if any.")
     band = models.CharField(max_length=10, choices=BAND_CHOICES, blank=True)
-    # The band of the last day scored before as_of: a band change compares with it, so rerunning
-    # a day compares with the same day before.
-    prior_band = models.CharField(max_length=10, choices=BAND_CHOICES, blank=True)
     overridden = models.BooleanField(default=False)
     measures_used = models.PositiveSmallIntegerField(default=0)
     measures_total = models.PositiveSmallIntegerField(default=0)
     # Each measure's line as [measure id, weight, points, reason] (campaigns.scoring.combine.Line.stored):
     # the names come from the measure rows and the effects from the weights when shown (lines()).
+    # Days scored before campaigns 0033 hold [measure id, points] pairs (read by
+    # campaigns.scoring.combine.snapshot_points, as the backtest and the trend do).
     details = models.JSONField(default=list, help_text="Each measure's weight, points and reason.")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = HealthScoreQuerySet.as_manager()
-
-    class Meta:
-        constraints = [
-            # A score is 0-100, and a band goes with a score.
-            models.CheckConstraint(
-                condition=models.Q(score__isnull=True) | models.Q(score__lte=100), name="healthscore_score_range"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(computed__isnull=True) | models.Q(computed__lte=100),
-                name="healthscore_computed_range",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(band__in=["", *BANDS]) & models.Q(prior_band__in=["", *BANDS]),
-                name="healthscore_band_valid",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(measures_used__lte=models.F("measures_total")), name="healthscore_used_of_total"
-            ),
-        ]
-        indexes = [
-            # Reports and lists by band.
-            models.Index(fields=["band"], name="healthscore_band"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.score} ({self.band}) on {self.as_of.isoformat()}"
-
-    def lines(self) -> list[dict[str, Any]]:
-        """The "why": each measure's name, weight, points, reason and effect, in the panel's order."""
-        names = dict(HealthMeasure.objects.values_list("id", "name"))
-        return [line.as_json() for line in stored_lines(self.details, names)]
-
-
-class HealthSnapshotQuerySet(CustomerScopedQuerySet["HealthSnapshot"]):
-    pass
-
-
-class HealthSnapshot(models.Model):
-    """A customer's score on one day: the history (trend, sparkline), the backtest and the reports."""
-
-    # Indexed by the unique (customer, date) below, which starts with it: no index of its own
-    # (one less index for the nightly scoring to write a row into).
-    customer = models.ForeignKey(
-        "nurture.Customer", on_delete=models.CASCADE, related_name="health_snapshots", db_index=False
-    )
-    date = models.DateField()
-    computed = models.PositiveSmallIntegerField(null=True)
-    score = models.PositiveSmallIntegerField(null=True)
-    band = models.CharField(max_length=10, choices=BAND_CHOICES, blank=True)
-    overridden = models.BooleanField(default=False)
-    measures_used = models.PositiveSmallIntegerField(default=0)
-    measures_total = models.PositiveSmallIntegerField(default=0)
-    # Each measure's points as [measure id, points] pairs, not the reasons (read through
-    # campaigns.scoring.combine.snapshot_points, which reads the older objects too): the backtest
-    # recomputes other weightings from them.
-    points = models.JSONField(default=list)
 
     objects = HealthSnapshotQuerySet.as_manager()
 
@@ -235,7 +188,12 @@ class HealthSnapshot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.score} on {self.date.isoformat()}"
+        return f"{self.score} ({self.band}) on {self.date.isoformat()}"
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The "why": each measure's name, weight, points, reason and effect, in the panel's order."""
+        names = dict(HealthMeasure.objects.values_list("id", "name"))
+        return [line.as_json() for line in stored_lines(self.details, names)]
 
 
 def default_expiry() -> dt.date:

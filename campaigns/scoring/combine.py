@@ -75,9 +75,9 @@ class Line:
         }
 
     def stored(self) -> list[Any]:
-        """The line as the current score keeps it: ``[measure, weight, points, reason]``. The name
+        """The line as a day's snapshot keeps it: ``[measure, weight, points, reason]``. The name
         comes from the measure row when shown, the effect from the weights (``stored_lines``): a
-        score row stays small, and the nightly run writes a row per customer."""
+        snapshot stays small, and the nightly run writes one per customer."""
         return [self.measure_id, self.weight, self.points, self.reason]
 
 
@@ -88,8 +88,13 @@ def measure_name(names: Mapping[int, str], measure: int) -> str:
 
 def stored_lines(stored: Iterable[Sequence[Any]], names: Mapping[int, str]) -> tuple[Line, ...]:
     """The lines of a stored score (``Line.stored``), named by ``names`` (measure id -> name), each
-    effect computed as when it was scored: the stored weights are the ones it was scored with."""
-    rows = [(int(measure), float(weight), points, str(reason)) for measure, weight, points, reason in stored]
+    effect computed as when it was scored: the stored weights are the ones it was scored with. A day
+    scored before the snapshots kept the reasons holds points only (see snapshot_points): its lines
+    have no reason, and no weight to take an effect from."""
+    rows = [
+        (int(measure), float(weight), points, str(reason))
+        for measure, weight, points, reason in (_line_of(item) for item in stored)
+    ]
     total_weight = sum(weight for _, weight, points, _ in rows if points is not None and weight > 0)
     return tuple(
         Line(
@@ -284,14 +289,23 @@ def combine(results: Iterable[tuple[MeasureSpec, Points | None]]) -> Score:
     return Score(score=value, used=len(counted), total=len(results), lines=lines)
 
 
+def _line_of(item: Any) -> tuple[Any, Any, Any, Any]:
+    """A stored line as (measure, weight, points, reason), whichever shape it was stored in (see
+    snapshot_points); the older shapes have no weight (0) and no reason."""
+    if isinstance(item, Mapping):
+        return item["measure"], 0.0, item.get("points"), ""
+    if len(item) == 2:
+        return item[0], 0.0, item[1], ""
+    measure, weight, points, reason = item
+    return measure, weight, points, reason
+
+
 def snapshot_points(stored: Iterable[Any]) -> list[tuple[int, int | None]]:
-    """A snapshot's points as (measure id, points) pairs. Stored as ``[measure, points]`` pairs;
-    snapshots written before the pairs (December 2026) hold ``{"measure": m, "points": p}`` objects
-    instead: history is not rewritten, a year of it is hundreds of millions of rows."""
-    return [
-        (int(item["measure"]), item.get("points")) if isinstance(item, Mapping) else (int(item[0]), item[1])
-        for item in stored
-    ]
+    """A snapshot's points as (measure id, points) pairs. Stored as lines (``Line.stored``: measure,
+    weight, points, reason); days scored before the snapshots kept the reasons (campaigns 0033) hold
+    ``[measure, points]`` pairs, and those before the pairs (December 2026) ``{"measure": m,
+    "points": p}`` objects: history is not rewritten, a year of it is hundreds of millions of rows."""
+    return [(int(measure), points) for measure, _, points, _ in (_line_of(item) for item in stored)]
 
 
 def rescore(points: Iterable[Any], weights: Mapping[int, float]) -> int | None:

@@ -220,9 +220,8 @@ def _json_weight(weight: float) -> str:
 def scored_sql(scorer: Scorer, facts: str, as_of_sql: str) -> str:
     """A SELECT over the facts (``facts``: a relation with an ``id`` and the fact columns) giving per
     customer ``id``, ``computed`` (the weighted mean, NULL without data), ``measures_used``,
-    ``measures_total``, ``details`` (jsonb: the current score's lines, combine.Line.stored) and
-    ``points`` (jsonb: the snapshot's ``[measure, points]`` pairs): the same sums in the same order
-    as combine.ChunkScorer, so the same floats and the same scores.
+    ``measures_total`` and ``details`` (jsonb: the snapshot's lines, combine.Line.stored): the same
+    sums in the same order as combine.ChunkScorer, so the same floats and the same scores.
 
     The points are computed once in an inner select (OFFSET 0 keeps the planner from pulling it up,
     which would compute each measure's points again wherever the outer select reads them)."""
@@ -243,10 +242,9 @@ def scored_sql(scorer: Scorer, facts: str, as_of_sql: str) -> str:
         f"CASE WHEN f.p_{n} IS NULL THEN 'No data' ELSE {form.reason.replace('{as_of}', as_of_sql)} END)"
         for n, (spec, form) in enumerate(forms)
     )
-    pairs = ", ".join(f"jsonb_build_array({int(spec.id)}, f.p_{n})" for n, (spec, _) in enumerate(forms))
     # Our own expressions and constants; the facts' values are the statement's parameters.
     return (
         f"SELECT f.id, {computed} AS computed, ({used}) AS measures_used, {len(forms)} AS measures_total, "  # noqa: S608
-        f"jsonb_build_array({details}) AS details, jsonb_build_array({pairs}) AS points "
+        f"jsonb_build_array({details}) AS details "
         f"FROM (SELECT f.*{', ' if inner else ''}{inner} FROM ({facts}) f OFFSET 0) f"
     )

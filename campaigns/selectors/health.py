@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from campaigns.models import Activity, Card, HealthOverride, HealthScore, HealthSnapshot, Touchpoint
+from campaigns.models import Activity, Card, HealthOverride, HealthSnapshot, Touchpoint
 from campaigns.scoring.combine import MeasureSpec, Score, rescore, score, snapshot_points
 from campaigns.scoring.measures import Facts
 from campaigns.scoring.roc import auc
@@ -286,8 +286,9 @@ class Sparkline:
 
 @dataclass(frozen=True)
 class HealthPanel:
-    score: HealthScore | None
-    # The current score's "why" (HealthScore.lines): each measure's name, points, reason and effect.
+    # The current score: the customer's latest snapshot.
+    score: HealthSnapshot | None
+    # Its "why" (HealthSnapshot.lines): each measure's name, points, reason and effect.
     lines: list[dict[str, Any]]
     override: HealthOverride | None
     trends: tuple[Trend, ...]
@@ -309,13 +310,13 @@ def sparkline(weekly: Sequence[int | None]) -> Sparkline | None:
 
 
 def health_panel(*, customer: Customer, today: dt.date) -> HealthPanel:
-    score = HealthScore.objects.filter(customer=customer).first()
+    score = HealthSnapshot.objects.latest_of(customer)
     override = HealthOverride.objects.filter(customer=customer).in_force(today).select_related("created_by").first()
     start = today - dt.timedelta(weeks=SPARK_WEEKS)
     snapshots = HealthSnapshot.objects.filter(customer=customer, date__gt=start, date__lte=today)
     history: dict[dt.date, int | None] = {}
     points_on: dict[dt.date, Any] = {}
-    for day, value, points in snapshots.values_list("date", "score", "points"):
+    for day, value, points in snapshots.values_list("date", "score", "details"):
         history[day], points_on[day] = value, points
     current = score.score if score is not None else None
     lines = score.lines() if score is not None else []
@@ -399,7 +400,7 @@ def health_backtest(
                 customer_id__in=list(churned_on),
                 date__gte=min(day for _, day in wanted),
                 date__lte=max(day for _, day in wanted),
-            ).values_list("customer_id", "date", "points")
+            ).values_list("customer_id", "date", "details")
             churned_points = [points for pk, day, points in snapshots.iterator(2000) if (pk, day) in wanted]
         stayed_qs = HealthSnapshot.objects.filter(date=today - delta).exclude(customer__status=Customer.Status.CHURNED)
         total = stayed_qs.count()
@@ -407,7 +408,7 @@ def health_backtest(
         stayed_points = [
             points
             for n, points in enumerate(
-                stayed_qs.order_by("customer_id").values_list("points", flat=True).iterator(5000)
+                stayed_qs.order_by("customer_id").values_list("details", flat=True).iterator(5000)
             )
             if n % stride == 0
         ]

@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from campaigns.models import HealthBandChange, Touchpoint
+from campaigns.models import HealthBandChange, HealthSnapshot, Touchpoint
 from campaigns.scoring.combine import RED
 from nurture.models import StaffProfile
 
@@ -76,11 +76,7 @@ def send_at_risk_alert(*, touchpoint_id: int) -> bool:
 def send_health_alert(*, band_change_id: int) -> bool:
     """The lead hears that a customer entered red, like an "at risk" call. Claimed like the above.
     Returns False when there is nobody to alert or the alert was already sent."""
-    change = (
-        HealthBandChange.objects.select_related("customer__account_manager", "customer__health")
-        .filter(pk=band_change_id)
-        .first()
-    )
+    change = HealthBandChange.objects.select_related("customer__account_manager").filter(pk=band_change_id).first()
     if change is None:
         return False
     customer = change.customer
@@ -88,7 +84,7 @@ def send_health_alert(*, band_change_id: int) -> bool:
     lead = _lead_of(manager)
     if lead is None:
         return False
-    health = getattr(customer, "health", None)
+    health = HealthSnapshot.objects.filter(customer=customer, date=change.date).first()  # the day it entered red
     reasons = [line for line in (health.lines() if health else []) if line["effect"] < 0]
     context = {"change": change, "customer": customer, "manager": manager, "lead": lead, "reasons": reasons}
     return _mail_once(

@@ -4,8 +4,8 @@ A run for a day has the planner's shape (campaigns/services/planning.py):
 
 1. ``health_run_start`` cuts the customers into chunks of ids; any worker may take any chunk.
 2. ``health_chunk_run`` scores the chunk's customers and writes, with one upsert per table, the
-   current score per customer, the day's snapshot (unique per customer and day) and the band
-   changes (unique per customer and day). On PostgreSQL one statement reads the facts, scores and
+   day's snapshot per customer (unique per customer and day; the latest is the current score) and
+   the band changes (unique per customer and day). On PostgreSQL one statement reads the facts, scores and
    upserts (campaigns/services/health_in_sql.py); elsewhere the facts are read into Python
    (campaigns.selectors.health.customer_fact_rows) and scored with the pure arithmetic of
    campaigns.scoring. Doing a chunk twice, or two runs of a day at once, writes the same rows.
@@ -36,7 +36,6 @@ from campaigns.models import (
     HealthChunk,
     HealthOverride,
     HealthRun,
-    HealthScore,
     HealthSnapshot,
     ReportDay,
 )
@@ -172,7 +171,7 @@ def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conf
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(column) for column in columns)
-    updated = [quote(c) for c in columns if c not in conflict and c not in _NOT_COMPARED]
+    updated = [quote(c) for c in columns if c not in conflict]
     # NULL-safe row comparison: IS DISTINCT FROM on PostgreSQL, IS NOT on SQLite.
     distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     parts = {
@@ -204,21 +203,16 @@ def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conf
             )
 
 
-# A change in these alone is no change: the time of the write.
-_NOT_COMPARED = {"updated_at"}
 _UPSERT_SQL = "INSERT INTO {table} ({columns}) {rows} ON CONFLICT ({conflict}) DO UPDATE SET {updates} WHERE {changed}"
 
 
-def _encoded(line: Line) -> tuple[str, str]:
-    """A measure's line as the two tables hold it, in JSON: in the current score's details
-    (``Line.stored``: measure, weight, points, reason) and in the snapshot's points (``[measure,
-    points]``, campaigns.scoring.combine.snapshot_points). Written out by
-    hand: what json.dumps writes, character for character (tests/campaigns/test_health_encoding.py),
-    in a fifth of the time; a chunk encodes about one line per customer."""
+def _encoded(line: Line) -> str:
+    """A measure's line as the snapshot's details hold it (``Line.stored``: measure, weight, points,
+    reason), in JSON. Written out by hand: what json.dumps writes, character for character
+    (tests/campaigns/test_health_encoding.py), in a fifth of the time; a chunk encodes about one line
+    per customer."""
     points = "null" if line.points is None else str(int(line.points))
-    measure = int(line.measure_id)
-    detail = f"[{measure}, {_json_number(line.weight)}, {points}, {encode_basestring_ascii(line.reason)}]"
-    return detail, f"[{measure}, {points}]"
+    return f"[{int(line.measure_id)}, {_json_number(line.weight)}, {points}, {encode_basestring_ascii(line.reason)}]"
 
 
 def _json_number(value: float) -> str:
@@ -226,24 +220,28 @@ def _json_number(value: float) -> str:
     return json.dumps(value) if isinstance(value, int) else float.__repr__(float(value))
 
 
-def _joined(lines: tuple[tuple[str, str], ...]) -> tuple[str, str]:
-    """The lines' JSON as the two lists the tables hold: what json.dumps writes for each list."""
-    return "[" + ", ".join(detail for detail, _ in lines) + "]", "[" + ", ".join(point for _, point in lines) + "]"
+def _joined(lines: tuple[str, ...]) -> str:
+    """The lines' JSON as the list the snapshot holds: what json.dumps writes for the list."""
+    return "[" + ", ".join(lines) + "]"
 
 
-def _current_scores(scope: CustomerScope) -> dict[int, tuple[dt.date, str, str]]:
-    """Each customer's current score day, band and prior band: one index range read, plain rows."""
-    where, params = scope.sql(["customer_id"])
+def _neighbours(scope: CustomerScope, as_of: dt.date) -> tuple[dict[int, str], set[int]]:
+    """Around a day, for the customers of a scope: the band of each one's last snapshot before it
+    (what a band change compares with) and who has a snapshot of a later day (scored that day for
+    the history only). Plain rows, through the unique (customer, date) index."""
+    table = connection.ops.quote_name(HealthSnapshot._meta.db_table)
+    where, params = scope.sql(["s.customer_id"])
+    day = connection.ops.adapt_datefield_value(as_of)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT customer_id, as_of, band, prior_band FROM {connection.ops.quote_name(HealthScore._meta.db_table)} "  # noqa: S608
-            f"WHERE {where}",
-            params,
+            f"SELECT s.customer_id, s.band FROM {table} s WHERE {where} AND s.date = "  # noqa: S608
+            f"(SELECT MAX(b.date) FROM {table} b WHERE b.customer_id = s.customer_id AND b.date < %s)",
+            [*params, day],
         )
-        return {
-            pk: (day if isinstance(day, dt.date) else dt.date.fromisoformat(day), band, prior)
-            for pk, day, band, prior in cursor.fetchall()
-        }
+        prior = dict(cursor.fetchall())
+        cursor.execute(f"SELECT DISTINCT s.customer_id FROM {table} s WHERE {where} AND s.date > %s", [*params, day])  # noqa: S608
+        later = {pk for (pk,) in cursor.fetchall()}
+    return prior, later
 
 
 def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime) -> tuple[int, int]:
@@ -254,9 +252,9 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
     scorer = Scorer.of(HealthMeasure.objects.specs())
     bands = HealthBands.current()
     if scores_in_database(scorer):
-        scored = score_scope_in_database(scope=scope, as_of=as_of, now=now, scorer=scorer, limits=bands.limits())
+        scored = score_scope_in_database(scope=scope, as_of=as_of, scorer=scorer, limits=bands.limits())
     else:
-        scored = _score_scope_in_python(scope=scope, as_of=as_of, now=now, scorer=scorer, limits=bands.limits())
+        scored = _score_scope_in_python(scope=scope, as_of=as_of, scorer=scorer, limits=bands.limits())
     if not scored.count:
         return 0, 0
     changes = [
@@ -281,11 +279,9 @@ def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime
     return scored.count, len(changes)
 
 
-def _score_scope_in_python(
-    *, scope: CustomerScope, as_of: dt.date, now: dt.datetime, scorer: Scorer, limits: Limits
-) -> Scored:
+def _score_scope_in_python(*, scope: CustomerScope, as_of: dt.date, scorer: Scorer, limits: Limits) -> Scored:
     """The customers' facts read into Python, scored there (campaigns.scoring.combine.ChunkScorer)
-    and their snapshots and current scores upserted."""
+    and their snapshots upserted."""
     columns, rows = customer_fact_rows(scope, as_of)
     if not rows:
         return Scored()
@@ -293,36 +289,26 @@ def _score_scope_in_python(
     overrides = dict(
         HealthOverride.objects.filter(scope.q()).in_force(as_of).order_by("id").values_list("customer_id", "score")
     )
-    current = _current_scores(scope)
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    scores: list[tuple[Any, ...]] = []
+    prior_bands, later = _neighbours(scope, as_of)
     snapshots: list[tuple[Any, ...]] = []
     result = Scored(count=len(rows))
     with gc_paused():  # the loop's tuples and strings: see nurture.lib.gcpause
         for row in rows:
             pk = row[0]
-            score, (details, points) = chunk(row)
+            score, details = chunk(row)
             override = overrides.get(pk)
             value = effective(score.score, override)
             band = limits.band(value) if value is not None else ""
             common = (score.score, value, band, override is not None, score.used, score.total)
-            snapshots.append((pk, as_of, *common, points))
-            before = current.get(pk)
-            if before is not None and before[0] > as_of:
+            snapshots.append((pk, as_of, *common, details))
+            if pk in later:
                 result.history_only.add(pk)  # a day before the current score: history only
                 continue
-            prior = before[2] if before is not None and before[0] == as_of else (before[1] if before else "")
-            scores.append((pk, as_of, *common, prior, details, stamp))
+            prior = prior_bands.get(pk, "")
             if prior and band and prior != band:
                 result.moves.append((pk, prior, band, value))
     _upsert(
-        HealthSnapshot, ["customer_id", "date", *COMMON_COLUMNS, "points"], snapshots, conflict=["customer_id", "date"]
-    )
-    _upsert(
-        HealthScore,
-        ["customer_id", "as_of", *COMMON_COLUMNS, "prior_band", "details", "updated_at"],
-        scores,
-        conflict=["customer_id"],
+        HealthSnapshot, ["customer_id", "date", *COMMON_COLUMNS, "details"], snapshots, conflict=["customer_id", "date"]
     )
     return result
 

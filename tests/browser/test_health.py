@@ -10,12 +10,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import HealthMeasure, HealthOverride, HealthScore, HealthSnapshot
+from campaigns.models import HealthMeasure, HealthOverride, HealthSnapshot
 from campaigns.services.health import health_score_day
 from nurture.models import Customer
 from tests.browser.conftest import log_in, with_password
 from tests.browser.test_content_security_policy import PolicyWatch
-from tests.factories import ACCOUNT_MANAGER_PERMISSIONS, make_customer, make_touchpoint, make_user
+from tests.factories import ACCOUNT_MANAGER_PERMISSIONS, current_score, make_customer, make_touchpoint, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,12 +38,12 @@ def test_a_lead_reads_the_why_panel_and_overrides_the_score(page, live_server, l
         make_touchpoint(customer=ada, status="done", outcome="no_answer", completed_at=when, due_on=when.date())
     calls = HealthMeasure.objects.get(kind="call_outcomes")
     for weeks in range(1, 10):
-        points = [[calls.pk, 100]]  # the calls were all answered then
+        details = [[calls.pk, 1.0, 100, "3 calls in 90 days: 3 reached"]]  # the calls were all answered then
         HealthSnapshot.objects.create(
-            customer=ada, date=today - dt.timedelta(weeks=weeks), score=90, band="green", points=points
+            customer=ada, date=today - dt.timedelta(weeks=weeks), score=90, band="green", details=details
         )
     health_score_day(as_of=today)
-    computed = HealthScore.objects.get(customer=ada).computed
+    computed = current_score(ada).computed
     watch = PolicyWatch(page)
 
     log_in(page, live_server.url, "lena", path=reverse("admin:nurture_customer_change", args=[ada.pk]))
@@ -54,7 +54,7 @@ def test_a_lead_reads_the_why_panel_and_overrides_the_score(page, live_server, l
     assert page.inner_text("#health .health-score") == str(computed)
     trend = page.inner_text("#health-trend")
     assert "vs 7 days ago" in trend
-    now = next(line["points"] for line in HealthScore.objects.get(customer=ada).lines() if line["measure"] == calls.pk)
+    now = next(line["points"] for line in current_score(ada).lines() if line["measure"] == calls.pk)
     assert f"{calls.name}: 100 → {now}" in trend  # what moved the score since
     assert page.locator("#health-sparkline polyline").count() == 1
     watch.assert_none("the customer page")

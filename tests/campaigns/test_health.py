@@ -25,7 +25,6 @@ from campaigns.models import (
     HealthBands,
     HealthMeasure,
     HealthOverride,
-    HealthScore,
     HealthSnapshot,
     Rule,
     Touchpoint,
@@ -43,7 +42,7 @@ from campaigns.services.webhooks import webhook_endpoint_create
 from nurture.lib.customer_scope import CustomerScope
 from nurture.models import Customer, Milestone, MilestoneKind, StaffProfile
 from nurture.services.importing import import_customers
-from tests.factories import make_customer, make_rule, make_touchpoint, make_user
+from tests.factories import current_score, make_customer, make_rule, make_touchpoint, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +69,7 @@ def customer_added_long_ago(**fields: Any) -> Customer:
 
 
 def lines(customer: Customer) -> dict[str, dict[str, Any]]:
-    return {line["name"]: line for line in HealthScore.objects.get(customer=customer).lines()}
+    return {line["name"]: line for line in current_score(customer).lines()}
 
 
 def test_the_facts_of_a_chunk_come_from_one_statement(django_assert_num_queries):
@@ -168,7 +167,7 @@ def test_activities_are_scored_nps_tickets_and_recency():
     assert (why["NPS"]["points"], why["NPS"]["reason"]) == (70, "NPS 8 (passive) on 2025-02-08")
     assert (why["Support tickets"]["points"], why["Support tickets"]["reason"]) == (50, "2 support tickets in 90 days")
     # Recency 2 x 100, open "at risk" 3 x 100, NPS 1 x 70, tickets 1 x 50: 620 / 7 = 88.6.
-    score = HealthScore.objects.get(customer=ada)
+    score = current_score(ada)
     assert (score.score, score.measures_used, score.measures_total) == (89, 4, 7)
 
 
@@ -183,15 +182,15 @@ def test_a_day_scores_everyone_once_with_each_measure_s_reason():
 
     assert result.scored == 2
     assert result.chunks >= 2
-    score = HealthScore.objects.get(customer=ada)
-    assert (score.as_of, score.measures_used, score.measures_total) == (DAY, 3, 7)
+    score = current_score(ada)
+    assert (score.date, score.measures_used, score.measures_total) == (DAY, 3, 7)
     assert lines(ada)["Call outcomes"]["reason"] == "No answer on the last 3 calls"
     assert lines(ada)["Call outcomes"]["points"] == 30
     assert lines(ada)["Renewal"]["reason"] == "No data"
     # Recency 2 x 100, call outcomes 2 x 30, open "at risk" 3 x 100: (200 + 60 + 300) / 7 = 80.
     assert score.computed == score.score == 80
     assert score.band == "green"
-    assert HealthScore.objects.get(customer=grace).score == 100
+    assert current_score(grace).score == 100
     assert HealthSnapshot.objects.filter(date=DAY).count() == 2
 
 
@@ -205,8 +204,7 @@ def test_rerunning_a_day_changes_nothing():
 
     def state() -> Any:
         return (
-            sorted(HealthScore.objects.values_list("customer_id", "score", "band", "prior_band", "details")),
-            sorted(HealthSnapshot.objects.values_list("customer_id", "date", "score", "band", "points")),
+            sorted(HealthSnapshot.objects.values_list("customer_id", "date", "score", "band", "details")),
             sorted(HealthBandChange.objects.values_list("customer_id", "date", "from_band", "to_band", "score")),
         )
 
@@ -241,7 +239,7 @@ def test_entering_red_holds_celebrations_and_alerts_the_lead_once(
     ada = customer_added_long_ago(first_name="Ada", last_name="Lovelace", account_manager=alice)
     call(ada, "reached", 5)
     health_score_day(as_of=DAY - dt.timedelta(days=1))
-    assert HealthScore.objects.get(customer=ada).band == "green"
+    assert current_score(ada).band == "green"
 
     # Today: found at risk, and no answer since.
     for days in (4, 3, 2, 1):
@@ -287,11 +285,11 @@ def test_the_bands_are_editable():
     c = customer_added_long_ago()
     call(c, "no_answer", 3)
     health_score_day(as_of=DAY)
-    score = HealthScore.objects.get(customer=c)
+    score = current_score(c)
     assert (score.score, score.band) == (80, "green")
     HealthBands.objects.filter(pk=1).update(red_below=85, green_from=95)
     health_score_day(as_of=DAY)
-    assert HealthScore.objects.get(customer=c).band == "red"
+    assert current_score(c).band == "red"
 
 
 def test_measures_are_rows_weights_and_thresholds_included():
@@ -300,7 +298,7 @@ def test_measures_are_rows_weights_and_thresholds_included():
     HealthMeasure.objects.filter(kind="recency").update(params={"rhythm_days": 50})
     HealthMeasure.objects.filter(kind="at_risk").update(active=False)
     health_score_day(as_of=DAY)
-    score = HealthScore.objects.get(customer=c)
+    score = current_score(c)
     # Recency alone: 100 days is 50 past a 50-day rhythm, half way to 0 after three rhythms.
     assert (score.score, score.measures_used, score.measures_total) == (50, 1, 6)
 
@@ -312,15 +310,15 @@ def test_an_override_survives_recomputation_until_it_expires(alice):
     health_score_day(as_of=DAY)
     override = health_override_create(customer=c, score=30, reason="Their CFO told us they are leaving", by=alice)
     assert override.expires_on == DAY + dt.timedelta(days=30)
-    score = HealthScore.objects.get(customer=c)
+    score = current_score(c)
     assert (score.score, score.computed, score.band, score.overridden) == (30, 100, "red", True)
 
     health_score_day(as_of=DAY)  # the nightly run again
-    assert HealthScore.objects.get(customer=c).score == 30
+    assert current_score(c).score == 30
     health_score_day(as_of=override.expires_on)  # the last day in force
-    assert HealthScore.objects.get(customer=c).score == 30
+    assert current_score(c).score == 30
     health_score_day(as_of=override.expires_on + dt.timedelta(days=1))
-    score = HealthScore.objects.get(customer=c)
+    score = current_score(c)
     assert (score.score, score.overridden) == (score.computed, False)
 
 
@@ -333,11 +331,11 @@ def test_a_new_override_ends_the_one_before_and_lifting_one_restores_the_compute
     second = health_override_create(customer=c, score=60, reason="Better after the meeting", by=alice)
     first.refresh_from_db()
     assert first.ended_at is not None and first.ended_by == alice
-    assert HealthScore.objects.get(customer=c).score == 60
+    assert current_score(c).score == 60
 
     assert health_override_end(override=second, by=alice) is True
     assert health_override_end(override=second, by=alice) is False
-    assert HealthScore.objects.get(customer=c).score == 100
+    assert current_score(c).score == 100
     assert not HealthOverride.objects.in_force(DAY).exists()
 
 
@@ -365,7 +363,6 @@ def test_the_panel_shows_the_trend_and_an_18_week_sparkline():
     c = customer_added_long_ago()
     for days_before, score in ((30, 40), (7, 70), (0, 80)):
         HealthSnapshot.objects.create(customer=c, date=DAY - dt.timedelta(days=days_before), score=score, band="green")
-    HealthScore.objects.create(customer=c, as_of=DAY, score=80, computed=80, band="green")
     panel = health_panel(customer=c, today=DAY)
     assert [(t.days, t.score, t.change) for t in panel.trends] == [(7, 70, 10), (30, 40, 40)]
     assert panel.sparkline is not None
@@ -379,22 +376,22 @@ def test_the_trend_names_the_measures_that_moved_the_score():
     measures = {m.kind: m for m in HealthMeasure.objects.all()}
     recency, calls, renewal = measures["recency"], measures["call_outcomes"], measures["renewal"]
     HealthSnapshot.objects.create(
-        customer=c, date=DAY - dt.timedelta(days=30), score=90, band="green", points=[[recency.pk, 100]]
+        customer=c, date=DAY - dt.timedelta(days=30), score=90, band="green", details=[[recency.pk, 100]]
     )
-    # Before the pairs: objects, read the same.
+    # Before the snapshots kept the reasons: pairs (above); before the pairs: objects, read the same.
     HealthSnapshot.objects.create(
         customer=c,
         date=DAY - dt.timedelta(days=7),
         score=70,
         band="yellow",
-        points=[{"measure": recency.pk, "points": 100}, {"measure": calls.pk, "points": 60}],
+        details=[{"measure": recency.pk, "points": 100}, {"measure": calls.pk, "points": 60}],
     )
     details = [
         [recency.pk, 1.0, 100, "Last completed touch 3 days ago"],
         [calls.pk, 1.0, 30, "No answer on the last 3 calls"],
     ]
     details.append([renewal.pk, 1.0, None, "No data"])
-    HealthScore.objects.create(customer=c, as_of=DAY, score=65, computed=65, band="yellow", details=details)
+    HealthSnapshot.objects.create(customer=c, date=DAY, score=65, computed=65, band="yellow", details=details)
 
     week, month = health_panel(customer=c, today=DAY).trends
 
@@ -463,8 +460,8 @@ def test_scoring_a_past_day_again_keeps_the_current_score_and_later_changes():
     health_score_day(as_of=DAY - dt.timedelta(days=1))  # a past day: history only
 
     assert list(HealthBandChange.objects.values_list("pk", "to_band", "reacted_at")) == [(change.pk, "yellow", None)]
-    score = HealthScore.objects.get(customer=c)
-    assert (score.as_of, score.band) == (DAY, "yellow")
+    score = current_score(c)
+    assert (score.date, score.band) == (DAY, "yellow")
 
 
 def test_a_band_change_is_recorded_once_as_a_customer_health_changed_webhook_event(alice, settings):

@@ -11,10 +11,17 @@ import time_machine
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from campaigns.models import HealthMeasure, HealthOverride, HealthScore, HealthSnapshot
+from campaigns.models import HealthMeasure, HealthOverride, HealthSnapshot
 from campaigns.services.health import health_score_day
 from nurture.models import Customer
-from tests.factories import ACCOUNT_MANAGER_PERMISSIONS, NOON_UTC, make_customer, make_touchpoint, make_user
+from tests.factories import (
+    ACCOUNT_MANAGER_PERMISSIONS,
+    NOON_UTC,
+    current_score,
+    make_customer,
+    make_touchpoint,
+    make_user,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("at_noon_utc")]
 TODAY = NOON_UTC.date()
@@ -68,7 +75,7 @@ def test_a_lead_overrides_with_a_reason_and_it_is_audited(client, alice):
     override = HealthOverride.objects.get()
     assert (override.score, override.reason, override.created_by) == (20, "Their CFO is leaving", lead)
     assert LogEntry.objects.get_for_object(override).filter(actor=lead).exists()
-    health = HealthScore.objects.get(customer=ada)
+    health = current_score(ada)
     assert (health.score, health.band) == (20, "red")
     page = client.get(change_url(ada)).content.decode()
     assert "Their CFO is leaving" in page
@@ -77,7 +84,7 @@ def test_a_lead_overrides_with_a_reason_and_it_is_audited(client, alice):
     client.post(end, {"override": override.pk})
     override.refresh_from_db()
     assert override.ended_by == lead
-    assert HealthScore.objects.get(customer=ada).overridden is False
+    assert current_score(ada).overridden is False
 
 
 def test_an_override_stays_within_one_s_customers(client, alice, bob):
@@ -130,9 +137,9 @@ def test_a_bad_threshold_is_named(superuser_client):
     assert "unknown parameter &#x27;rythm&#x27; (known: rhythm_days, zero_after)" in response.content.decode()
 
 
-# Snapshots hold their points as [measure, points] pairs; those written before the pairs hold
-# objects, and a history may span the change.
-@pytest.mark.parametrize("stored", ["pairs", "objects", "both"])
+# Snapshots hold each measure's line ([measure, weight, points, reason]); those written before hold
+# [measure, points] pairs, or objects before those, and a history may span the changes.
+@pytest.mark.parametrize("stored", ["lines", "pairs", "objects", "mixed"])
 def test_the_backtest_compares_who_churned_with_who_stayed(superuser_client, stored):
     measures = {m.kind: m for m in HealthMeasure.objects.all()}
     recency, outcomes = measures["recency"].pk, measures["call_outcomes"].pk
@@ -140,13 +147,16 @@ def test_the_backtest_compares_who_churned_with_who_stayed(superuser_client, sto
     HealthMeasure.objects.exclude(pk__in=[recency, outcomes]).update(trial_weight=0)
 
     def snapshot(customer: Customer, day: dt.date, recency_points: int, outcome_points: int) -> None:
-        as_objects = stored == "objects" or (stored == "both" and day.toordinal() % 2 == 0)
-        points: list[Any] = (
-            [{"measure": recency, "points": recency_points}, {"measure": outcomes, "points": outcome_points}]
-            if as_objects
-            else [[recency, recency_points], [outcomes, outcome_points]]
-        )
-        HealthSnapshot.objects.create(customer=customer, date=day, score=0, points=points)
+        shape = ["lines", "pairs", "objects"][day.toordinal() % 3] if stored == "mixed" else stored
+        shapes: dict[str, list[Any]] = {
+            "lines": [[recency, 2.0, recency_points, "Recently"], [outcomes, 1.0, outcome_points, "Calls"]],
+            "pairs": [[recency, recency_points], [outcomes, outcome_points]],
+            "objects": [
+                {"measure": recency, "points": recency_points},
+                {"measure": outcomes, "points": outcome_points},
+            ],
+        }
+        HealthSnapshot.objects.create(customer=customer, date=day, score=0, details=shapes[shape])
 
     # Who churned had bad call outcomes before; recency tells nothing (the trial weights use only it).
     for n in range(3):

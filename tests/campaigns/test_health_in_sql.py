@@ -15,7 +15,7 @@ from django.db.models.expressions import RawSQL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns.models import HealthMeasure, HealthScore, HealthSnapshot
+from campaigns.models import HealthMeasure, HealthSnapshot
 from campaigns.scoring.combine import MeasureSpec, Scorer
 from campaigns.scoring.in_sql import SQL_FORMS, has_sql, scored_sql
 from campaigns.scoring.measures import MEASURE_KINDS, MeasureKind, Points
@@ -23,7 +23,7 @@ from campaigns.selectors.health import FACT_SOURCES
 from campaigns.services import health_in_sql
 from campaigns.services.health import _encoded, _joined, health_score_day
 from nurture.models import Customer
-from tests.factories import make_customer, make_touchpoint
+from tests.factories import current_score, make_customer, make_touchpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def scored_in_database(scorer: Scorer, rows: list[dict[str, Any]], as_of: dt.dat
     day = f"DATE '{as_of.isoformat()}'"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, computed, measures_used, measures_total, details::text, points::text "
+            f"SELECT id, computed, measures_used, measures_total, details::text "
             f"FROM ({scored_sql(scorer, facts, day)}) s ORDER BY id",
             params,
         )
@@ -143,13 +143,12 @@ def test_the_database_scores_as_the_python_measures_do(specs: list[MeasureSpec],
     chunk = scorer.for_rows(as_of=AS_OF, columns=("id", *COLUMNS), encode=_encoded, join=_joined)
     got = scored_in_database(scorer, rows, AS_OF)
     assert len(got) == len(rows)
-    for (pk, computed, used, total, details, points), row in zip(got, rows, strict=True):
-        score, (want_details, want_points) = chunk((pk, *(row[name] for name in COLUMNS)))
+    for (pk, computed, used, total, details), row in zip(got, rows, strict=True):
+        score, want_details = chunk((pk, *(row[name] for name in COLUMNS)))
         assert (computed, used, total) == (score.score, score.used, score.total)
         # The same JSON as the Python path writes, numbers' digits included (jsonb keeps them).
         assert json.loads(details) == json.loads(want_details)
         assert details == _as_jsonb_text(want_details)
-        assert points == _as_jsonb_text(want_points)
 
 
 def _as_jsonb_text(value: str) -> str:
@@ -178,7 +177,7 @@ def test_the_reasons_read_as_in_python_for_a_typical_customer():
         "tickets_total": 1,
         "tickets_recent": 1,
     }
-    [(_, computed, used, _, details, _)] = scored_in_database(Scorer.of(specs), [row], AS_OF)
+    [(_, computed, used, _, details)] = scored_in_database(Scorer.of(specs), [row], AS_OF)
     reasons = {MEASURE_KINDS[sorted(MEASURE_KINDS)[m - 1]].key: reason for m, _, _, reason in json.loads(details)}
     assert reasons == {
         "at_risk": "Found at risk on 2026-06-14, not reached since",
@@ -193,12 +192,10 @@ def test_the_reasons_read_as_in_python_for_a_typical_customer():
     assert computed is not None
 
 
-def _written() -> tuple[list[Any], list[Any]]:
+def _written() -> list[Any]:
     """Each row of the day with its row version (xmin): a row written again gets a new one."""
     version = RawSQL("xmin::text", [])
-    scores = list(HealthScore.objects.annotate(v=version).order_by("customer_id").values_list("v", "details"))
-    snapshots = list(HealthSnapshot.objects.annotate(v=version).order_by("customer_id").values_list("v", "points"))
-    return scores, snapshots
+    return list(HealthSnapshot.objects.annotate(v=version).order_by("customer_id").values_list("v", "details"))
 
 
 @pytest.mark.parametrize("first_in_database", [True, False])
@@ -219,7 +216,7 @@ def test_a_day_scored_one_way_and_again_the_other_writes_no_row(monkeypatch, fir
 
     score(first_in_database)
     before = _written()
-    assert len(before[0]) == len(before[1]) == 12
+    assert len(before) == 12
     score(not first_in_database)
     assert _written() == before
 
@@ -241,6 +238,6 @@ def test_a_kind_without_an_sql_form_is_scored_in_python_with_the_others(monkeypa
 
     assert health_score_day(as_of=AS_OF).scored == 1
 
-    lines = {line["name"]: line for line in HealthScore.objects.get(customer=customer).lines()}
+    lines = {line["name"]: line for line in current_score(customer).lines()}
     assert (lines["Forty"]["points"], lines["Forty"]["reason"]) == (40, "Forty, always")
     assert lines["Recency"]["points"] is not None

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns import tasks
-from campaigns.models import HealthBandChange, HealthRun, HealthScore, HealthSnapshot
+from campaigns.models import HealthBandChange, HealthRun, HealthSnapshot
 from campaigns.services.health import health_score_day
 from nurture.models import Customer
 from tests.factories import make_customer, make_touchpoint
@@ -37,7 +37,7 @@ def test_two_nightly_runs_at_once_score_everyone_once(worker_factory):
         make_touchpoint(customer=customer, status="done", outcome="reached", completed_at=when, due_on=when.date())
         customers.append(customer)
     health_score_day(as_of=yesterday)
-    assert set(HealthScore.objects.values_list("band", flat=True)) == {"green"}
+    assert set(HealthSnapshot.objects.values_list("band", flat=True)) == {"green"}
     # Today the first customer is found at risk, with no answer since: red.
     first = customers[0]
     for days, outcome in ((2, "at_risk"), (1, "no_answer")):
@@ -52,7 +52,6 @@ def test_two_nightly_runs_at_once_score_everyone_once(worker_factory):
 
     assert set(HealthRun.objects.filter(as_of=today).values_list("chunk_count", flat=True)) == {4}
     assert HealthSnapshot.objects.filter(date=today).count() == 13
-    assert HealthScore.objects.filter(as_of=today).count() == 13
     [change] = HealthBandChange.objects.all()
     assert (change.customer_id, change.from_band, change.to_band) == (first.pk, "green", "red")
     assert change.reacted_at is not None

@@ -21,7 +21,6 @@ from campaigns.models import (
     DailyFigure,
     HealthBandChange,
     HealthMeasure,
-    HealthScore,
     HealthSnapshot,
     ReportDay,
     Rule,
@@ -34,7 +33,7 @@ from campaigns.services.health import _store_band_totals, health_override_create
 from campaigns.services.report_figures import report_figures_record
 from nurture.lib.csvsafe import restore
 from nurture.models import Customer, MilestoneKind, StaffProfile
-from tests.factories import make_account_manager, make_customer, make_touchpoint
+from tests.factories import current_score, make_account_manager, make_customer, make_touchpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +64,7 @@ def scored(customer: Customer, day: dt.date, score: int | None, band: str) -> He
     assert measure is not None
     points = [] if score is None else [{"measure": measure.pk, "points": score}]
     return HealthSnapshot.objects.create(
-        customer=customer, date=day, score=score, computed=score, band=band, points=points
+        customer=customer, date=day, score=score, computed=score, band=band, details=points
     )
 
 
@@ -243,7 +242,7 @@ def export(*args: str) -> str:
 def test_export_report_health_gives_one_record_per_customer_with_the_measures(alice):
     customer = make_customer(external_id="H-1", account_manager=alice, created_at=NOW - dt.timedelta(days=400))
     health_score_day(as_of=TODAY)
-    current = HealthScore.objects.get(customer=customer)
+    current = current_score(customer)
 
     records = json.loads(export("health", "--format", "json"))
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from campaigns.management.commands import seed_demo
-from campaigns.models import Cadence, HealthScore, ReportDay, Touchpoint
+from campaigns.models import Cadence, HealthSnapshot, ReportDay, Touchpoint
 from campaigns.selectors.reports import REPORTS
 from campaigns.selectors.reports.base import resolve_filters
 from campaigns.services import planning
@@ -125,7 +125,7 @@ def test_it_scores_health_once_so_the_demo_shows_scores_and_the_health_report(su
     # Churned customers are not scored.
     scored = Customer.objects.exclude(status=Customer.Status.CHURNED).count()
     assert scored > 0
-    assert HealthScore.objects.filter(as_of=today).count() == scored
+    assert HealthSnapshot.objects.filter(date=today).count() == scored
     assert f"Health: {scored} customers scored as of {today.isoformat()}" in out.getvalue()
     # The health report is not empty: every customer is counted in a band (or as not scored).
     report = REPORTS["health"].build(resolve_filters(viewer=None))
@@ -133,9 +133,9 @@ def test_it_scores_health_once_so_the_demo_shows_scores_and_the_health_report(su
     # The reports' daily figures were written too.
     assert ReportDay.objects.exists()
     # A customer page shows the score and its band.
-    current = HealthScore.objects.filter(score__isnull=False).first()
+    current = HealthSnapshot.objects.filter(score__isnull=False).first()
     assert current is not None
-    page = superuser_client.get(f"/admin/nurture/customer/{current.pk}/change/").content.decode()
+    page = superuser_client.get(f"/admin/nurture/customer/{current.customer_id}/change/").content.decode()
     assert 'id="health-band"' in page and f"as of {today:%-d %b %Y}" in page
 
 

@@ -20,8 +20,8 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 
 from campaigns.charts import Chart, Series
-from campaigns.models import DailyFigure, HealthBandChange, HealthMeasure, HealthScore, HealthSnapshot, ReportDay
-from campaigns.scoring.combine import BANDS, measure_name, snapshot_points
+from campaigns.models import DailyFigure, HealthBandChange, HealthMeasure, HealthSnapshot, ReportDay
+from campaigns.scoring.combine import BANDS, stored_lines
 from campaigns.selectors.reports.base import (
     Cell,
     Figure,
@@ -151,31 +151,28 @@ def movement(filters: ReportFilters) -> dict[tuple[str, str], int]:
 
 def customer_records(filters: ReportFilters, day: dt.date | None) -> list[dict[str, Any]]:
     """One record per customer scored on `day`: external ID, score, band and each measure's name,
-    points and reason. The reasons are those of the current score when it is of that day; a past
-    day's snapshot keeps the points only, and its reasons are empty."""
+    points and reason, from the day's snapshots (days scored before the snapshots kept the reasons
+    have empty reasons)."""
     if day is None:
         return []
     names = dict(HealthMeasure.objects.values_list("id", "name"))
-    scores = _scoped(HealthScore.objects.filter(as_of=day), filters)
-    current = dict(scores.values_list("customer_id", "details").iterator(chunk_size=2000))
     snapshots = (
         _scoped(HealthSnapshot.objects.filter(date=day), filters)
         .order_by("customer__external_id")
-        .values_list("customer_id", "customer__external_id", "score", "band", "points")
+        .values_list("customer__external_id", "score", "band", "details")
     )
-    records: list[dict[str, Any]] = []
-    for customer_id, external_id, score, band, points in snapshots.iterator(chunk_size=2000):
-        reasons = {measure: reason for measure, _, _, reason in current.get(customer_id) or []}
-        measures = [
-            {
-                "name": measure_name(names, measure),
-                "points": value,
-                "reason": reasons.get(measure, ""),
-            }
-            for measure, value in snapshot_points(points or [])
-        ]
-        records.append({"customer": external_id, "score": score, "band": band, "measures": measures})
-    return records
+    return [
+        {
+            "customer": external_id,
+            "score": score,
+            "band": band,
+            "measures": [
+                {"name": line.name, "points": line.points, "reason": line.reason}
+                for line in stored_lines(details or [], names)
+            ],
+        }
+        for external_id, score, band, details in snapshots.iterator(chunk_size=2000)
+    ]
 
 
 def build(filters: ReportFilters) -> Report:
