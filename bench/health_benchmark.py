@@ -27,8 +27,10 @@ What it does (docs/health.md has the method):
    prints the ratio to the bare statement (target: within 3x) and whether memory stayed flat (the
    peak at the end at most 20% above the peak after the first tenth of the chunks).
 
-The machine may be shared: the load averages and the share of the machine's CPU that was idle are
-recorded with each timing, and the ratio compares timings of the same run.
+Each timing starts after a checkpoint, so that the pages the set-up dirtied are not written during
+it (the timing's own writes and checkpoints count). The machine may be shared: the load averages and
+the share of the machine's CPU that was idle are recorded with each timing, and the ratio compares
+timings of the same run.
 
 The database URL comes from --database-url only, never from DATABASE_URL; the broker from
 --redis-url only.
@@ -198,15 +200,16 @@ def send_sweep(redis_url: str, as_of: dt.date, chunk_size: int) -> None:
         client.close()
 
 
-def run_state(url: str, since: float) -> tuple[int | None, int, int, float | None, int, int]:
-    """The run started after `since`: its id, chunks, chunks done, finished_at (epoch), scored, moved."""
-    with connect(url) as conn:
-        row = conn.execute(
-            "SELECT r.id, r.chunk_count, (SELECT count(*) FROM campaigns_healthchunk c WHERE c.run_id = r.id "
-            "AND c.finished_at IS NOT NULL), extract(epoch FROM r.finished_at), r.scored_count, r.moved_count "
-            "FROM campaigns_healthrun r WHERE r.started_at >= to_timestamp(%s) ORDER BY r.id LIMIT 1",
-            [since - 1],
-        ).fetchone()
+def run_state(conn: Any, since: float) -> tuple[int | None, int, int, float | None, int, int]:
+    """The run started after `since`: its id, chunks, chunks done, finished_at (epoch), scored, moved.
+    Through one connection kept open (autocommit) for the whole run: a new connection every poll
+    would start a server process each time, on the machine the run is timed on."""
+    row = conn.execute(
+        "SELECT r.id, r.chunk_count, (SELECT count(*) FROM campaigns_healthchunk c WHERE c.run_id = r.id "
+        "AND c.finished_at IS NOT NULL), extract(epoch FROM r.finished_at), r.scored_count, r.moved_count "
+        "FROM campaigns_healthrun r WHERE r.started_at >= to_timestamp(%s) ORDER BY r.id LIMIT 1",
+        [since - 1],
+    ).fetchone()
     if row is None:
         return None, 0, 0, None, 0, 0
     return int(row[0]), int(row[1]), int(row[2]), (float(row[3]) if row[3] is not None else None), row[4], row[5]
@@ -223,6 +226,7 @@ def worker_run(url: str, redis_url: str, as_of: dt.date, chunk_size: int, concur
     worker = start_logged(
         celery_worker_command(concurrency, "health-bench@%h"), log_path, env, stdin=subprocess.DEVNULL
     )
+    conn = connect(url, autocommit=True)
     try:
         if not wait_for_log(worker, log_path, time.monotonic() + 120):
             raise SystemExit(f"the worker did not start:\n{log_tail(log_path)}")
@@ -236,7 +240,7 @@ def worker_run(url: str, redis_url: str, as_of: dt.date, chunk_size: int, concur
         early_mb = 0.0
         deadline = time.monotonic() + 6 * 3600
         while True:
-            run, chunks, done, finished, scored, moved = run_state(url, since)
+            run, chunks, done, finished, scored, moved = run_state(conn, since)
             if run is not None and not early_mb and done >= max(1, chunks // 10):
                 early_mb = max(peak_rss_mb(pid) for pid in process_tree(worker.pid))
             if finished is not None:
@@ -260,7 +264,15 @@ def worker_run(url: str, redis_url: str, as_of: dt.date, chunk_size: int, concur
             **busy.done(),
         }
     finally:
+        conn.close()
         stop_groups([worker], timeout=30, kill_after=True)
+
+
+def settle(url: str) -> None:
+    """A checkpoint before a timing: the pages the set-up dirtied (deleting a day, VACUUM ANALYZE of
+    the database) are written now, not by the server during the timing. The timing's own writes,
+    and the checkpoints they bring, still count."""
+    execute(url, "CHECKPOINT", autocommit=True)
 
 
 def has_history(before: dt.date) -> bool:
@@ -312,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
     chunk_size = args.chunk_size or CHUNK_SIZE
 
+    settle(url)
     log("the bare statement: the same aggregates for every customer at once")
     busy = Machine()
     bare_cpus: dict[str, float] = {}
@@ -334,9 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  {history['scored']:,} scored in {history['seconds']:.1f}s")
         execute(url, "VACUUM ANALYZE campaigns_healthsnapshot", autocommit=True)
     log(f"scoring every customer as of {today} in chunks of {chunk_size:,} in {where}")
+    settle(url)
     first = scoring()
     log(f"  {first['scored']:,} scored in {first['seconds']:.1f}s (CPU {first['cpu']:.1f}s); load {first['load']}")
     log("the same day again")
+    settle(url)
     again = scoring()
     log(f"  {again['seconds']:.1f}s (CPU {again['cpu']:.1f}s)")
 

@@ -209,9 +209,10 @@ def has_sql(scorer: Scorer) -> bool:
 
 
 def _json_weight(weight: float) -> str:
-    """The weight as the details' JSON holds it (json.dumps of the float: its repr), as a numeric
-    constant: jsonb keeps a number's digits, so 1.0 stays 1.0 as the Python path writes it."""
-    value = float(weight)
+    """The weight as the details' JSON holds it, as a numeric constant: PostgreSQL writes a numeric's
+    digits as given, without an exponent (1.0 stays 1.0, 1e-09 is 0.000000001), as
+    the Python path writes it (campaigns.services.health._json_number)."""
+    value = float(weight) + 0.0  # -0.0 is 0.0
     if not math.isfinite(value):
         raise ValueError(f"a measure's weight must be a finite number, not {weight!r}")
     return f"CAST({value!r} AS numeric)"
@@ -220,8 +221,10 @@ def _json_weight(weight: float) -> str:
 def scored_sql(scorer: Scorer, facts: str, as_of_sql: str) -> str:
     """A SELECT over the facts (``facts``: a relation with an ``id`` and the fact columns) giving per
     customer ``id``, ``computed`` (the weighted mean, NULL without data), ``measures_used``,
-    ``measures_total`` and ``details`` (jsonb: the snapshot's lines, combine.Line.stored): the same
-    sums in the same order as combine.ChunkScorer, so the same floats and the same scores.
+    ``measures_total`` and ``details`` (json text: the snapshot's lines, combine.Line.stored, the same
+    text as the Python path writes): the same sums in the same order as combine.ChunkScorer, so the
+    same floats and the same scores. Built as json, not jsonb: text put together, nothing converted
+    (jsonb_build_array took twice as long: docs/benchmarks-health.md).
 
     The points are computed once in an inner select (OFFSET 0 keeps the planner from pulling it up,
     which would compute each measure's points again wherever the outer select reads them)."""
@@ -238,13 +241,13 @@ def scored_sql(scorer: Scorer, facts: str, as_of_sql: str) -> str:
     else:
         used, computed = "0", "CAST(NULL AS integer)"
     details = ", ".join(
-        f"jsonb_build_array({int(spec.id)}, {_json_weight(spec.weight)}, f.p_{n}, "
+        f"json_build_array({int(spec.id)}, {_json_weight(spec.weight)}, f.p_{n}, "
         f"CASE WHEN f.p_{n} IS NULL THEN 'No data' ELSE {form.reason.replace('{as_of}', as_of_sql)} END)"
         for n, (spec, form) in enumerate(forms)
     )
     # Our own expressions and constants; the facts' values are the statement's parameters.
     return (
         f"SELECT f.id, {computed} AS computed, ({used}) AS measures_used, {len(forms)} AS measures_total, "  # noqa: S608
-        f"jsonb_build_array({details}) AS details "
+        f"json_build_array({details}) AS details "
         f"FROM (SELECT f.*{', ' if inner else ''}{inner} FROM ({facts}) f OFFSET 0) f"
     )

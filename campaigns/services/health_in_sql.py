@@ -45,13 +45,17 @@ _STATEMENT = """
 WITH scored AS (
     SELECT s.id, s.computed, COALESCE(o.score, s.computed) AS score, o.score IS NOT NULL AS overridden,
         s.measures_used, s.measures_total, s.details,
-        EXISTS (SELECT 1 FROM {snapshot_table} later WHERE later.customer_id = s.id AND later.date > %(as_of)s)
-            AS history_only,
-        COALESCE((SELECT before.band FROM {snapshot_table} before
-            WHERE before.customer_id = s.id AND before.date < %(as_of)s
-            ORDER BY before.date DESC LIMIT 1), '') AS prior_band
+        COALESCE(other.date > %(as_of)s, false) AS history_only,
+        CASE WHEN other.date < %(as_of)s THEN other.band ELSE '' END AS prior_band
     FROM ({scored}) s
     LEFT JOIN ({overrides}) o ON o.customer_id = s.id
+    -- The customer's latest snapshot of another day (one look-up in the unique index): a later
+    -- day makes this one history only; an earlier one has the band this day is compared with.
+    LEFT JOIN LATERAL (
+        SELECT other.date, other.band FROM {snapshot_table} other
+        WHERE other.customer_id = s.id AND other.date <> %(as_of)s
+        ORDER BY other.date DESC LIMIT 1
+    ) other ON true
 ),
 banded AS (
     SELECT scored.*, CASE WHEN score IS NULL THEN ''
@@ -115,8 +119,9 @@ def score_scope_in_database(*, scope: CustomerScope, as_of: dt.date, scorer: Sco
             for column in ("id", "prior_band", "band", "score")
         ),
         snapshot_updates=", ".join(f"{c} = EXCLUDED.{c}" for c in stored),
-        snapshot_old=", ".join(f"{snapshot_table}.{c}" for c in stored),
-        snapshot_new=", ".join(f"EXCLUDED.{c}" for c in stored),
+        # json has no equality: its text is compared (the same lines are the same text).
+        snapshot_old=", ".join(f"{snapshot_table}.{c}{'::text' if c == 'details' else ''}" for c in stored),
+        snapshot_new=", ".join(f"EXCLUDED.{c}{'::text' if c == 'details' else ''}" for c in stored),
     )
     params: dict[str, Any] = {
         **fact_params,

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
 from campaigns import tasks
@@ -412,6 +413,28 @@ def test_score_health_prints_who_moved_band(capsys):
 def test_score_health_refuses_a_bad_date():
     with pytest.raises(CommandError, match="--date '10/03/2025' is not a date"):
         call_command("score_health", "--date", "10/03/2025")
+
+
+def test_deleting_a_customer_deletes_their_snapshots_without_a_foreign_key_constraint(on_postgresql):
+    """The snapshots have no foreign key constraint in the database (the nightly insert checked it
+    for every row): Django's on_delete deletes them with their customer all the same."""
+    gone, kept = customer_added_long_ago(), customer_added_long_ago()
+    for customer in (gone, kept):
+        call(customer, "reached", 3)
+    health_score_day(as_of=DAY - dt.timedelta(days=1))
+    health_score_day(as_of=DAY)
+    assert HealthSnapshot.objects.filter(customer=gone).count() == 2
+
+    gone.delete()
+
+    assert set(HealthSnapshot.objects.values_list("customer_id", flat=True)) == {kept.pk}
+    if on_postgresql:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = 'campaigns_healthsnapshot'::regclass "
+                "AND contype = 'f'"
+            )
+            assert cursor.fetchone()[0] == 0
 
 
 def test_a_customer_keeps_the_day_they_churned():

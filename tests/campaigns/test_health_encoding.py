@@ -1,5 +1,6 @@
-"""The nightly scoring writes each measure's line as JSON text built by hand (for speed): it must
-be what json.dumps writes, for any line."""
+"""The nightly scoring writes each measure's line as JSON text built by hand (for speed): valid JSON
+of the line, and the text json.dumps writes (but for numbers, never with an exponent, as
+PostgreSQL writes them: tests/campaigns/test_health_in_sql.py holds the two paths to one text)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ lines = st.builds(
 @given(lines)
 def test_a_line_is_encoded_as_json_dumps_writes_it(line: Line) -> None:
     detail = _encoded(line)
-    assert detail == json.dumps(line.stored())
+    assert json.loads(detail) == line.stored()
+    if "e" not in repr(line.weight):
+        assert detail == json.dumps(line.stored(), ensure_ascii=False)
     assert json.loads(detail)[3] == line.reason
 
 
@@ -37,3 +40,11 @@ def test_quotes_backslashes_and_non_ascii_in_a_reason_stay_valid_json() -> None:
     line = Line(measure_id=3, name="Calls", weight=2.5, points=40, reason=reason, effect=-12.34)
     detail = _encoded(line)
     assert json.loads(detail) == [3, 2.5, 40, reason]
+
+
+def test_a_weight_is_written_without_an_exponent_as_postgresql_writes_a_numeric() -> None:
+    line = Line(measure_id=1, name="Recency", weight=1e-09, points=None, reason="No data", effect=0.0)
+    assert _encoded(line) == '[1, 0.000000001, null, "No data"]'
+    assert _encoded(Line(measure_id=2, name="Calls", weight=-0.0, points=5, reason="", effect=0.0)).startswith(
+        "[2, 0.0,"
+    )
