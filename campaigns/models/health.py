@@ -1,6 +1,6 @@
 """The relationship health score (docs/health.md): measures and band limits an administrator
-edits, each customer's daily snapshots (the latest is the current score), overrides, band changes, and the
-nightly runs that compute them in chunks."""
+edits, each customer's daily snapshots (the latest is the current score), overrides, band
+changes, and the nightly runs that compute them in chunks."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ class HealthSnapshot(models.Model):
 
     # Indexed by the unique (customer, date) below, which starts with it: no index of its own.
     # No foreign key constraint in the database: checking it locked each customer's row for every
-    # snapshot written, a third of the nightly run (docs/benchmarks-health.md). Deleting a customer
+    # snapshot written, about a fifth of the nightly run (docs/benchmarks-health.md). Deleting a customer
     # deletes their snapshots all the same (Django's on_delete).
     customer = models.ForeignKey(
         "nurture.Customer",

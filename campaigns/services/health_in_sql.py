@@ -90,8 +90,8 @@ def _named(sql: str, params: Sequence[Any], prefix: str) -> tuple[str, dict[str,
 
 def score_scope_in_database(*, scope: CustomerScope, as_of: dt.date, scorer: Scorer, limits: Limits) -> Scored:
     """Score the customers of a scope on a day and write their snapshots, in one statement (see the
-    module). In the caller's transaction; safe to run twice or concurrently (the
-    upserts), and a rerun of the day writes no row (IS DISTINCT FROM)."""
+    module). In the caller's transaction; safe to run twice or concurrently (the upsert), and a
+    rerun of the day writes no row (IS DISTINCT FROM)."""
     if scope.is_empty:
         return Scored()
     facts, fact_params = _named(*facts_sql(scope, as_of), "f")
