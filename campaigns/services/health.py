@@ -54,6 +54,7 @@ from campaigns.services.reactions import hold_celebrations
 from campaigns.services.webhooks import webhook_events_record
 from nurture.lib.customer_scope import CustomerScope
 from nurture.lib.gcpause import gc_paused
+from nurture.lib.json_text import compared
 from nurture.models import Customer
 
 if TYPE_CHECKING:
@@ -172,11 +173,7 @@ def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conf
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(column) for column in columns)
-    # A json column has no equality: its text is compared (the same lines are the same text).
-    as_text = connection.vendor == "postgresql"
-    updated = [
-        f"{quote(c)}::text" if as_text and c in _JSON_COLUMNS else quote(c) for c in columns if c not in conflict
-    ]
+    updated = [c for c in columns if c not in conflict]
     # NULL-safe row comparison: IS DISTINCT FROM on PostgreSQL, IS NOT on SQLite.
     distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     parts = {
@@ -184,8 +181,8 @@ def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conf
         "columns": names,
         "conflict": ", ".join(quote(c) for c in conflict),
         "updates": ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in conflict),
-        "changed": f"({', '.join(f'{table}.{c}' for c in updated)}) {distinct} "
-        f"({', '.join(f'EXCLUDED.{c}' for c in updated)})",
+        "changed": f"({', '.join(compared(model, c, f'{table}.{quote(c)}') for c in updated)}) {distinct} "
+        f"({', '.join(compared(model, c, f'EXCLUDED.{quote(c)}') for c in updated)})",
     }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -208,7 +205,6 @@ def _upsert(model: Any, columns: list[str], rows: list[tuple[Any, ...]], *, conf
             )
 
 
-_JSON_COLUMNS = {"details"}
 _UPSERT_SQL = "INSERT INTO {table} ({columns}) {rows} ON CONFLICT ({conflict}) DO UPDATE SET {updates} WHERE {changed}"
 
 

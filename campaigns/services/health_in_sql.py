@@ -21,6 +21,7 @@ from campaigns.scoring.combine import GREEN, RED, YELLOW, Limits, Scorer
 from campaigns.scoring.in_sql import has_sql, scored_sql
 from campaigns.selectors.health import chunk_planner_settings, facts_sql
 from nurture.lib.customer_scope import CustomerScope
+from nurture.lib.json_text import compared
 
 
 @dataclass
@@ -119,9 +120,8 @@ def score_scope_in_database(*, scope: CustomerScope, as_of: dt.date, scorer: Sco
             for column in ("id", "prior_band", "band", "score")
         ),
         snapshot_updates=", ".join(f"{c} = EXCLUDED.{c}" for c in stored),
-        # json has no equality: its text is compared (the same lines are the same text).
-        snapshot_old=", ".join(f"{snapshot_table}.{c}{'::text' if c == 'details' else ''}" for c in stored),
-        snapshot_new=", ".join(f"EXCLUDED.{c}{'::text' if c == 'details' else ''}" for c in stored),
+        snapshot_old=", ".join(compared(HealthSnapshot, c, f"{snapshot_table}.{c}") for c in stored),
+        snapshot_new=", ".join(compared(HealthSnapshot, c, f"EXCLUDED.{c}") for c in stored),
     )
     params: dict[str, Any] = {
         **fact_params,

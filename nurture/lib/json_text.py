@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 
 
 class JSONTextField(models.JSONField):
@@ -24,3 +24,12 @@ class JSONTextField(models.JSONField):
         if value is not None and not isinstance(value, str):
             return value
         return super().from_db_value(value, expression, connection)
+
+
+def compared(model: Any, column: str, sql: str) -> str:
+    """An expression of a model's column as a row comparison (IS DISTINCT FROM) can read it: a
+    JSONTextField's text on PostgreSQL, where json has no equality; the column as it is otherwise."""
+    field = model._meta.get_field(column)
+    if isinstance(field, JSONTextField) and connection.vendor == "postgresql":
+        return f"{sql}::text"
+    return sql
