@@ -15,8 +15,10 @@ What it does (docs/health.md has the method):
    server's planner settings and with the chunks' (random_page_cost 1.1, no JIT:
    campaigns.selectors.health.chunk_planner_settings); the faster of the two,
    each the median of 2;
-3. the real run as production runs it, a night on top of the history (the day's snapshots and later
-   ones are deleted first, earlier ones kept; with none, the day before is scored first, untimed):
+3. the real run as production runs it, a night on top of a month of history (the day's snapshots
+   and later ones are deleted first, earlier ones kept; the --history nights before the day, 30 by
+   default, are scored first, untimed, where they have none; the loaded customers were added 60
+   days to 3 years before the day):
    one Celery worker with the Procfile's concurrency (--workers, 2) is sent
    campaigns.tasks.health_sweep, which fans the day's chunks out to its processes (one statement a
    chunk on PostgreSQL: facts, scoring, the snapshots' upsert); the time from sending the sweep to
@@ -108,6 +110,16 @@ WHERE a.wanted
 def load_activities(url: str, today: dt.date) -> None:
     timed("activities (NPS answers, support tickets, meetings)", url, ACTIVITIES_SQL, {"today": today})
     execute(url, "VACUUM ANALYZE campaigns_activity", autocommit=True)
+
+
+# The loaded customers were added over the years before the day (60 days to about 3 years ago), so
+# that the nights of the history before it score them.
+BACKDATE_SQL = "UPDATE nurture_customer SET created_at = created_at - make_interval(days => 60 + (id %% 1000)::int)"
+
+
+def backdate_customers(url: str) -> None:
+    timed("customers added over the years before the day", url, BACKDATE_SQL, {})
+    execute(url, "VACUUM ANALYZE nurture_customer", autocommit=True)
 
 
 def bare_seconds(as_of: dt.date, cpu: dict[str, float] | None = None) -> dict[str, float]:
@@ -275,10 +287,12 @@ def settle(url: str) -> None:
     execute(url, "CHECKPOINT", autocommit=True)
 
 
-def has_history(before: dt.date) -> bool:
+def missing_nights(today: dt.date, nights: int) -> list[dt.date]:
+    """The nights of the history before the day that have no snapshots yet, oldest first."""
     from campaigns.models import HealthSnapshot
 
-    return HealthSnapshot.objects.filter(date__lt=before).exists()
+    scored = set(HealthSnapshot.objects.scored_days())
+    return [day for day in (today - dt.timedelta(days=n) for n in range(nights, 0, -1)) if day not in scored]
 
 
 def scoring_of(args: Any, url: str, as_of: dt.date, chunk_size: int) -> dict[str, Any]:
@@ -298,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=2, help="the worker's processes (the Procfile's 2); 0: in this process"
     )
     parser.add_argument("--date", help="the day scored (default: today)")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=30,
+        help="nights before the day scored first, untimed, where they have no snapshots (default 30)",
+    )
     parser.add_argument("--skip-load", action="store_true", help="measure the loaded database again")
     parser.add_argument("--load-only", action="store_true", help="load the database and stop (then --skip-load)")
     parser.add_argument("--output", type=Path, help="write the results into this Markdown file")
@@ -309,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_load:
         load(url, plan)
         load_activities(url, today)
+        backdate_customers(url)
         if args.load_only:
             return 0
     else:
@@ -320,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     setup_django()
+    from campaigns.models import HealthSnapshot
     from campaigns.services.health import CHUNK_SIZE
 
     chunk_size = args.chunk_size or CHUNK_SIZE
@@ -339,13 +361,17 @@ def main(argv: list[str] | None = None) -> int:
         return scoring_of(args, url, today, chunk_size)
 
     where = f"a worker of {args.workers} processes" if args.workers else "this process"
-    if not has_history(today):
-        # A night is scored on top of the history (each customer's band of the day before, and a
-        # table the planner knows): the day before first, untimed.
-        log(f"no history before {today}: scoring {today - dt.timedelta(days=1)} first (not timed)")
-        history = scoring_of(args, url, today - dt.timedelta(days=1), chunk_size)
-        log(f"  {history['scored']:,} scored in {history['seconds']:.1f}s")
+    missing = missing_nights(today, args.history)
+    if missing:
+        # A night is scored on top of the history (each customer's band of the day before, a
+        # table the planner knows, and an index as large as the history makes it): the nights
+        # before that have no snapshots yet first, untimed.
+        log(f"the history: scoring {len(missing)} nights before {today} first (not timed)")
+        for n, day in enumerate(missing, 1):
+            history = scoring_of(args, url, day, chunk_size)
+            log(f"  {n}/{len(missing)}: {day}, {history['scored']:,} scored in {history['seconds']:.1f}s")
         execute(url, "VACUUM ANALYZE campaigns_healthsnapshot", autocommit=True)
+    history_days = len([day for day in HealthSnapshot.objects.scored_days() if day < today])
     log(f"scoring every customer as of {today} in chunks of {chunk_size:,} in {where}")
     settle(url)
     first = scoring()
@@ -355,8 +381,6 @@ def main(argv: list[str] | None = None) -> int:
     again = scoring()
     log(f"  {again['seconds']:.1f}s (CPU {again['cpu']:.1f}s)")
 
-    from campaigns.models import HealthSnapshot
-
     snapshots = HealthSnapshot.objects.filter(date=today).count()
     ratio = first["seconds"] / bare if bare else float("inf")
     run_cpu = first["cpu"] + first["server_cpu"]
@@ -365,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     both = ", ".join(f"{label} {seconds:.1f} s" for label, seconds in bares.items())
     lines = [
         f"| customers | {first['scored']:,} (chunks of {chunk_size:,}: {first['chunks']}) |",
+        f"| history before the night | {history_days} days of snapshots |",
         f"| bare statement | {bare:.1f} s ({both}); "
         f"load average {bare_machine['load']}, CPU idle {bare_machine['idle']:.0%} |",
         f"| scoring run | {first['seconds']:.1f} s in {where} (its CPU {first['cpu']:.1f} s), "

@@ -235,3 +235,50 @@ def test_the_current_scores_become_the_snapshots_of_their_day():
     assert latest is not None
     assert (latest.score, latest.band, latest.measures_used, latest.measures_total) == (40, "red", 1, 2)
     assert [line["reason"] for line in latest.lines()] == ["Last touch 100 days ago", "No data"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_snapshots_unique_index_leads_with_the_day_and_back(postgresql):
+    """campaigns 0034: the unique (customer, date) becomes (date, customer), built concurrently
+    under a temporary name, and back; the rows stay and a second snapshot of a day is refused."""
+    import importlib
+
+    from django.db import IntegrityError, transaction
+
+    from campaigns.models import HealthSnapshot
+
+    step = importlib.import_module("campaigns.migrations.0034_snapshot_index_day_first")
+    customer = make_customer()
+    HealthSnapshot.objects.create(customer=customer, date="2026-01-01", score=50, band="yellow")
+
+    def columns() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                "WHERE c.relname = 'healthsnapshot_one_per_day' ORDER BY k.n"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def refuses_a_second() -> bool:
+        try:
+            with transaction.atomic():
+                HealthSnapshot.objects.create(customer=customer, date="2026-01-01", score=60, band="yellow")
+        except IntegrityError:
+            return True
+        return False
+
+    assert columns() == ["date", "customer_id"]
+    for step_function, expected in (
+        (step.customer_first, ["customer_id", "date"]),
+        (step.day_first, ["date", "customer_id"]),
+    ):
+        with connection.schema_editor(atomic=False) as editor:
+            step_function(None, editor)
+        assert columns() == expected
+        assert refuses_a_second()
+        assert HealthSnapshot.objects.filter(customer=customer).count() == 1
+    with connection.schema_editor(atomic=False) as editor:  # run again: nothing left to do
+        step.day_first(None, editor)
+    assert columns() == ["date", "customer_id"]

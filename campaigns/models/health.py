@@ -5,11 +5,13 @@ changes, and the nightly runs that compute them in chunks."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connections, models
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from campaigns.scoring.combine import BANDS, Limits, MeasureSpec, stored_lines
@@ -137,9 +139,56 @@ class HealthBands(models.Model):
 
 
 class HealthSnapshotQuerySet(CustomerScopedQuerySet["HealthSnapshot"]):
+    """A customer's snapshots are found day by day: the unique index leads with the day (see
+    HealthSnapshot), so a look-up by customer names the days to look in (scored_days)."""
+
+    def scored_days(self) -> list[dt.date]:
+        """The days that have snapshots, latest first (on PostgreSQL a skip scan of the unique
+        index: one look-up per day, not a read of every row)."""
+        return scored_days(self.db)
+
+    def of_customer(self, customer: Any, days: Iterable[dt.date] | None = None) -> Self:
+        """The customer's snapshots, on the given days (default: every day scored)."""
+        return self.filter(customer=customer, date__in=list(self.scored_days() if days is None else days))
+
     def latest_of(self, customer: Any) -> HealthSnapshot | None:
         """The customer's current score: the snapshot of the latest day scored."""
-        return self.filter(customer=customer).order_by("-date").first()
+        return self.of_customer(customer).order_by("-date").first()
+
+
+# A loose index scan: the latest day, then the latest day before it, ... each one look-up in the
+# unique (date, customer) index.
+_SCORED_DAYS_SQL = """
+WITH RECURSIVE days(date) AS (
+    (SELECT date FROM {table} ORDER BY date DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT s.date FROM {table} s WHERE s.date < days.date ORDER BY s.date DESC LIMIT 1)
+    FROM days WHERE days.date IS NOT NULL
+)
+SELECT date FROM days WHERE date IS NOT NULL
+"""
+
+
+def scored_days(using: str = "default") -> list[dt.date]:
+    """The days that have health snapshots, latest first."""
+    connection = connections[using]
+    table = connection.ops.quote_name(HealthSnapshot._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql = _SCORED_DAYS_SQL.format(table=table)
+    else:
+        sql = f"SELECT DISTINCT date FROM {table} ORDER BY date DESC"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        days = [row[0] for row in cursor.fetchall()]
+    return [day if isinstance(day, dt.date) else dt.date.fromisoformat(day) for day in days]
+
+
+def cascade_by_day(collector: Collector, field: models.Field[Any, Any], sub_objs: Any, using: str) -> None:
+    """CASCADE for the snapshots of deleted customers, looked up day by day: the unique index leads
+    with the day, and a look-up by customer alone would read the whole table."""
+    days = scored_days(using)
+    if days:  # else there is no snapshot to delete
+        models.CASCADE(collector, field, sub_objs.filter(date__in=days), using)
 
 
 class HealthSnapshot(models.Model):
@@ -148,13 +197,13 @@ class HealthSnapshot(models.Model):
     backtest and the reports. One row per customer and night, and the only row the nightly scoring
     writes per customer (docs/health.md)."""
 
-    # Indexed by the unique (customer, date) below, which starts with it: no index of its own.
-    # No foreign key constraint in the database: checking it locked each customer's row for every
-    # snapshot written, about a fifth of the nightly run (docs/benchmarks-health.md). Deleting a customer
-    # deletes their snapshots all the same (Django's on_delete).
+    # No index of its own: found day by day through the unique (date, customer) below. No foreign
+    # key constraint in the database: checking it locked each customer's row for every snapshot
+    # written, about a fifth of the nightly run (docs/benchmarks-health.md). Deleting a customer
+    # deletes their snapshots all the same (cascade_by_day).
     customer = models.ForeignKey(
         "nurture.Customer",
-        on_delete=models.CASCADE,
+        on_delete=cascade_by_day,
         related_name="health_snapshots",
         db_index=False,
         db_constraint=False,
@@ -180,7 +229,10 @@ class HealthSnapshot(models.Model):
         ordering = ["customer", "date"]
         constraints = [
             # One snapshot per customer and day: rerunning a day overwrites it with the same values.
-            models.UniqueConstraint(fields=["customer", "date"], name="healthsnapshot_one_per_day"),
+            # The day first: a night's snapshots go at the end of the index, in the customers'
+            # order, whatever the history; with the customer first every night wrote into every
+            # customer's part of the index, a cost that grew with the history (docs/health.md).
+            models.UniqueConstraint(fields=["date", "customer"], name="healthsnapshot_one_per_day"),
             models.CheckConstraint(
                 condition=models.Q(score__isnull=True) | models.Q(score__lte=100), name="healthsnapshot_score_range"
             ),

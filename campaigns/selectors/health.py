@@ -312,10 +312,11 @@ def sparkline(weekly: Sequence[int | None]) -> Sparkline | None:
 
 
 def health_panel(*, customer: Customer, today: dt.date) -> HealthPanel:
-    score = HealthSnapshot.objects.latest_of(customer)
+    scored = HealthSnapshot.objects.scored_days()
+    score = HealthSnapshot.objects.of_customer(customer, scored).order_by("-date").first()  # latest_of
     override = HealthOverride.objects.filter(customer=customer).in_force(today).select_related("created_by").first()
     start = today - dt.timedelta(weeks=SPARK_WEEKS)
-    snapshots = HealthSnapshot.objects.filter(customer=customer, date__gt=start, date__lte=today)
+    snapshots = HealthSnapshot.objects.of_customer(customer, [day for day in scored if start < day <= today])
     history: dict[dt.date, int | None] = {}
     points_on: dict[dt.date, Any] = {}
     for day, value, points in snapshots.values_list("date", "score", "details"):
@@ -378,6 +379,20 @@ def _mean(values: Sequence[int]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
+def _details_on(wanted: set[tuple[int, dt.date]]) -> list[Any]:
+    """The details of the snapshots of these (customer, day) pairs that exist: looked up day by day
+    (the unique index leads with the day), a day's customers at once."""
+    by_day: dict[dt.date, list[int]] = {}
+    for pk, day in sorted(wanted):
+        by_day.setdefault(day, []).append(pk)
+    found: list[Any] = []
+    scored = set(HealthSnapshot.objects.scored_days())
+    for day, pks in sorted(by_day.items()):
+        if day in scored:
+            found += HealthSnapshot.objects.filter(date=day, customer_id__in=pks).values_list("details", flat=True)
+    return found
+
+
 def health_backtest(
     *, today: dt.date, weights: dict[int, float], trial_weights: dict[int, float], sample: int = STAYED_SAMPLE
 ) -> list[BacktestRow]:
@@ -397,13 +412,7 @@ def health_backtest(
         delta = dt.timedelta(days=days)
         churned_points: list[Any] = []
         if churned_on:
-            wanted = {(pk, day - delta) for pk, day in churned_on.items()}
-            snapshots = HealthSnapshot.objects.filter(
-                customer_id__in=list(churned_on),
-                date__gte=min(day for _, day in wanted),
-                date__lte=max(day for _, day in wanted),
-            ).values_list("customer_id", "date", "details")
-            churned_points = [points for pk, day, points in snapshots.iterator(2000) if (pk, day) in wanted]
+            churned_points = _details_on({(pk, day - delta) for pk, day in churned_on.items()})
         stayed_qs = HealthSnapshot.objects.filter(date=today - delta).exclude(customer__status=Customer.Status.CHURNED)
         total = stayed_qs.count()
         stride = max(1, -(-total // sample))

@@ -26,7 +26,7 @@ from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from campaigns import signals
@@ -236,20 +236,23 @@ def _joined(lines: tuple[str, ...]) -> str:
 def _neighbours(scope: CustomerScope, as_of: dt.date) -> tuple[dict[int, str], set[int]]:
     """Around a day, for the customers of a scope: the band of each one's last snapshot before it
     (what a band change compares with) and who has a snapshot of a later day (scored that day for
-    the history only). Plain rows, through the unique (customer, date) index."""
-    table = connection.ops.quote_name(HealthSnapshot._meta.db_table)
-    where, params = scope.sql(["s.customer_id"])
-    day = connection.ops.adapt_datefield_value(as_of)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT s.customer_id, s.band FROM {table} s WHERE {where} AND s.date = "  # noqa: S608
-            f"(SELECT MAX(b.date) FROM {table} b WHERE b.customer_id = s.customer_id AND b.date < %s)",
-            [*params, day],
+    the history only). Looked up day by day, latest first (the unique index leads with the day)."""
+    days = HealthSnapshot.objects.scored_days()
+    earlier = [day for day in days if day < as_of]
+    later = [day for day in days if day > as_of]
+    prior: dict[int, str] = {}
+    if earlier:
+        last_band = (
+            HealthSnapshot.objects.filter(date__in=earlier, customer_id=OuterRef("pk")).order_by("-date").values("band")
         )
-        prior = dict(cursor.fetchall())
-        cursor.execute(f"SELECT DISTINCT s.customer_id FROM {table} s WHERE {where} AND s.date > %s", [*params, day])  # noqa: S608
-        later = {pk for (pk,) in cursor.fetchall()}
-    return prior, later
+        prior = dict(
+            Customer.objects.filter(scope.q("id"))
+            .annotate(prior_band=Subquery(last_band[:1]))
+            .filter(prior_band__isnull=False)
+            .values_list("id", "prior_band")
+        )
+    history_only = HealthSnapshot.objects.filter(scope.q(), date__in=later).values_list("customer_id", flat=True)
+    return prior, set(history_only) if later else set()
 
 
 def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime) -> tuple[int, int]:

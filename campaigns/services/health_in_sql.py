@@ -50,11 +50,12 @@ WITH scored AS (
         CASE WHEN other.date < %(as_of)s THEN other.band ELSE '' END AS prior_band
     FROM ({scored}) s
     LEFT JOIN ({overrides}) o ON o.customer_id = s.id
-    -- The customer's latest snapshot of another day (one look-up in the unique index): a later
-    -- day makes this one history only; an earlier one has the band this day is compared with.
+    -- The customer's latest snapshot of another day: a later day makes this one history only; an
+    -- earlier one has the band this day is compared with. Looked up day by day, latest first, in
+    -- the unique (date, customer) index: usually found on the first, the night before.
     LEFT JOIN LATERAL (
         SELECT other.date, other.band FROM {snapshot_table} other
-        WHERE other.customer_id = s.id AND other.date <> %(as_of)s
+        WHERE other.date = ANY(%(other_days)s::date[]) AND other.customer_id = s.id
         ORDER BY other.date DESC LIMIT 1
     ) other ON true
 ),
@@ -127,6 +128,7 @@ def score_scope_in_database(*, scope: CustomerScope, as_of: dt.date, scorer: Sco
         **fact_params,
         **override_params,
         "as_of": connection.ops.adapt_datefield_value(as_of),
+        "other_days": [day for day in HealthSnapshot.objects.scored_days() if day != as_of],
         "red_below": limits.red_below,
         "green_from": limits.green_from,
     }

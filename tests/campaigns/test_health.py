@@ -437,6 +437,43 @@ def test_deleting_a_customer_deletes_their_snapshots_without_a_foreign_key_const
             assert cursor.fetchone()[0] == 0
 
 
+def test_deleting_customers_deletes_their_snapshots_of_every_day():
+    """The snapshots are found day by day (the unique index leads with the day): a bulk deletion
+    takes every day's, a day only one of them has included, and nobody else's."""
+    gone, also_gone, kept = (customer_added_long_ago() for _ in range(3))
+    for customer in (gone, also_gone, kept):
+        call(customer, "reached", 3)
+    health_score_day(as_of=DAY - dt.timedelta(days=1))
+    health_score_day(as_of=DAY)
+    HealthSnapshot.objects.create(customer=also_gone, date=DAY - dt.timedelta(days=40), score=10, band="red")
+
+    Customer.objects.filter(pk__in=[gone.pk, also_gone.pk]).delete()
+
+    assert sorted(HealthSnapshot.objects.values_list("customer_id", "date")) == [
+        (kept.pk, DAY - dt.timedelta(days=1)),
+        (kept.pk, DAY),
+    ]
+
+
+def test_a_customers_snapshots_are_read_day_by_day():
+    """scored_days: the days that have snapshots, latest first, each once; a customer's snapshots
+    and current score come from those days."""
+    first, second = customer_added_long_ago(), customer_added_long_ago()
+    days = [DAY - dt.timedelta(days=n) for n in (30, 2, 1)]
+    for day in days:
+        HealthSnapshot.objects.create(customer=first, date=day, score=60, band="yellow")
+    HealthSnapshot.objects.create(customer=second, date=DAY, score=90, band="green")
+
+    assert HealthSnapshot.objects.scored_days() == [DAY, *reversed(days)]
+    assert sorted(HealthSnapshot.objects.of_customer(first).values_list("date", flat=True)) == days
+    assert list(HealthSnapshot.objects.of_customer(first, [days[0], DAY]).values_list("date", flat=True)) == [days[0]]
+    latest = HealthSnapshot.objects.latest_of(first)
+    assert latest is not None and latest.date == days[-1]
+    HealthSnapshot.objects.all().delete()
+    assert HealthSnapshot.objects.scored_days() == []
+    assert HealthSnapshot.objects.latest_of(first) is None
+
+
 def test_a_customer_keeps_the_day_they_churned():
     with time_machine.travel(NOON, tick=False):
         c = make_customer()
