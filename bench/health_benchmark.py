@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         for n, day in enumerate(missing, 1):
             history = scoring_of(args, url, day, chunk_size)
             log(f"  {n}/{len(missing)}: {day}, {history['scored']:,} scored in {history['seconds']:.1f}s")
-        execute(url, "VACUUM ANALYZE campaigns_healthsnapshot", autocommit=True)
+        execute(url, "ANALYZE campaigns_healthsnapshot", autocommit=True)
     history_days = len([day for day in HealthSnapshot.objects.scored_days() if day < today])
     log(f"scoring every customer as of {today} in chunks of {chunk_size:,} in {where}")
     settle(url)

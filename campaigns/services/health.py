@@ -233,26 +233,33 @@ def _joined(lines: tuple[str, ...]) -> str:
     return "[" + ", ".join(lines) + "]"
 
 
-def _neighbours(scope: CustomerScope, as_of: dt.date) -> tuple[dict[int, str], set[int]]:
-    """Around a day, for the customers of a scope: the band of each one's last snapshot before it
-    (what a band change compares with) and who has a snapshot of a later day (scored that day for
-    the history only). Looked up day by day, latest first (the unique index leads with the day)."""
-    days = HealthSnapshot.objects.scored_days()
-    earlier = [day for day in days if day < as_of]
-    later = [day for day in days if day > as_of]
-    prior: dict[int, str] = {}
-    if earlier:
-        last_band = (
-            HealthSnapshot.objects.filter(date__in=earlier, customer_id=OuterRef("pk")).order_by("-date").values("band")
-        )
-        prior = dict(
-            Customer.objects.filter(scope.q("id"))
-            .annotate(prior_band=Subquery(last_band[:1]))
-            .filter(prior_band__isnull=False)
-            .values_list("id", "prior_band")
-        )
-    history_only = HealthSnapshot.objects.filter(scope.q(), date__in=later).values_list("customer_id", flat=True)
-    return prior, set(history_only) if later else set()
+_BATCH = 2000  # customers per look-up query (SQLite allows some thousands of parameters)
+
+
+def _neighbours(pks: list[int], as_of: dt.date) -> tuple[dict[int, str], set[int]]:
+    """Around a day, for these customers: the band of each one's last snapshot before it (what a
+    band change compares with) and who has a snapshot of a later day (scored that day for the
+    history only). As the scoring in the database finds them: on the latest other day scored, then,
+    for a customer without one there, on the days before, latest first (the unique index leads with
+    the day)."""
+    others = [day for day in HealthSnapshot.objects.scored_days() if day != as_of]
+    found: dict[int, tuple[dt.date, str]] = {}
+    for start in range(0, len(pks) if others else 0, _BATCH):
+        batch = pks[start : start + _BATCH]
+        rows = HealthSnapshot.objects.filter(date=others[0], customer_id__in=batch).values_list("customer_id", "band")
+        found.update((pk, (others[0], band)) for pk, band in rows)
+        rest = [pk for pk in batch if pk not in found]
+        if rest and others[1:]:
+            older = HealthSnapshot.objects.filter(date__in=others[1:], customer_id=OuterRef("pk")).order_by("-date")
+            looked_up = (
+                Customer.objects.filter(pk__in=rest)
+                .annotate(day=Subquery(older.values("date")[:1]), band=Subquery(older.values("band")[:1]))
+                .filter(day__isnull=False)
+                .values_list("pk", "day", "band")
+            )
+            found.update((pk, (day, band)) for pk, day, band in looked_up)
+    prior = {pk: band for pk, (day, band) in found.items() if day < as_of}
+    return prior, {pk for pk, (day, _) in found.items() if day > as_of}
 
 
 def health_scope_score(*, scope: CustomerScope, as_of: dt.date, now: dt.datetime) -> tuple[int, int]:
@@ -300,7 +307,7 @@ def _score_scope_in_python(*, scope: CustomerScope, as_of: dt.date, scorer: Scor
     overrides = dict(
         HealthOverride.objects.filter(scope.q()).in_force(as_of).order_by("id").values_list("customer_id", "score")
     )
-    prior_bands, later = _neighbours(scope, as_of)
+    prior_bands, later = _neighbours([int(row[0]) for row in rows], as_of)
     snapshots: list[tuple[Any, ...]] = []
     result = Scored(count=len(rows))
     with gc_paused():  # the loop's tuples and strings: see nurture.lib.gcpause

@@ -46,18 +46,26 @@ _STATEMENT = """
 WITH scored AS (
     SELECT s.id, s.computed, COALESCE(o.score, s.computed) AS score, o.score IS NOT NULL AS overridden,
         s.measures_used, s.measures_total, s.details,
-        COALESCE(other.date > %(as_of)s, false) AS history_only,
-        CASE WHEN other.date < %(as_of)s THEN other.band ELSE '' END AS prior_band
+        COALESCE(COALESCE(latest.date, older.date) > %(as_of)s, false) AS history_only,
+        CASE WHEN COALESCE(latest.date, older.date) < %(as_of)s THEN COALESCE(latest.band, older.band) ELSE '' END
+            AS prior_band
     FROM ({scored}) s
     LEFT JOIN ({overrides}) o ON o.customer_id = s.id
     -- The customer's latest snapshot of another day: a later day makes this one history only; an
-    -- earlier one has the band this day is compared with. Looked up day by day, latest first, in
-    -- the unique (date, customer) index: usually found on the first, the night before.
+    -- earlier one has the band this day is compared with. Looked up on the latest other day scored
+    -- (the night before, for the nightly run); only a customer without one there is looked up on
+    -- the days before, latest first. Each a look-up in the unique (date, customer) index for the
+    -- customer (LIMIT 1: not a join, which the planner, not knowing a new day's rows yet, turned
+    -- into a read of the whole day for every customer).
+    LEFT JOIN LATERAL (
+        SELECT latest.customer_id, latest.date, latest.band FROM {snapshot_table} latest
+        WHERE latest.date = %(latest_day)s::date AND latest.customer_id = s.id LIMIT 1
+    ) latest ON true
     LEFT JOIN LATERAL (
         SELECT other.date, other.band FROM {snapshot_table} other
-        WHERE other.date = ANY(%(other_days)s::date[]) AND other.customer_id = s.id
+        WHERE latest.customer_id IS NULL AND other.date = ANY(%(older_days)s::date[]) AND other.customer_id = s.id
         ORDER BY other.date DESC LIMIT 1
-    ) other ON true
+    ) older ON true
 ),
 banded AS (
     SELECT scored.*, CASE WHEN score IS NULL THEN ''
@@ -124,11 +132,13 @@ def score_scope_in_database(*, scope: CustomerScope, as_of: dt.date, scorer: Sco
         snapshot_old=", ".join(compared(HealthSnapshot, c, f"{snapshot_table}.{c}") for c in stored),
         snapshot_new=", ".join(compared(HealthSnapshot, c, f"EXCLUDED.{c}") for c in stored),
     )
+    other_days = [day for day in HealthSnapshot.objects.scored_days() if day != as_of]  # latest first
     params: dict[str, Any] = {
         **fact_params,
         **override_params,
         "as_of": connection.ops.adapt_datefield_value(as_of),
-        "other_days": [day for day in HealthSnapshot.objects.scored_days() if day != as_of],
+        "latest_day": other_days[0] if other_days else None,
+        "older_days": other_days[1:],
         "red_below": limits.red_below,
         "green_from": limits.green_from,
     }

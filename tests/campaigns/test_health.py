@@ -455,6 +455,26 @@ def test_deleting_customers_deletes_their_snapshots_of_every_day():
     ]
 
 
+def test_a_band_change_compares_with_the_latest_day_the_customer_was_scored():
+    """A customer missing from the night before (not scored then) is compared with their latest
+    snapshot before it; a customer whose latest other snapshot is of a later day gets history only."""
+    missed, scored, ahead = (customer_added_long_ago() for _ in range(3))
+    for customer in (missed, scored, ahead):
+        call(customer, "reached", 3)
+    health_score_day(as_of=DAY)
+    band = HealthSnapshot.objects.get(customer=missed, date=DAY).band
+    other = "red" if band != "red" else "green"
+    HealthSnapshot.objects.all().delete()
+    HealthSnapshot.objects.create(customer=missed, date=DAY - dt.timedelta(days=5), score=1, band=other)
+    HealthSnapshot.objects.create(customer=scored, date=DAY - dt.timedelta(days=1), score=1, band=other)
+    HealthSnapshot.objects.create(customer=ahead, date=DAY + dt.timedelta(days=1), score=1, band=other)
+
+    health_score_day(as_of=DAY)
+
+    changes = HealthBandChange.objects.filter(date=DAY).values_list("customer_id", "from_band", "to_band")
+    assert sorted(changes) == sorted([(missed.pk, other, band), (scored.pk, other, band)])
+
+
 def test_a_customers_snapshots_are_read_day_by_day():
     """scored_days: the days that have snapshots, latest first, each once; a customer's snapshots
     and current score come from those days."""

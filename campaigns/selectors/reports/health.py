@@ -52,7 +52,7 @@ def _scoped(rows: QuerySet[Any], filters: ReportFilters) -> QuerySet[Any]:
 
 
 def band_day(filters: ReportFilters) -> dt.date | None:
-    """The last day of the period with snapshots (through the index on date and band)."""
+    """The last day of the period with snapshots (through the unique index on date and customer)."""
     return (
         HealthSnapshot.objects.filter(date__gte=filters.start, date__lte=filters.end)
         .order_by("-date")
