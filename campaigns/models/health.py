@@ -191,6 +191,11 @@ def cascade_by_day(collector: Collector, field: models.Field[Any, Any], sub_objs
         models.CASCADE(collector, field, sub_objs.filter(date__in=days), using)
 
 
+# The collector passes the snapshots of the deleted customers unread (else it would look them up by
+# customer alone to see whether there are any).
+setattr(cascade_by_day, "lazy_sub_objs", True)  # noqa: B010
+
+
 class HealthSnapshot(models.Model):
     """A customer's score on one day, with each measure's points and reason: the latest day's is
     the current score (the customer page's "why"), the others the history (trend, sparkline), the

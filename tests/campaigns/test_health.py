@@ -14,6 +14,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_celery_beat.models import PeriodicTask
 
 from campaigns import tasks
@@ -447,7 +448,13 @@ def test_deleting_customers_deletes_their_snapshots_of_every_day():
     health_score_day(as_of=DAY)
     HealthSnapshot.objects.create(customer=also_gone, date=DAY - dt.timedelta(days=40), score=10, band="red")
 
-    Customer.objects.filter(pk__in=[gone.pk, also_gone.pk]).delete()
+    with CaptureQueriesContext(connection) as queries:
+        Customer.objects.filter(pk__in=[gone.pk, also_gone.pk]).delete()
+    # Every statement on the snapshots names the days (a look-up by customer alone reads the table).
+    on_snapshots = [q["sql"] for q in queries.captured_queries if "campaigns_healthsnapshot" in q["sql"]]
+    assert on_snapshots
+    conditions = [sql.split("WHERE", 1)[-1].split("ORDER BY", 1)[0] for sql in on_snapshots]
+    assert all("date" in condition for condition in conditions), on_snapshots
 
     assert sorted(HealthSnapshot.objects.values_list("customer_id", "date")) == [
         (kept.pk, DAY - dt.timedelta(days=1)),
