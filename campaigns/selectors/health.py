@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from campaigns.models import Activity, Card, HealthOverride, HealthSnapshot, Touchpoint
 from campaigns.scoring.combine import MeasureSpec, Score, rescore, score, snapshot_points
@@ -379,17 +380,25 @@ def _mean(values: Sequence[int]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
+_PAIRS_PER_QUERY = 2000  # (customer, day) pairs looked up per query (SQLite allows some thousands of parameters)
+
+
 def _details_on(wanted: set[tuple[int, dt.date]]) -> list[Any]:
-    """The details of the snapshots of these (customer, day) pairs that exist: looked up day by day
-    (the unique index leads with the day), a day's customers at once."""
+    """The details of the snapshots of these (customer, day) pairs that exist, a few thousand pairs a
+    query: each day with its customers (the unique index leads with the day)."""
+    scored = set(HealthSnapshot.objects.scored_days())
     by_day: dict[dt.date, list[int]] = {}
     for pk, day in sorted(wanted):
-        by_day.setdefault(day, []).append(pk)
-    found: list[Any] = []
-    scored = set(HealthSnapshot.objects.scored_days())
-    for day, pks in sorted(by_day.items()):
         if day in scored:
-            found += HealthSnapshot.objects.filter(date=day, customer_id__in=pks).values_list("details", flat=True)
+            by_day.setdefault(day, []).append(pk)
+    found: list[Any] = []
+    condition, pairs = Q(pk__in=[]), 0
+    for n, (day, pks) in enumerate(sorted(by_day.items()), 1):
+        condition |= Q(date=day, customer_id__in=pks)
+        pairs += len(pks)
+        if pairs >= _PAIRS_PER_QUERY or n == len(by_day):
+            found += HealthSnapshot.objects.filter(condition).values_list("details", flat=True)
+            condition, pairs = Q(pk__in=[]), 0
     return found
 
 

@@ -573,3 +573,22 @@ def test_a_band_change_is_recorded_once_as_a_customer_health_changed_webhook_eve
         "to_band": "red",
         "score": change.score,
     }
+
+
+@pytest.mark.parametrize("per_query", [1, 2, 1000])
+def test_the_backtest_finds_each_customers_snapshot_of_their_day(monkeypatch, per_query):
+    """The backtest's look-up of (customer, day) pairs, a few days' customers a query: each pair
+    that has a snapshot, none of the same customers' other days, whatever the batches."""
+    from campaigns.selectors import health as selectors
+
+    monkeypatch.setattr(selectors, "_PAIRS_PER_QUERY", per_query)
+    a, b, c = (customer_added_long_ago() for _ in range(3))
+    days = [DAY - dt.timedelta(days=n) for n in (90, 60, 30)]
+    for customer in (a, b, c):
+        for n, day in enumerate(days):
+            HealthSnapshot.objects.create(customer=customer, date=day, score=n, details=[[customer.pk, n]])
+    wanted = {(a.pk, days[0]), (b.pk, days[0]), (c.pk, days[2]), (a.pk, DAY), (b.pk, DAY - dt.timedelta(days=1))}
+
+    found = selectors._details_on(wanted)
+
+    assert sorted(found) == sorted([[[a.pk, 0]], [[b.pk, 0]], [[c.pk, 2]]])
